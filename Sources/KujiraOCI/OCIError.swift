@@ -1,0 +1,45 @@
+/// The error type of `KujiraOCI`: a stable ``Code``, a message that names the offending
+/// object and says what to do, and the underlying cause when there is one.
+public struct OCIError: Error, Sendable, CustomStringConvertible {
+    /// A stable, machine-readable error code. New codes are added as static members, so
+    /// clients that switch over codes keep compiling.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's identifier, e.g. `invalidDigest`.
+        public let rawValue: String
+        /// Creates a code from its identifier.
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// A digest string that does not follow `algorithm:encoded`.
+        public static let invalidDigest = Code("invalidDigest")
+        /// An image reference that does not follow the distribution grammar.
+        public static let invalidReference = Code("invalidReference")
+        /// A platform string such as `linux/arm64/v8` that cannot be parsed.
+        public static let invalidPlatform = Code("invalidPlatform")
+        /// A media type that is not known where one of a fixed set is required.
+        public static let unsupportedMediaType = Code("unsupportedMediaType")
+        /// JSON that does not decode into the expected document.
+        public static let malformedDocument = Code("malformedDocument")
+        /// Content whose digest or size does not match its descriptor.
+        public static let digestMismatch = Code("digestMismatch")
+    }
+
+    /// The stable error code.
+    public let code: Code
+    /// A human-readable message naming the object and what to do.
+    public let message: String
+    /// The underlying error, if any.
+    public let cause: (any Error)?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause { return "\(message): \(cause)" }
+        return message
+    }
+}
