@@ -82,24 +82,28 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try ImageStore(root: dir.path)
-        // Find two images whose manifest digests share 4 hex digits by brute force over seeds.
-        var byPrefix = [String: SyntheticImage]()
-        var pair: (SyntheticImage, SyntheticImage)?
+        // Two manifests whose digests share 4 hex digits, found by hashing in memory
+        // (about 300 candidates by the birthday bound), then stored.
+        let base = try SyntheticImage(in: store.content, seed: "amb")
+        var byPrefix = [String: [UInt8]]()
+        var pair: ([UInt8], [UInt8])?
         var seed = 0
         while pair == nil {
-            let image = try SyntheticImage(in: store.content, seed: "amb\(seed)")
-            let prefix = String(image.manifest.digest.encoded.prefix(4))
-            if let other = byPrefix[prefix] { pair = (other, image) } else { byPrefix[prefix] = image }
+            let bytes = Array(try ImageStore.encode(Manifest(config: base.config, layers: base.layers, annotations: ["seed": "\(seed)"])).utf8)
+            let prefix = String(Digest.of(bytes).encoded.prefix(4))
+            if let other = byPrefix[prefix] { pair = (other, bytes) } else { byPrefix[prefix] = bytes }
             seed += 1
         }
-        guard let (first, second) = pair else { return }
-        try store.put(name: "first", target: first.manifest)
-        try store.put(name: "second", target: second.manifest)
-        let prefix = String(first.manifest.digest.encoded.prefix(4))
+        let (firstBytes, secondBytes) = try #require(pair)
+        let first = try store.content.write(firstBytes, mediaType: MediaType.imageManifest)
+        let second = try store.content.write(secondBytes, mediaType: MediaType.imageManifest)
+        try store.put(name: "first", target: first)
+        try store.put(name: "second", target: second)
+        let prefix = String(first.digest.encoded.prefix(4))
         let error = #expect(throws: ImageStoreError.self) { try store.lookup(prefix) }
         #expect(error?.code == .ambiguousReference)
         #expect(error?.message.contains("first") == true && error?.message.contains("second") == true)
-        #expect(try store.lookup(String(first.manifest.digest.encoded.prefix(20))).name == "first")
+        #expect(try store.lookup(String(first.digest.encoded.prefix(20))).name == "first")
     }
 
     @Test func indexTargetsResolveHostConfig() throws {
