@@ -11,6 +11,7 @@ public struct ImageStoreError: Error, Sendable, CustomStringConvertible {
         public let rawValue: String
         /// Creates a code from its identifier.
         public init(_ rawValue: String) { self.rawValue = rawValue }
+        /// The identifier, as written in logs.
         public var description: String { rawValue }
 
         /// A system call on the store's files failed (permissions, disk full, …).
@@ -52,6 +53,7 @@ public struct ImageStoreError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// The message followed by the cause, as one line.
     public var description: String {
         if let cause { return "\(message): \(cause)" }
         return message
