@@ -163,6 +163,9 @@ public final class RootfsWriter {
             try applyRootDirectory(entry)
             return
         }
+        if path.storage.starts(with: Whiteout.metaPrefix) && !path.bytes.elementsEqual(Whiteout.opaque) {
+            return  // AUFS metadata (`.wh..wh.plnk/…`, `.wh..wh.aufs`) at the top: skipped, as Docker does.
+        }
         if path.name.starts(with: Whiteout.prefix) {
             try applyWhiteout(path, entry: entry)
             return
@@ -202,7 +205,13 @@ public final class RootfsWriter {
                 fd = openat(rootFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             } else {
                 // A later entry may have removed or replaced the directory: then skip it.
-                guard let parentFD = try resolver.openDirectory(path.parent, entry: raw, create: false, owner: nil) else { continue }
+                let resolved: Int32?
+                do {
+                    resolved = try resolver.openDirectory(path.parent, entry: raw, create: false, owner: nil)
+                } catch let error as LayerError where error.code == .notADirectory {
+                    resolved = nil
+                }
+                guard let parentFD = resolved else { continue }
                 defer { close(parentFD) }
                 fd = path.withName { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             }
