@@ -39,6 +39,8 @@ let package = Package(
         systemLibrary("CCrypto", apt: "libssl-dev"),
         systemLibrary("CSeccomp", apt: "libseccomp-dev"),
         systemLibrary("CCap", apt: "libcap-dev"),
+        // Wrappers for syscalls Swift cannot call directly (openat2, fchmodat2, makedev).
+        .target(name: "CKujiraSys"),
 
         .target(
             name: "KujiraOCI",
@@ -52,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "KujiraImage",
-            dependencies: ["KujiraOCI", "KujiraArchive", "CSQLite"],
+            dependencies: ["KujiraOCI", "KujiraArchive", "CSQLite", "CKujiraSys"],
             swiftSettings: swiftSettings
         ),
 
