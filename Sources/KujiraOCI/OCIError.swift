@@ -22,6 +22,11 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         public static let malformedDocument = Code("malformedDocument")
         /// Content whose digest or size does not match its descriptor.
         public static let digestMismatch = Code("digestMismatch")
+        /// A timestamp that is not RFC 3339 (`2024-01-02T03:04:05.123456789Z`).
+        public static let invalidTimestamp = Code("invalidTimestamp")
+        /// A document that is valid JSON of a kind Kujira deliberately does not support,
+        /// such as a Docker schema 1 manifest, or one that cannot be converted as asked.
+        public static let unsupportedDocument = Code("unsupportedDocument")
     }
 
     /// The stable error code.
