@@ -8,6 +8,7 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         public let rawValue: String
         /// Creates a code from its identifier.
         public init(_ rawValue: String) { self.rawValue = rawValue }
+        /// The code's identifier.
         public var description: String { rawValue }
 
         /// A digest string that does not follow `algorithm:encoded`.
@@ -43,6 +44,7 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// The message, followed by the cause's description when there is one.
     public var description: String {
         if let cause { return "\(message): \(cause)" }
         return message

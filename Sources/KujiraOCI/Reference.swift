@@ -163,7 +163,13 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible, Codable {
     /// added.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        try self.init(parsing: try container.decode(String.self), defaultTag: nil)
+        let text = try container.decode(String.self)
+        do {
+            try self.init(parsing: text, defaultTag: nil)
+        } catch let error as OCIError {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
+        }
     }
 
     /// Encodes ``description``.
