@@ -59,15 +59,26 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, C
         return hasher.finalize()
     }
 
+    /// `algorithm:encoded`, e.g. `sha256:e3b0…`.
     public var description: String { "\(algorithm.rawValue):\(encoded)" }
 
+    /// Orders digests by their string form, for stable listings.
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
 
+    /// Decodes `algorithm:encoded` from a JSON string. An invalid digest is reported as a
+    /// `DecodingError` at its coding path, so the message says which field is wrong.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        try self.init(parsing: try container.decode(String.self))
+        let text = try container.decode(String.self)
+        do {
+            try self.init(parsing: text)
+        } catch let error as OCIError {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
+        }
     }
 
+    /// Encodes `algorithm:encoded` as a JSON string.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)

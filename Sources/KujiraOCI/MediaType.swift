@@ -32,12 +32,18 @@ public enum MediaType {
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
     /// Docker `application/vnd.docker.container.image.v1+json`
     public static let dockerConfig = "application/vnd.docker.container.image.v1+json"
+    /// Docker `application/vnd.docker.image.rootfs.diff.tar` (uncompressed layer)
+    public static let dockerLayer = "application/vnd.docker.image.rootfs.diff.tar"
     /// Docker `application/vnd.docker.image.rootfs.diff.tar.gzip`
     public static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
     /// Docker `application/vnd.docker.image.rootfs.foreign.diff.tar.gzip`
     public static let dockerForeignLayerGzip = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
     /// Docker schema 1 signed manifest: recognised only to reject it clearly.
     public static let dockerManifestV1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+    /// Docker schema 1 unsigned manifest: recognised only to reject it clearly.
+    public static let dockerManifestV1 = "application/vnd.docker.distribution.manifest.v1+json"
+    /// Docker schema 1 media types, which Kujira rejects with a clear error.
+    public static let dockerSchema1Types: Set<String> = [dockerManifestV1, dockerManifestV1Signed]
 
     /// Media types of image indexes (OCI index, Docker manifest list).
     public static let indexTypes: Set<String> = [imageIndex, dockerManifestList]
@@ -50,7 +56,7 @@ public enum MediaType {
     /// Kujira can unpack.
     public static func layerCompression(_ mediaType: String) -> LayerCompression? {
         switch mediaType {
-        case layer, layerNonDistributable, "application/vnd.docker.image.rootfs.diff.tar":
+        case layer, layerNonDistributable, dockerLayer:
             return LayerCompression.none
         case layerGzip, layerNonDistributableGzip, dockerLayerGzip, dockerForeignLayerGzip:
             return .gzip

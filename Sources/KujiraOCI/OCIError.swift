@@ -8,6 +8,7 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         public let rawValue: String
         /// Creates a code from its identifier.
         public init(_ rawValue: String) { self.rawValue = rawValue }
+        /// The code's identifier.
         public var description: String { rawValue }
 
         /// A digest string that does not follow `algorithm:encoded`.
@@ -22,6 +23,11 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         public static let malformedDocument = Code("malformedDocument")
         /// Content whose digest or size does not match its descriptor.
         public static let digestMismatch = Code("digestMismatch")
+        /// A timestamp that is not RFC 3339 (`2024-01-02T03:04:05.123456789Z`).
+        public static let invalidTimestamp = Code("invalidTimestamp")
+        /// A document that is valid JSON of a kind Kujira deliberately does not support,
+        /// such as a Docker schema 1 manifest, or one that cannot be converted as asked.
+        public static let unsupportedDocument = Code("unsupportedDocument")
     }
 
     /// The stable error code.
@@ -38,6 +44,7 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// The message, followed by the cause's description when there is one.
     public var description: String {
         if let cause { return "\(message): \(cause)" }
         return message
