@@ -64,7 +64,9 @@ extension TarReader {
         }
         var records = globalRecordsSnapshot
         for (key, value) in local {
-            if value.isEmpty { records[key] = nil } else { records[key] = value }
+            // POSIX: an empty value deletes the field — except an xattr, whose value may
+            // legitimately be empty (Go keeps it too).
+            if value.isEmpty && !key.hasPrefix(PAXRecords.schilyXattr) { records[key] = nil } else { records[key] = value }
         }
         var format = header.format
         if !local.isEmpty { format = .pax }

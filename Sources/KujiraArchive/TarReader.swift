@@ -256,7 +256,7 @@ public final class TarReader {
                         // path, linkpath and size cannot sensibly apply to every later
                         // entry; Go ignores global headers entirely, GNU tar applies them.
                         if [PAXRecords.path, PAXRecords.linkpath, PAXRecords.size].contains(key) { continue }
-                        if value.isEmpty { globalRecords[key] = nil } else { globalRecords[key] = value }
+                        if value.isEmpty && !key.hasPrefix(PAXRecords.schilyXattr) { globalRecords[key] = nil } else { globalRecords[key] = value }
                     }
                 case UInt8(ascii: "L"):
                     longName = Array(data.prefix { $0 != 0 })
