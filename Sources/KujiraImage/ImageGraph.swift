@@ -58,7 +58,7 @@ enum ImageGraph {
     /// The entry of an index to use on this host: the first whose platform matches
     /// (`linux` and the host architecture; a missing platform matches too).
     static func hostManifest(in index: Index) -> Descriptor? {
-        index.manifests.first { HostPlatform.matches($0.platform) && hasChildren($0) }
+        Platform.host.bestMatch(in: index.manifests.filter(hasChildren))
     }
 
     /// Decodes a JSON document, turning a decoding failure into one clear line.
@@ -125,33 +125,15 @@ enum ImageGraph {
     }
 }
 
-/// The platform of this host, for picking an index entry. A plain `os`/`architecture`
-/// match until KujiraOCI's platform matching (variants, fallbacks) is available.
+/// The platform of this host, for picking an index entry, with containerd's variant
+/// fallbacks (``KujiraOCI/Platform/matches(_:)``).
 enum HostPlatform {
     /// The host architecture in Go's `GOARCH` terms.
-    static var architecture: String {
-        #if arch(x86_64)
-        "amd64"
-        #elseif arch(arm64)
-        "arm64"
-        #elseif arch(arm)
-        "arm"
-        #elseif arch(i386)
-        "386"
-        #elseif arch(powerpc64le)
-        "ppc64le"
-        #elseif arch(s390x)
-        "s390x"
-        #elseif arch(riscv64)
-        "riscv64"
-        #else
-        "unknown"
-        #endif
-    }
+    static var architecture: String { Platform.host.architecture }
 
     /// Whether `platform` runs here; an entry without a platform is taken to.
     static func matches(_ platform: Platform?) -> Bool {
         guard let platform else { return true }
-        return platform.os == "linux" && platform.architecture == architecture
+        return Platform.host.matches(platform)
     }
 }
