@@ -73,7 +73,7 @@ public final class GzipDecompressor: ByteSource {
                     if upstreamEOF { finished = true; return 0 }
                     continue
                 }
-                guard stream.pointee.next_in.pointee == 0x1f else {
+                guard stream.pointee.next_in?.pointee == 0x1f else {
                     throw ArchiveError(.corruptData, "gzip stream \(name) has trailing bytes at compressed offset \(offset) that are not another gzip member; the file is corrupt")
                 }
                 inflateReset(stream)

@@ -11,7 +11,7 @@ import Testing
         let spec = TreeSpec(withSpecialFiles: format != "v7", withLongNames: ["gnu", "oldgnu", "pax"].contains(format),
                             withXattrs: format == "pax")
         try FileManager.default.createDirectory(atPath: dir.sub("src"), withIntermediateDirectories: true)
-        try spec.create(at: dir.sub("src"))
+        let xattrsSet = try spec.create(at: dir.sub("src"))
         let xattrFlags = format == "pax" ? "--xattrs --xattrs-include='*'" : ""
         try shOK("/usr/bin/tar --format=\(format) --sort=name \(xattrFlags) -cf out.tar -C src .", cwd: dir.path)
 
@@ -43,7 +43,7 @@ import Testing
             #expect(long?.content == Array("deep".utf8))
             #expect(byPath["longlink"]?.entry.linkname == TreeSpec.longTarget)
         }
-        if spec.withXattrs {
+        if xattrsSet {
             #expect(byPath["d/f"]?.entry.xattrs["user.kujira"] == TreeSpec.xattrValue)
             #expect(byPath["suid"]?.entry.xattrs["security.capability"] == TreeSpec.capability)
         }
@@ -114,5 +114,25 @@ import Testing
         // Archiving the extracted tree gives the same bytes: same names, types, modes,
         // owners, mtimes, link targets, hard links, device numbers and xattrs.
         #expect(try archive(dir.sub("dst")) == ours)
+    }
+
+    @Test(arguments: ["z", "--zstd"])
+    func compressedGNUTarStreamsAndDigestObservers(flag: String) throws {
+        if flag == "--zstd" && !hasZstdCLI { Issue.record("zstd CLI missing: apt-get install -y zstd"); return }
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.sub("src"), withIntermediateDirectories: true)
+        try TreeSpec(withSpecialFiles: false).create(at: dir.sub("src"))
+        try shOK("/usr/bin/tar --sort=name -c\(flag == "z" ? "z" : "") \(flag == "z" ? "" : flag) -f out.tz -C src .", cwd: dir.path)
+        let file = try readFile(dir.sub("out.tz"))
+        var compressed: [UInt8] = [], plain = 0
+        let raw = ObservingSource(MemorySource(file)) { compressed += $0 }
+        let tar = ObservingSource(try decompressingSource(raw, compression: nil, maxDecompressedBytes: 64 << 30)) { plain += $0.count }
+        let reader = TarReader(tar)
+        var paths: [String] = []
+        while let entry = try reader.next() { paths.append(normalized(entry.path)) }
+        #expect(paths.contains("big.bin") && paths.contains(TreeSpec.longDir + "/" + TreeSpec.longFile))
+        try reader.drainSource()  // GNU tar pads to 10 KiB records: the digest must cover them
+        #expect(compressed == file)
+        #expect(plain % 10240 == 0)
     }
 }
