@@ -39,7 +39,7 @@ struct ToolResult {
 /// Runs `executable` with `arguments`, capturing stdout and stderr together.
 @discardableResult
 func runTool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ToolResult {
-    let process = Process()
+    let process = Foundation.Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment {
