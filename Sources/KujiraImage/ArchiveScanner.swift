@@ -189,10 +189,11 @@ enum ArchiveScanner {
         }
     }
 
-    /// Reads a JSON blob member from the store (verified), refusing absurd sizes.
-    static func readJSONBlob(_ digest: Digest, size: Int64, what: String, file: String, content: ContentStore) throws -> [UInt8] {
+    /// Reads a JSON blob from the store (verified), refusing absurd sizes.
+    /// - Parameter context: what the blob belongs to, for messages (`archive FILE`, `image NAME`).
+    static func readJSONBlob(_ digest: Digest, size: Int64, what: String, context: String, content: ContentStore) throws -> [UInt8] {
         guard size <= maxJSONBlobSize else {
-            throw ImageStoreError(.invalidArchive, "archive \(file): \(what) \(digest) has \(size) bytes, more than the \(maxJSONBlobSize)-byte limit for a JSON document")
+            throw ImageStoreError(.invalidArchive, "\(context): \(what) \(digest) has \(size) bytes, more than the \(maxJSONBlobSize)-byte limit for a JSON document")
         }
         return try content.read(digest)
     }

@@ -121,7 +121,7 @@ extension ImageStore {
         if let claimed = ScannedArchive.digestInName(entry.config), claimed.algorithm == configMember.digest.algorithm, claimed != configMember.digest {
             throw ImageStoreError(.digestMismatch, "\(what): config \(entry.config) hashes to \(configMember.digest), not the digest its name claims; the archive is corrupt")
         }
-        let configBytes = try ArchiveScanner.readJSONBlob(configMember.digest, size: configMember.size, what: "config", file: file, content: content)
+        let configBytes = try ArchiveScanner.readJSONBlob(configMember.digest, size: configMember.size, what: "config", context: "archive \(file)", content: content)
         let config: ImageConfiguration
         do {
             config = try JSONDecoder().decode(ImageConfiguration.self, from: Data(configBytes))
@@ -180,7 +180,7 @@ extension ImageStore {
         func key(_ descriptor: Descriptor) -> String { "\(descriptor.digest) \(descriptor.size)" }
         for candidate in candidates {
             guard try content.size(of: candidate.digest) == candidate.size else { continue }
-            let bytes = try ArchiveScanner.readJSONBlob(candidate.digest, size: candidate.size, what: "manifest", file: file, content: content)
+            let bytes = try ArchiveScanner.readJSONBlob(candidate.digest, size: candidate.size, what: "manifest", context: "archive \(file)", content: content)
             guard let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(bytes)),
                   key(manifest.config) == key(config), manifest.layers.map(key) == layers.map(key),
                   (try? ImageGraph.children(of: candidate, content: bytes, image: file, strict: true)) != nil

@@ -74,7 +74,7 @@ extension ImageStore {
         guard MediaType.configTypes.contains(manifest.config.mediaType) else {
             throw ImageStoreError(.unsupportedMediaType, "image \(record.name) is not a container image (config media type \(manifest.config.mediaType)); only images can be saved to a docker-archive")
         }
-        let configBytes = try ArchiveScanner.readJSONBlob(manifest.config.digest, size: manifest.config.size, what: "config", file: "of image \(record.name)", content: content)
+        let configBytes = try ArchiveScanner.readJSONBlob(manifest.config.digest, size: manifest.config.size, what: "config", context: "image \(record.name)", content: content)
         let config: ImageConfiguration
         do {
             config = try JSONDecoder().decode(ImageConfiguration.self, from: Data(configBytes))

@@ -62,7 +62,7 @@ extension ImageStore {
                 guard blobs[path] == nil else { continue }
                 blobs[path] = node
                 if ImageGraph.hasChildren(node) {
-                    let bytes = try ArchiveScanner.readJSONBlob(node.digest, size: node.size, what: "document", file: "of image \(record.name)", content: content)
+                    let bytes = try ArchiveScanner.readJSONBlob(node.digest, size: node.size, what: "document", context: "image \(record.name)", content: content)
                     pending += try ImageGraph.children(of: node, content: bytes, image: record.name, strict: true)
                 }
             }
@@ -142,7 +142,7 @@ extension ImageStore {
                 throw ImageStoreError(.digestMismatch, "cannot import \(image) from oci-archive \(file): descriptor of \(node.digest) says \(node.size) bytes, but that blob has \(size); the archive's manifest is wrong")
             }
             if ImageGraph.hasChildren(node) {
-                let bytes = try ArchiveScanner.readJSONBlob(node.digest, size: size, what: "document", file: file, content: content)
+                let bytes = try ArchiveScanner.readJSONBlob(node.digest, size: size, what: "document", context: "archive \(file)", content: content)
                 pending += try ImageGraph.children(of: node, content: bytes, image: image, strict: true)
             }
         }
