@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "kujira",
             dependencies: [
-                "KujiraOCI", "KujiraImage",
+                "KujiraOCI", "KujiraArchive", "KujiraImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
