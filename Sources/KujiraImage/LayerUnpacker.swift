@@ -103,7 +103,7 @@ public struct LayerUnpacker: Sendable {
             } else {
                 let decompressed = try stage.open()
                 let source = ObservingSource(decompressed) { diffHasher.update($0) }
-                entries = try Self.apply(TarReader(source, options: readerOptions), to: writer, layer: layer)
+                entries = try Self.apply(source, readerOptions: readerOptions, to: writer, layer: layer)
                 try stage.drainBlob()
             }
         } catch {
@@ -133,7 +133,7 @@ public struct LayerUnpacker: Sendable {
         let source = ChunkQueueSource(queue, hasher: diffHasher)
         let result: Result<Int, any Error>
         do {
-            result = .success(try Self.apply(TarReader(source, options: readerOptions), to: writer, layer: layer))
+            result = .success(try Self.apply(source, readerOptions: readerOptions, to: writer, layer: layer))
         } catch {
             queue.cancel()
             result = .failure(error)
@@ -143,7 +143,11 @@ public struct LayerUnpacker: Sendable {
     }
 
     /// Applies every entry, then reads the stream to its end so the diff_id covers it all.
-    private static func apply(_ reader: TarReader, to writer: RootfsWriter, layer: Descriptor) throws -> Int {
+    private static func apply(_ source: any ByteSource, readerOptions: TarReader.Options, to writer: RootfsWriter,
+                              layer: Descriptor) throws -> Int {
+        let framing = TarFramingSource(source)
+        let reader = TarReader(framing, options: readerOptions)
+        framing.reader = reader
         var entries = 0
         while let entry = try reader.next() {
             entries += 1
@@ -253,6 +257,36 @@ extension LayerError.Code {
     public static let truncatedLayer = Self("truncatedLayer")
     /// A layer that decompresses past ``LayerUnpackOptions/maxUncompressedBytes``.
     public static let layerTooLarge = Self("layerTooLarge")
+}
+
+/// Supplies the zero padding and end-of-archive blocks that some writers leave out, as Go's
+/// `archive/tar` (and so umoci, containerd and Docker) tolerates: umoci 0.4's own layers end
+/// right after the last file's content. Only when the stream ends where the reader is
+/// skipping padding (no content outstanding) are the missing zeros supplied; an end inside
+/// content is still a truncation error. The synthesized bytes are not hashed: the diff_id is
+/// computed upstream of this source.
+final class TarFramingSource: ByteSource {
+    private let upstream: any ByteSource
+    weak var reader: TarReader?
+    private var total: UInt64 = 0
+    private var synthesized = 0
+    private var ended = false
+
+    init(_ upstream: any ByteSource) { self.upstream = upstream }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if !ended {
+            let n = try upstream.read(into: buffer)
+            if n > 0 { total += UInt64(n); return n }
+            ended = true
+            let partial = Int(total % 512)
+            if partial != 0 && reader?.remainingContent == 0 { synthesized = 512 - partial + 1024 }
+        }
+        let n = min(synthesized, buffer.count)
+        if n > 0 { buffer.baseAddress?.initializeMemory(as: UInt8.self, repeating: 0, count: n) }
+        synthesized -= n
+        return n
+    }
 }
 
 /// The blob side of an unpack: reading, hashing, magic check and decompression. Used by

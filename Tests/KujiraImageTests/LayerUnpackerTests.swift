@@ -84,6 +84,20 @@ struct LayerUnpackerTests {
         #expect(result.diffID == Digest.sha256(of: padded))
     }
 
+    @Test("a tar without the last padding and end blocks (umoci 0.4's layers) unpacks, as Go's archive/tar allows")
+    func missingFinalPadding() throws {
+        let box = try Sandbox()
+        defer { box.remove() }
+        let tar = MemorySink()
+        let writer = TarWriter(tar)
+        try writer.writeEntry(TarEntry(path: "a", type: .regular, size: 5), content: Array("hello".utf8))
+        let cut = Array(tar.bytes.prefix(512 + 5))
+        let layer = try TestLayer(tar: cut)
+        let result = try unpack(layer, into: box.root)
+        #expect(result.diffID == Digest.sha256(of: cut))
+        #expect(try FileSystem.readFile("\(box.root)/a") == Array("hello".utf8))
+    }
+
     // MARK: - Hostile layers: one test each. Documented outcome in the test name.
 
     @Test("../ escape is confined to the root") func dotDotEscape() throws {
