@@ -77,7 +77,7 @@ struct UmociEquivalenceTests {
             .dir("private/", mode: 0o700),
         ]))
         let layout = try TestLayout(directory: "\(dir.path)/layout", layers: layers)
-        try compare(layout: layout.directory, tag: layout.tag, in: dir.path, minimumEntries: 18)
+        try compare(layout: layout.directory, tag: layout.tag, in: dir.path, minimumEntries: 15)
     }
 
     @Test("Debian minbase image made by umoci insert (about a minute)", .tags(.slow),
