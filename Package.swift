@@ -27,6 +27,7 @@ let package = Package(
         // The umbrella product: everything an embedding program needs.
         .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage"]),
         .executable(name: "kujira", targets: ["kujira"]),
+        .executable(name: "kujira-bench", targets: ["kujira-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,6 +66,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
+            swiftSettings: swiftSettings
+        ),
+
+        // Benchmarks/unpack.sh drives it; see Docs/performance.md.
+        .executableTarget(
+            name: "kujira-bench",
+            dependencies: ["KujiraOCI", "KujiraImage"],
+            path: "Benchmarks/KujiraBench",
             swiftSettings: swiftSettings
         ),
 
