@@ -46,7 +46,8 @@ struct ImageGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images.",
         subcommands: [ImageList.self, ImageInspect.self, Tag.self, Rmi.self, Pull.self, Push.self,
-                      Save.self, Load.self, Import.self, ImagePrune.self])
+                      Save.self, Load.self, Import.self, ImagePrune.self, ImageUnpack.self,
+                      ImageMount.self, ImageUnmount.self])
     @OptionGroup var globals: GlobalOptions
 }
 
@@ -128,17 +129,64 @@ struct Rmi: ParsableCommand {
         }
         let report = try store.garbageCollect()
         for digest in report.removed { print("Deleted: \(digest)") }
+        try store.pruneSnapshots()
     }
 }
 
 /// `kujira image prune`: removes blobs no image refers to.
 struct ImagePrune: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove unreferenced blobs.")
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove blobs and snapshots no image refers to.")
     @OptionGroup var globals: GlobalOptions
 
     func run() throws {
-        let report = try openStore(globals).garbageCollect()
+        let store = try openStore(globals)
+        let report = try store.garbageCollect()
         for digest in report.removed { print("Deleted: \(digest)") }
+        for chain in try store.pruneSnapshots() { print("Deleted snapshot: \(chain)") }
         print("Total reclaimed space: \(formatBytes(report.bytesFreed))")
+    }
+}
+
+/// `kujira image unpack IMAGE DIR`: an OCI runtime bundle, as `umoci unpack` writes it.
+struct ImageUnpack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unpack", abstract: "Write an OCI runtime bundle (rootfs/ and config.json) for an image.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "The image.") var image: String
+    @Argument(help: "The bundle directory (new or empty).") var directory: String
+
+    func run() throws {
+        let store = try openStore(globals)
+        let record = try lookupImage(image, in: store)
+        try store.unpackBundle(record.name, to: directory)
+    }
+}
+
+/// `kujira image mount IMAGE DIR`: the image's root filesystem for inspection.
+struct ImageMount: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount", abstract: "Mount an image's root filesystem (read-only unless --writable).")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(help: "Mount with a throwaway upper layer that umount discards.") var writable = false
+    @Argument(help: "The image.") var image: String
+    @Argument(help: "The mount point (created if missing).") var directory: String
+
+    func run() throws {
+        let store = try openStore(globals)
+        let record = try lookupImage(image, in: store)
+        let mount = try store.mount(record.name, at: directory, readOnly: !writable)
+        print(mount.target)
+    }
+}
+
+/// `kujira image umount DIR`.
+struct ImageUnmount: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "umount", abstract: "Unmount what `image mount` mounted.", aliases: ["unmount"])
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "The mount point.") var directory: String
+
+    func run() throws {
+        try openStore(globals).unmount(directory)
     }
 }

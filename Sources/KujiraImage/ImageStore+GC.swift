@@ -67,3 +67,23 @@ extension ImageStore {
         return live
     }
 }
+
+extension ImageStore {
+    /// Removes the snapshots no image needs any more (nor any prepared rootfs or inspection
+    /// mount, which ``SnapshotStore/prune(keeping:)`` keeps). Does nothing when no snapshot
+    /// was ever made under this root, so it never probes overlayfs needlessly.
+    /// - Returns: the chain IDs removed.
+    @discardableResult
+    public func pruneSnapshots() throws -> [Digest] {
+        guard FileSystem.isDirectory("\(root)/snapshots") else { return [] }
+        var keep = Set<Digest>()
+        for record in try list() {
+            // An image whose manifest for this host is not in the store has no snapshots.
+            guard let details = try? details(of: record) else { continue }
+            if let top = SnapshotStore.chainIDs(diffIDs: details.configuration.rootfs.diffIDs).last {
+                keep.insert(top)
+            }
+        }
+        return try snapshotStore().prune(keeping: keep)
+    }
+}
