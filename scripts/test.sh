@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh debug
-peers=(umoci skopeo runc jq)
+peers=(umoci skopeo runc jq debootstrap hyperfine)
 missing=()
 for p in "${peers[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,6 +16,17 @@ if ((${#missing[@]})); then
     echo "test: installing peers ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A Debian minbase tree (REFERENCE.md): the large realistic image of the layer-store tests.
+# Made once per machine with debootstrap from Debian's default mirror, then reused.
+export KUJIRA_DEBIAN_ROOTFS=${KUJIRA_DEBIAN_ROOTFS:-/var/cache/kujira-test/debian-minbase}
+if [ ! -d "$KUJIRA_DEBIAN_ROOTFS/etc" ]; then
+    echo "test: debootstrap --variant=minbase bookworm $KUJIRA_DEBIAN_ROOTFS"
+    rm -rf "$KUJIRA_DEBIAN_ROOTFS.tmp"
+    mkdir -p "$(dirname "$KUJIRA_DEBIAN_ROOTFS")"
+    debootstrap --variant=minbase bookworm "$KUJIRA_DEBIAN_ROOTFS.tmp" >/dev/null
+    mv "$KUJIRA_DEBIAN_ROOTFS.tmp" "$KUJIRA_DEBIAN_ROOTFS"
 fi
 
 swift build --build-tests

@@ -50,4 +50,27 @@ struct LayerCLITests {
             #expect(snapshots.isEmpty, "snapshots left: \(snapshots)")
         }
     }
+
+    /// The debootstrap tree scripts/test.sh makes (REFERENCE.md: ≈ 200 MB, 6.8k entries).
+    static let debianTree = ProcessInfo.processInfo.environment["KUJIRA_DEBIAN_ROOTFS"] ?? "/var/cache/kujira-test/debian-minbase"
+
+    @Test("Debian: import, then image unpack and umoci unpack give the same tree",
+          .enabled(if: Host.requirePrivileged || (Host.has(["umoci"], root: true)
+                   && FileManager.default.fileExists(atPath: "\(LayerCLITests.debianTree)/etc"))))
+    func debianImportUnpack() throws {
+        try withTemporaryDirectory { scratch in
+            let root = "\(scratch)/root"
+            let imported = try kujira(root, ["import", "--change", "CMD [\"bash\"]", Self.debianTree, "demo/debian:minbase"])
+            #expect(imported.succeeded, "\(imported.stderr)")
+            try mustRun(Host.kujira, ["--root", root, "push", "demo/debian:minbase", "oci:\(scratch)/layout:minbase"])
+            try mustRun(Host.kujira, ["--root", root, "image", "unpack", "demo/debian:minbase", "\(scratch)/ours"])
+            try mustRun("umoci", ["unpack", "--image", "\(scratch)/layout:minbase", "\(scratch)/theirs"])
+            let ours = try TreeListing(root: "\(scratch)/ours/rootfs")
+            let theirs = try TreeListing(root: "\(scratch)/theirs/rootfs")
+            #expect(ours.entries.count > 5000)
+            let differing = ours.entries.filter { theirs.entries[$0.key] != $0.value }.map(\.key).sorted()
+            #expect(differing.isEmpty && ours.entries.count == theirs.entries.count,
+                    "\(differing.count) entries differ, first: \(differing.prefix(5))")
+        }
+    }
 }
