@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "KujiraOCI", targets: ["KujiraOCI"]),
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
+        .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         // The umbrella product: everything an embedding program needs.
         .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage"]),
         .executable(name: "kujira", targets: ["kujira"]),
@@ -42,6 +43,8 @@ let package = Package(
         systemLibrary("CCap", apt: "libcap-dev"),
         // Wrappers for syscalls Swift cannot call directly (openat2, fchmodat2, makedev).
         .target(name: "CKujiraSys"),
+        // bpf(2) for the cgroup v2 device filter (BPF_PROG_TYPE_CGROUP_DEVICE).
+        .target(name: "CKujiraBPF"),
 
         .target(
             name: "KujiraOCI",
@@ -56,6 +59,12 @@ let package = Package(
         .target(
             name: "KujiraImage",
             dependencies: ["KujiraOCI", "KujiraArchive", "CSQLite", "CKujiraSys"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KujiraRuntime",
+            dependencies: ["KujiraOCI", "CKujiraBPF"],
+            path: "Sources/KujiraRuntime",
             swiftSettings: swiftSettings
         ),
 
@@ -91,6 +100,11 @@ let package = Package(
         .testTarget(
             name: "KujiraImageTests",
             dependencies: ["KujiraImage", "KujiraOCI", "KujiraArchive"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraRuntimeTests",
+            dependencies: ["KujiraRuntime", "KujiraOCI"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
