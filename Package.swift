@@ -26,7 +26,7 @@ let package = Package(
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRuntime"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-bench", targets: ["kujira-bench"]),
     ],
