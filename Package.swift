@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "KujiraOCI", targets: ["KujiraOCI"]),
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
+        .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         // The umbrella product: everything an embedding program needs.
         .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage"]),
         .executable(name: "kujira", targets: ["kujira"]),
@@ -58,6 +59,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "KujiraRuntime",
+            dependencies: ["KujiraOCI", "CSeccomp", "CCap"],
+            path: "Sources/KujiraRuntime",
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "kujira",
             dependencies: [
@@ -82,6 +90,11 @@ let package = Package(
         .testTarget(
             name: "KujiraImageTests",
             dependencies: ["KujiraImage", "KujiraOCI", "KujiraArchive"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraRuntimeTests",
+            dependencies: ["KujiraRuntime", "KujiraOCI"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
