@@ -68,6 +68,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "KujiraRuntime",
+            dependencies: ["KujiraOCI", "CSeccomp", "CCap"],
+            path: "Sources/KujiraRuntime",
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "kujira",
             dependencies: [
