@@ -63,14 +63,7 @@ let package = Package(
         ),
         .target(
             name: "KujiraRuntime",
-            dependencies: ["KujiraOCI", "CKujiraBPF"],
-            path: "Sources/KujiraRuntime",
-            swiftSettings: swiftSettings
-        ),
-
-        .target(
-            name: "KujiraRuntime",
-            dependencies: ["KujiraOCI", "CSeccomp", "CCap"],
+            dependencies: ["KujiraOCI", "CKujiraBPF", "CSeccomp", "CCap"],
             path: "Sources/KujiraRuntime",
             swiftSettings: swiftSettings
         ),
