@@ -51,9 +51,9 @@ import Testing
         }
     }
 
-    func spawnChild(root: String, id: Int, mode: String) throws -> Process {
+    func spawnChild(root: String, id: Int, mode: String) throws -> Foundation.Process {
         let binary = try #require(Self.testBinary)
-        let process = Process()
+        let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--testing-library", "swift-testing", "--filter", "MultiProcessTests/childProcessEntry"]
         process.environment = ProcessInfo.processInfo.environment.merging(
