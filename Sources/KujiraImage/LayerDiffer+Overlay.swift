@@ -31,7 +31,8 @@ extension LayerDiffer {
     /// closed); `name` names it in errors. See ``diffOverlayUpper(upper:to:)``.
     @discardableResult
     public func diffOverlayUpper(upperFD: Int32, name: String = "overlay upper directory", to writer: TarWriter) throws -> Statistics {
-        try Self.checkProc(options, tree: name)
+        // Whiteout and opaque markers are read through /proc even without includeXattrs.
+        try Self.checkProc(LayerDiffer.Options(includeXattrs: true), tree: name)
         let archiver = self.archiver
         let emitter = DiffEmitter(writer: writer, options: options, tree: name)
         struct Frame { var fd: Int32; var owned: Bool; var prefix: String; var names: [[UInt8]]; var index = 0 }
