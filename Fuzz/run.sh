@@ -11,5 +11,5 @@ swift build -c release --product kujira-fuzz --scratch-path .build/fuzz \
 mkdir -p .build/fuzz/corpus .build/fuzz/artifacts
 # Leak checking is off: the Swift runtime's caches look like leaks to LeakSanitizer.
 exec .build/fuzz/release/kujira-fuzz -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
-    -max_len=65536 -detect_leaks=0 -print_final_stats=1 -artifact_prefix=.build/fuzz/artifacts/ \
+    -max_len=65536 -dict=Fuzz/tar.dict -detect_leaks=0 -print_final_stats=1 -artifact_prefix=.build/fuzz/artifacts/ \
     "$@" .build/fuzz/corpus Fuzz/corpus

@@ -1,5 +1,6 @@
 // The libFuzzer target for the tar reader and the whiteout logic: each input is read as a
-// (possibly gzip- or zstd-compressed) tar stream and applied twice, as two layers, by a
+// (possibly gzip- or zstd-compressed) tar stream and applied twice, as two layers (or, for
+// a "KJ" input, built into layers by LayerScript), by a
 // RootfsWriter into a fresh directory inside a sandbox; then the sandbox's canary tree,
 // next to the destination, must be exactly as it was. Any write outside the destination,
 // a crash or a hang (libFuzzer's -timeout) is a finding. Errors thrown on malformed input
@@ -126,8 +127,12 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     do {
         let writer = try RootfsWriter(root: destination, options: options)
         do {
-            try applyLayer(bytes, to: writer)
-            try applyLayer(bytes, to: writer)
+            if bytes.starts(with: LayerScript.magic) {
+                for layer in try LayerScript.layers(from: bytes) { try applyLayer(layer, to: writer) }
+            } else {
+                try applyLayer(bytes, to: writer)
+                try applyLayer(bytes, to: writer)
+            }
         } catch {
             // Malformed or hostile input refused: the expected outcome for most inputs.
         }
