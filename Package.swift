@@ -77,6 +77,14 @@ let package = Package(
             path: "Examples/kujira",
             swiftSettings: swiftSettings
         ),
+        // The fuzz target for the tar reader and the whiteout logic; Fuzz/run.sh builds it
+        // with libFuzzer, a plain build replays files (Fuzz/README.md).
+        .executableTarget(
+            name: "kujira-fuzz",
+            dependencies: ["KujiraArchive", "KujiraImage"],
+            path: "Fuzz/KujiraFuzz",
+            swiftSettings: swiftSettings
+        ),
 
         // Benchmarks/unpack.sh drives it; see Docs/performance.md.
         .executableTarget(

@@ -59,68 +59,124 @@ public struct DirectoryArchiver: Sendable {
             }
             let nameBytes = top.names[top.index]
             stack[stack.count - 1].index += 1
-            guard let component = String(validating: nameBytes, as: UTF8.self) else {
-                throw ArchiveError(.unsupportedFile, "cannot archive \(top.prefix)\(String(decoding: nameBytes, as: UTF8.self)): the file name is not valid UTF-8; rename it")
-            }
-            let path = top.prefix + component
-            var st = stat()
-            let cName: [CChar] = nameBytes.map { CChar(bitPattern: $0) } + [0]
-            if fstatat(top.fd, cName, &st, AT_SYMLINK_NOFOLLOW) != 0 {
-                throw ArchiveError.system("cannot stat \(path) under \(name)")
-            }
-            var entry = TarEntry(path: path, type: .regular, mode: UInt32(st.st_mode) & 0o7777,
-                                 uid: st.st_uid, gid: st.st_gid,
-                                 mtime: clamp(TarTimestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: UInt32(st.st_mtim.tv_nsec))))
-            if options.includeXattrs { entry.xattrs = try Self.xattrs(dirFD: top.fd, name: component, path: path) }
-
-            switch st.st_mode & S_IFMT {
-            case S_IFDIR:
-                entry.type = .directory
-                entry.path = path + "/"
-                try writer.writeHeader(entry)
-                let child = openat(top.fd, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                if child < 0 { throw ArchiveError.system("cannot open directory \(path) under \(name)") }
+            guard var file = try file(named: nameBytes, in: top.fd, prefix: top.prefix, tree: name) else { continue }
+            file.entry.mtime = clamp(file.entry.mtime)
+            switch file.entry.type {
+            case .directory:
+                try writer.writeHeader(file.entry)
+                let child = try Self.openDirectory(nameBytes, in: top.fd, path: file.path, tree: name)
                 let names: [[UInt8]]
-                do { names = try Self.sortedNames(child, name: path) } catch { close(child); throw error }
-                stack.append(Frame(fd: child, owned: true, prefix: path + "/", names: names))
-            case S_IFREG:
-                let key = DeviceInode(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-                if st.st_nlink > 1 {
+                do { names = try Self.sortedNames(child, name: file.path) } catch { close(child); throw error }
+                stack.append(Frame(fd: child, owned: true, prefix: file.path + "/", names: names))
+            case .regular:
+                let key = DeviceInode(device: file.device, inode: file.inode)
+                if file.linkCount > 1 {
                     if let first = firstPathOfInode[key] {
-                        entry.type = .hardlink
-                        entry.linkname = first
-                        try writer.writeHeader(entry)
+                        file.entry.type = .hardlink
+                        file.entry.linkname = first
+                        file.entry.size = 0
+                        try writer.writeHeader(file.entry)
                         continue
                     }
-                    firstPathOfInode[key] = path
+                    firstPathOfInode[key] = file.path
                 }
-                let fd = openat(top.fd, cName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
-                if fd < 0 { throw ArchiveError.system("cannot open \(path) under \(name)") }
-                defer { close(fd) }
-                var opened = stat()
-                guard fstat(fd, &opened) == 0, opened.st_ino == st.st_ino, opened.st_dev == st.st_dev else {
-                    throw ArchiveError(.unsupportedFile, "\(path) under \(name) was replaced while being archived; retry when the tree is not changing")
-                }
-                entry.size = Int64(st.st_size)
-                try writer.writeHeader(entry)
-                try writer.writeContent(fromFD: fd, name: path)
-            case S_IFLNK:
-                entry.type = .symlink
-                entry.linkname = try Self.readLink(top.fd, cName, size: Int(st.st_size), path: path)
-                try writer.writeHeader(entry)
-            case S_IFCHR, S_IFBLK:
-                entry.type = st.st_mode & S_IFMT == S_IFCHR ? .characterDevice : .blockDevice
-                let dev = UInt64(st.st_rdev)
-                entry.devmajor = UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff)))
-                entry.devminor = UInt32(truncatingIfNeeded: (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff)))
-                try writer.writeHeader(entry)
-            case S_IFIFO:
-                entry.type = .fifo
-                try writer.writeHeader(entry)
+                try Self.writeRegular(file, named: nameBytes, in: top.fd, tree: name, to: writer)
             default:
-                continue  // sockets: tar has no type for them (GNU tar skips them too)
+                try writer.writeHeader(file.entry)
             }
         }
+    }
+
+    /// One file of a tree as the archiver sees it: its tar header and its identity.
+    public struct File: Sendable {
+        /// The header: path relative to the tree (directories end in `/`), type, mode, ids,
+        /// the unclamped mtime, size (regular files), link target, device numbers, xattrs.
+        /// A regular file is always `.regular` here: grouping hard links is the caller's job.
+        public var entry: TarEntry
+        /// The path relative to the tree, without a trailing `/`.
+        public var path: String
+        /// The device (`st_dev`) holding the file.
+        public var device: UInt64
+        /// The inode number.
+        public var inode: UInt64
+        /// The number of hard links (`st_nlink`).
+        public var linkCount: UInt64
+        /// The raw device number (`st_rdev`) of a device node; 0 otherwise.
+        public var rdev: UInt64
+    }
+
+    /// Reads the file `name` of the open directory `directoryFD` (without following a
+    /// symlink) as a ``File`` whose path is `prefix + name`; nil for a socket, which tar
+    /// cannot hold. Extended attributes are read when ``Options/includeXattrs`` is on; the
+    /// mtime is not clamped. `tree` names the tree in errors.
+    public func file(named name: [UInt8], in directoryFD: Int32, prefix: String, tree: String) throws -> File? {
+        guard let component = String(validating: name, as: UTF8.self) else {
+            throw ArchiveError(.unsupportedFile, "cannot archive \(prefix)\(String(decoding: name, as: UTF8.self)): the file name is not valid UTF-8; rename it")
+        }
+        let path = prefix + component
+        var st = stat()
+        let cName: [CChar] = name.map { CChar(bitPattern: $0) } + [0]
+        if fstatat(directoryFD, cName, &st, AT_SYMLINK_NOFOLLOW) != 0 {
+            throw ArchiveError.system("cannot stat \(path) under \(tree)")
+        }
+        var entry = TarEntry(path: path, type: .regular, mode: UInt32(st.st_mode) & 0o7777,
+                             uid: st.st_uid, gid: st.st_gid,
+                             mtime: TarTimestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: UInt32(st.st_mtim.tv_nsec)))
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            entry.type = .directory
+            entry.path = path + "/"
+        case S_IFREG:
+            entry.size = Int64(st.st_size)
+        case S_IFLNK:
+            entry.type = .symlink
+            entry.linkname = try Self.readLink(directoryFD, cName, size: Int(st.st_size), path: path)
+        case S_IFCHR, S_IFBLK:
+            entry.type = st.st_mode & S_IFMT == S_IFCHR ? .characterDevice : .blockDevice
+            let dev = UInt64(st.st_rdev)
+            entry.devmajor = UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff)))
+            entry.devminor = UInt32(truncatingIfNeeded: (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff)))
+        case S_IFIFO:
+            entry.type = .fifo
+        default:
+            return nil  // sockets: tar has no type for them (GNU tar skips them too)
+        }
+        if options.includeXattrs { entry.xattrs = try Self.xattrs(dirFD: directoryFD, name: component, path: path) }
+        return File(entry: entry, path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+                    linkCount: UInt64(st.st_nlink), rdev: UInt64(st.st_rdev))
+    }
+
+    /// Writes a regular ``File``'s header (as given, so the caller may clamp its mtime) and
+    /// its content, read from `name` in `directoryFD` after checking that it is still the
+    /// inode that was read (`O_NOFOLLOW`, same device and inode).
+    public static func writeRegular(_ file: File, named name: [UInt8], in directoryFD: Int32, tree: String, to writer: TarWriter) throws {
+        let fd = try openRegular(file, named: name, in: directoryFD, tree: tree)
+        defer { close(fd) }
+        try writer.writeHeader(file.entry)
+        try writer.writeContent(fromFD: fd, name: file.path)
+    }
+
+    /// Opens a regular ``File`` read-only (`O_NOFOLLOW | O_CLOEXEC`) and checks that it is
+    /// still the inode that was read; the caller closes the descriptor.
+    public static func openRegular(_ file: File, named name: [UInt8], in directoryFD: Int32, tree: String) throws -> Int32 {
+        let cName: [CChar] = name.map { CChar(bitPattern: $0) } + [0]
+        let fd = openat(directoryFD, cName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
+        if fd < 0 { throw ArchiveError.system("cannot open \(file.path) under \(tree)") }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, UInt64(opened.st_ino) == file.inode, UInt64(opened.st_dev) == file.device else {
+            close(fd)
+            throw ArchiveError(.unsupportedFile, "\(file.path) under \(tree) was replaced while being archived; retry when the tree is not changing")
+        }
+        return fd
+    }
+
+    /// Opens the subdirectory `name` of `directoryFD` (`O_DIRECTORY | O_NOFOLLOW |
+    /// O_CLOEXEC`); the caller closes the descriptor.
+    public static func openDirectory(_ name: [UInt8], in directoryFD: Int32, path: String, tree: String) throws -> Int32 {
+        let cName: [CChar] = name.map { CChar(bitPattern: $0) } + [0]
+        let fd = openat(directoryFD, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 { throw ArchiveError.system("cannot open directory \(path) under \(tree)") }
+        return fd
     }
 
     private func clamp(_ t: TarTimestamp) -> TarTimestamp {
@@ -132,8 +188,9 @@ public struct DirectoryArchiver: Sendable {
 
     private struct DeviceInode: Hashable { var device: UInt64; var inode: UInt64 }
 
-    /// The entry names of a directory (without `.` and `..`), sorted bytewise.
-    static func sortedNames(_ fd: Int32, name: String) throws -> [[UInt8]] {
+    /// The entry names of the open directory `fd` (without `.` and `..`), sorted bytewise;
+    /// `name` names it in errors.
+    public static func sortedNames(_ fd: Int32, name: String) throws -> [[UInt8]] {
         let dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         if dup < 0 { throw ArchiveError.system("cannot duplicate the descriptor of \(name)") }
         guard let dir = fdopendir(dup) else {
