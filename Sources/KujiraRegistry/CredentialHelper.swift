@@ -9,9 +9,13 @@ public struct CredentialHelper: Sendable {
     /// The executable run: `docker-credential-NAME`, found on `PATH`.
     public var executable: String { "docker-credential-\(name)" }
 
+    /// The environment the helper runs with (nil: this process's); its `PATH` finds it.
+    public var environment: [String: String]?
+
     /// Creates a helper by name.
-    public init(name: String) {
+    public init(name: String, environment: [String: String]? = nil) {
         self.name = name
+        self.environment = environment
     }
 
     private struct Answer: Codable {
@@ -61,6 +65,7 @@ public struct CredentialHelper: Sendable {
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable] + arguments
+        if let environment { process.environment = environment }
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -119,7 +124,7 @@ struct CredentialResolver: Sendable {
             guard let configPath else { return nil }
             let file = try DockerConfigFile(path: configPath)
             if let helper = file.helper(for: registry) {
-                if let found = try CredentialHelper(name: helper).get(serverURL: DockerConfigFile.key(for: registry)) { return found }
+                if let found = try CredentialHelper(name: helper, environment: environment.isEmpty ? nil : environment).get(serverURL: DockerConfigFile.key(for: registry)) { return found }
                 if file.credHelpers.isEmpty == false, file.credsStore == nil { return nil }
             }
             guard let entry = file.authEntry(for: registry) else { return nil }
@@ -134,7 +139,7 @@ struct CredentialResolver: Sendable {
         }
         var file = try DockerConfigFile(path: configPath)
         if let helper = file.helper(for: registry) {
-            let tool = CredentialHelper(name: helper)
+            let tool = CredentialHelper(name: helper, environment: environment.isEmpty ? nil : environment)
             if let credentials {
                 try tool.store(credentials, serverURL: DockerConfigFile.key(for: registry))
             } else {
