@@ -120,9 +120,11 @@ public final class HTTPClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let (connection, reused) = try checkout(request.url)
+            let (connection, reused) = try checkout(request.url, timeout: request.timeout)
             var gotHead = false
             do {
+                if let timeout = request.timeout, reused { connection.setIOTimeout(timeout) }
+                defer { if request.timeout != nil { connection.setIOTimeout(options.ioTimeout) } }
                 try write(request, on: connection)
                 let head = try readHead(connection)
                 gotHead = true
@@ -264,13 +266,13 @@ public final class HTTPClient: Sendable {
         options.skipsVerification(url)
     }
 
-    private func checkout(_ url: HTTPURL) throws -> (HTTPConnection, Bool) {
+    private func checkout(_ url: HTTPURL, timeout: Double?) throws -> (HTTPConnection, Bool) {
         let key = poolKey(url)
         while let idle = pool.withLock({ $0[key]?.popLast() }) {
             if idle.looksReusable { return (idle, true) }
             idle.close()
         }
-        return (try open(url, key: key), false)
+        return (try open(url, key: key, ioTimeout: timeout ?? options.ioTimeout), false)
     }
 
     private func checkin(_ connection: HTTPConnection) {
@@ -285,13 +287,13 @@ public final class HTTPClient: Sendable {
         dropped?.close()
     }
 
-    private func open(_ url: HTTPURL, key: String) throws -> HTTPConnection {
+    private func open(_ url: HTTPURL, key: String, ioTimeout: Double) throws -> HTTPConnection {
         let connection: HTTPConnection
         if let proxy = proxies.proxy(for: url) {
-            connection = try HTTPConnection.connect(key: key, host: proxy.host, port: proxy.port, timeout: options.connectTimeout, ioTimeout: options.ioTimeout)
+            connection = try HTTPConnection.connect(key: key, host: proxy.host, port: proxy.port, timeout: options.connectTimeout, ioTimeout: ioTimeout)
             if url.isTLS { try tunnel(connection, to: url, via: proxy) }
         } else {
-            connection = try HTTPConnection.connect(key: key, host: url.host, port: url.port, timeout: options.connectTimeout, ioTimeout: options.ioTimeout)
+            connection = try HTTPConnection.connect(key: key, host: url.host, port: url.port, timeout: options.connectTimeout, ioTimeout: ioTimeout)
         }
         if url.isTLS {
             let context = try tls.context(authority: url.port == 443 ? url.host : "\(url.host):\(url.port)", verify: !isInsecure(url))

@@ -88,12 +88,18 @@ final class HTTPConnection: @unchecked Sendable {
             _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            var tv = timeval(tv_sec: Int(ioTimeout), tv_usec: Int((ioTimeout - Double(Int(ioTimeout))) * 1_000_000))
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            return HTTPConnection(key: key, authority: authority, fd: fd)
+            let connection = HTTPConnection(key: key, authority: authority, fd: fd)
+            connection.setIOTimeout(ioTimeout)
+            return connection
         }
         throw RegistryError(.network, "cannot connect to \(authority): \(lastError); is the registry running and reachable?")
+    }
+
+    /// Bounds every later send and receive to `seconds`.
+    func setIOTimeout(_ seconds: Double) {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Upgrades the connection to TLS.

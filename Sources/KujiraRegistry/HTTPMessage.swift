@@ -209,13 +209,17 @@ public struct HTTPRequest: Sendable {
     public var headers: HTTPHeaders
     /// The body.
     public var body: HTTPRequestBody
+    /// Seconds any one send or receive of this exchange (including the TLS handshake) may
+    /// block; nil: the client's ``HTTPClient/Options/ioTimeout``.
+    public var timeout: Double?
 
     /// Creates a request.
-    public init(method: String, url: HTTPURL, headers: HTTPHeaders = HTTPHeaders(), body: HTTPRequestBody = .none) {
+    public init(method: String, url: HTTPURL, headers: HTTPHeaders = HTTPHeaders(), body: HTTPRequestBody = .none, timeout: Double? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.timeout = timeout
     }
 }
 

@@ -161,7 +161,8 @@ public final class RegistryClient: Sendable {
         let secure = HTTPURL(scheme: "https", host: name, port: port, pathAndQuery: "/v2/")
         var scheme = "https"
         do {
-            _ = try http.send(HTTPRequest(method: "GET", url: secure), followRedirects: false)
+            // A plain-HTTP server may sit silently on a ClientHello: do not wait long.
+            _ = try http.send(HTTPRequest(method: "GET", url: secure, timeout: 5), followRedirects: false)
         } catch let error as RegistryError where error.code == .tls || error.code == .protocolError || error.code == .network {
             if error.code == .network, error.message.contains("cannot connect") || error.message.contains("cannot resolve") { throw error }
             scheme = "http"

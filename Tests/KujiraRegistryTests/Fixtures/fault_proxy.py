@@ -32,6 +32,9 @@ def main():
 
     def handle(client):
         try:
+            first = client.recv(1, socket.MSG_PEEK)
+            if first[:1] == b"\x16":
+                return  # a TLS ClientHello: this proxy speaks plain HTTP only
             head, rest = read_head(client)
             if head is None:
                 return
@@ -54,8 +57,9 @@ def main():
             status = int(rlines[0].split(" ")[1])
             client.sendall(("\r\n".join(rlines + ["Connection: close", "", ""])).encode("latin-1"))
             faulty = method == "GET" and "/blobs/" in path and status in (200, 206)
+            body_length = int(next((l.split(":", 1)[1] for l in rlines if l.lower().startswith("content-length:")), "0"))
             cut = -1
-            if faulty:
+            if faulty and body_length > args.cut_after:
                 with lock:
                     if state["cut"]:
                         state["cut"] = False
