@@ -24,11 +24,13 @@ let package = Package(
         .library(name: "KujiraOCI", targets: ["KujiraOCI"]),
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
+        .library(name: "KujiraRegistry", targets: ["KujiraRegistry"]),
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRuntime"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraRuntime"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-bench", targets: ["kujira-bench"]),
+        .executable(name: "kujira-registry-bench", targets: ["kujira-registry-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +41,7 @@ let package = Package(
         systemLibrary("CZstd", apt: "libzstd-dev"),
         systemLibrary("CSQLite", apt: "libsqlite3-dev"),
         systemLibrary("CCrypto", apt: "libssl-dev"),
+        systemLibrary("CSSL", apt: "libssl-dev"),
         systemLibrary("CSeccomp", apt: "libseccomp-dev"),
         systemLibrary("CCap", apt: "libcap-dev"),
         // Wrappers for syscalls Swift cannot call directly (openat2, fchmodat2, makedev).
@@ -59,6 +62,11 @@ let package = Package(
         .target(
             name: "KujiraImage",
             dependencies: ["KujiraOCI", "KujiraArchive", "CSQLite", "CKujiraSys"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KujiraRegistry",
+            dependencies: ["KujiraOCI", "KujiraImage", "CSSL"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -94,6 +102,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Benchmarks/registry/pull.sh drives it; see Docs/registry.md.
+        .executableTarget(
+            name: "kujira-registry-bench",
+            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRegistry"],
+            path: "Benchmarks/RegistryBench",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "KujiraOCITests",
             dependencies: ["KujiraOCI"],
@@ -108,6 +124,12 @@ let package = Package(
         .testTarget(
             name: "KujiraImageTests",
             dependencies: ["KujiraImage", "KujiraOCI", "KujiraArchive"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraRegistryTests",
+            dependencies: ["KujiraRegistry", "KujiraImage", "KujiraOCI"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
