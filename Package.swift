@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "kujira",
             dependencies: [
-                "KujiraOCI", "KujiraArchive", "KujiraImage",
+                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",

@@ -2,27 +2,32 @@ import ArgumentParser
 import KujiraArchive
 import KujiraImage
 import KujiraOCI
+import KujiraRegistry
 import Foundation
 
 /// `kujira`: a docker-like command line over the Kujira library. Every command is thin
 /// argument parsing over library calls; the work happens in the modules.
 @main
-struct KujiraCommand: ParsableCommand {
+struct KujiraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kujira",
         abstract: "A container engine for Linux, as a library with a docker-like CLI.",
         subcommands: [
             Images.self, ImageGroup.self, Pull.self, Push.self, Tag.self, Rmi.self,
-            Save.self, Load.self, Import.self,
+            Save.self, Load.self, Import.self, Login.self, Logout.self,
         ]
     )
 
     @OptionGroup var globals: GlobalOptions
 
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("kujira: \(error.message)\n".utf8))
             Foundation.exit(error.exitCode)
@@ -51,4 +56,5 @@ struct CLIError: Error, CustomStringConvertible {
 /// as `kujira: <message>` rather than through ArgumentParser's usage output.
 func isLibraryError(_ error: any Error) -> Bool {
     error is OCIError || error is ImageStoreError || error is ArchiveError || error is LayerError
+        || error is RegistryError
 }

@@ -2,16 +2,48 @@ import ArgumentParser
 import Foundation
 import KujiraImage
 import KujiraOCI
+import KujiraRegistry
 
 /// `kujira pull SOURCE [NAME]`: copies an image into the store.
-struct Pull: ParsableCommand {
+struct Pull: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy an image into the store from oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].")
+        abstract: "Copy an image into the store from a registry (REF or docker://REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].")
     @OptionGroup var globals: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+    @Option(help: "The platform to pull from a multi-platform image, e.g. linux/arm64/v8 (default: this host's).")
+    var platform: String?
+    @Flag(help: "Pull every platform of a multi-platform image.") var allPlatforms = false
+    @Option(help: "Unpack the layers into snapshots, ready for containers.") var unpack = true
+    @Flag(name: .shortAndLong, help: "Print only the image name.") var quiet = false
     @Argument(help: "Where the image comes from.") var source: String
     @Argument(help: "The name to give it (default: from the source).") var name: String?
 
-    func run() throws {
+    func run() async throws {
+        if case .registry(let reference) = try ImageLocation(parsing: source) {
+            let store = try openStore(globals)
+            let renderer = ProgressRenderer(enabled: !quiet)
+            let client = RegistryClient(configuration: registry.configuration())
+            let record = try await client.pull(
+                reference, into: store, platform: try platform.map { try Platform(parsing: $0) },
+                allPlatforms: allPlatforms, unpack: unpack, progress: renderer.pull)
+            renderer.finish()
+            if let name {
+                let target = try normalizedName(name)
+                try store.withWriteLease { _ = try store.put(name: target, target: record.target, labels: record.labels) }
+            }
+            if quiet {
+                print(displayName(record.name))
+            } else {
+                print("Digest: \(record.target.digest)")
+                print("Status: Downloaded image for \(displayName(record.name))")
+            }
+            return
+        }
+        try copyIn()
+    }
+
+    /// The local transports.
+    private func copyIn() throws {
         let location = try ImageLocation(parsing: source)
         let store = try openStore(globals)
         let given = try name.map(normalizedName)
@@ -27,6 +59,8 @@ struct Pull: ParsableCommand {
         case .dockerArchive(let file, let reference):
             let wanted = try reference.map(normalizedName)
             records = try store.loadDockerArchive(file: file, only: wanted, name: given)
+        case .registry:
+            return
         }
         for record in records {
             print("Loaded image: \(displayName(record.name)) (\(record.target.digest))")
@@ -54,19 +88,33 @@ func defaultName(for descriptor: Descriptor, tag: String?, path: String) throws 
     }
 }
 
-/// `kujira push IMAGE DEST`: copies an image out of the store.
-struct Push: ParsableCommand {
+/// `kujira push IMAGE [DEST]`: copies an image out of the store; without DEST, to the
+/// registry its name points at (`kujira push localhost:5000/me/app:1`).
+struct Push: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy an image to oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].")
+        abstract: "Copy an image to a registry (REF or docker://REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].")
     @OptionGroup var globals: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+    @Flag(name: .shortAndLong, help: "Print only the digest.") var quiet = false
     @Argument(help: "The image to copy.") var image: String
-    @Argument(help: "Where to copy it.") var destination: String
+    @Argument(help: "Where to copy it (default: the registry of the image's name).") var destination: String?
 
-    func run() throws {
+    func run() async throws {
         let store = try openStore(globals)
         let record = try lookupImage(image, in: store)
         let defaultTag = (try? Reference(parsing: record.name))?.tag ?? "latest"
-        switch try ImageLocation(parsing: destination) {
+        let location = try ImageLocation(parsing: destination ?? record.name)
+        if case .registry(let reference) = location {
+            let renderer = ProgressRenderer(enabled: !quiet)
+            let client = RegistryClient(configuration: registry.configuration())
+            let pushed = try await client.push(record.name, from: store, to: reference, progress: renderer.push)
+            renderer.finish()
+            print(quiet ? pushed.digest.description : "\(reference.tag ?? "latest"): digest: \(pushed.digest) size: \(pushed.size)")
+            return
+        }
+        switch location {
+        case .registry:
+            return
         case .ociLayout(let directory, let tag):
             try store.exportImage(record.name, to: directory, tag: tag ?? defaultTag)
         case .ociArchive(let file, let tag):

@@ -121,7 +121,8 @@ struct ImageCLITests {
         ["tag", "nosuchimage", "x:1"],
         ["image", "inspect", "UPPER/Case"],
         ["pull", "docker-archive:/nonexistent.tar"],
-        ["pull", "ftp:whatever"],
+        ["pull", "ftp://whatever"],
+        ["pull", "docker://UPPER/case"],
         ["import", "/nonexistent-dir", "x:1"],
         ["import", "/", "Bad Name"],
     ])
