@@ -64,15 +64,46 @@ extension RegistryClient {
         let total = missing.reduce(Int64(0)) { $0 + $1.size }
         let completed = Atomic<Int64>(0)
         let repository = resolved.repository
-        try await RegistryClient.forEach(missing, limit: configuration.maximumConcurrentDownloads) { blob in
-            try await self.blocking { flag in
-                try self.downloadBlob(blob, from: repository, into: store.content, cancellation: flag) { state, delta in
-                    emit(.blob(blob, state))
-                    if delta > 0 {
-                        let done = completed.add(delta, ordering: .relaxed).newValue
-                        emit(.overall(completedBytes: done, totalBytes: total))
+
+        // With overlay snapshots, each layer is unpacked as soon as it and the ones below it
+        // have arrived, while the rest download. Copy-mode snapshots are whole chains, so
+        // they are made once at the end.
+        let arrivals = BlobArrivals(present: blobs.map(\.digest).filter { store.content.contains($0) })
+        var progressive: Task<Void, any Error>?
+        if unpack, resolved.manifests.count == 1, case .manifest(let manifest)? = resolved.manifests.first?.document {
+            let snapshots = try await blocking { _ in try store.snapshotStore() }
+            if snapshots.mode == .overlay {
+                progressive = Task {
+                    try await self.unpackAsLayersArrive(manifest, reference: reference, store: store, snapshots: snapshots, arrivals: arrivals, emit: emit)
+                }
+            }
+        }
+        do {
+            try await RegistryClient.forEach(missing, limit: configuration.maximumConcurrentDownloads) { blob in
+                try await self.blocking { flag in
+                    try self.downloadBlob(blob, from: repository, into: store.content, cancellation: flag) { state, delta in
+                        emit(.blob(blob, state))
+                        if delta > 0 {
+                            let done = completed.add(delta, ordering: .relaxed).newValue
+                            emit(.overall(completedBytes: done, totalBytes: total))
+                        }
                     }
                 }
+                arrivals.arrived(blob.digest)
+            }
+        } catch {
+            arrivals.fail()
+            progressive?.cancel()
+            _ = await progressive?.result
+            throw error
+        }
+        if let progressive {
+            do {
+                try await progressive.value
+            } catch let error as RegistryError {
+                throw error
+            } catch {
+                throw RegistryError(.store, "cannot unpack \(reference): \(error)", cause: error)
             }
         }
         for blob in blobs { noteLocation(blob.digest, repository) }
@@ -107,7 +138,7 @@ extension RegistryClient {
             }
         }
         emit(.tagged(name: record.name, target: record.target))
-        if unpack {
+        if unpack && progressive == nil {
             try await unpackPulled(record, store: store, emit: emit)
         }
         return record

@@ -41,6 +41,32 @@ struct RegistryRoundTripTests {
         #expect(again.all.contains { if case .blob(_, .alreadyExists) = $0 { return true }; return false })
     }
 
+    @Test("pull --unpack unpacks every layer into snapshots, each once it and the ones below it arrived")
+    func pullUnpacks() async throws {
+        let registry = try TestRegistry()
+        defer { registry.stop() }
+        let scratch = registry.scratch.path
+        try TestImages.build(layout: "\(scratch)/layout", scratch: scratch, extraFiles: ["blob": 200_000], layers: 3)
+        try skopeoPush("\(scratch)/layout", to: "\(registry.host)/test/layers:1")
+        let store = try ImageStore(root: "\(scratch)/store")
+        let events = EventLog<PullEvent>()
+        let record = try await testClient().pull(try Reference(parsing: "\(registry.host)/test/layers:1"), into: store, unpack: true) { events.record($0) }
+        let details = try store.details(of: record)
+        #expect(details.manifest.layers.count >= 2)
+        for layer in details.manifest.layers {
+            let states = events.all.compactMap { event -> PullEvent.BlobState? in
+                if case .blob(let blob, let state) = event, blob.digest == layer.digest { return state }
+                return nil
+            }
+            #expect(states.contains(.extracting) && states.last == .done, "layer \(layer.digest): \(states)")
+        }
+        // Every snapshot of the chain is committed: asking again unpacks nothing new.
+        let snapshots = try store.snapshotStore()
+        let chain = try snapshots.ensureUnpacked(details)
+        let top = try #require(chain.snapshots.last)
+        #expect(FileManager.default.fileExists(atPath: "\(chain.mode == .overlay ? chain.snapshots[0].path : top.path)/bin/busybox"))
+    }
+
     @Test("Kujira pushes (chunked), skopeo copies it back and inspects the same digest; a second repository mounts")
     func kujiraToSkopeo() async throws {
         let registry = try TestRegistry()
