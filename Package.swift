@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
+        .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
         // The umbrella product: everything an embedding program needs.
         .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRuntime"]),
         .executable(name: "kujira", targets: ["kujira"]),
@@ -32,6 +33,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // CDI specs are YAML as often as JSON (nvidia-ctk writes YAML by default).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C libraries from Debian (see Docs/architecture.md for why each one).
@@ -67,11 +70,17 @@ let package = Package(
             path: "Sources/KujiraRuntime",
             swiftSettings: swiftSettings
         ),
+        // CDI specs, NVIDIA/AMD discovery, --gpus and --device: edits of a runtime Spec.
+        .target(
+            name: "KujiraGPU",
+            dependencies: ["KujiraOCI", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "kujira",
             dependencies: [
-                "KujiraOCI", "KujiraArchive", "KujiraImage",
+                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraGPU",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -113,6 +122,12 @@ let package = Package(
         .testTarget(
             name: "KujiraRuntimeTests",
             dependencies: ["KujiraRuntime", "KujiraOCI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraGPUTests",
+            dependencies: ["KujiraGPU", "KujiraOCI"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
