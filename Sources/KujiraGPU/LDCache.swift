@@ -111,8 +111,9 @@ public struct LDCache: Hashable, Sendable {
         // struct cache_file_new { char magic[17]; char version[3]; uint32 nlibs;
         //   uint32 len_strings; uint8 flags; uint8 pad[3]; uint32 extension_offset;
         //   uint32 unused[3]; struct file_entry_new libs[]; }
-        // flags 2 means big-endian; Kujira reads the little-endian caches of x86-64 and arm64.
-        if bytes[newStart + 28] == 2 {
+        // flags & 3: 2 little-endian, 3 big-endian (0 unset by old ldconfig); Kujira reads
+        // the little-endian caches of x86-64 and arm64.
+        if bytes[newStart + 28] & 3 == 3 {
             throw fail("big-endian caches are not supported")
         }
         let count = Int(try u32(newStart + 20))
