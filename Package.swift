@@ -26,14 +26,17 @@ let package = Package(
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
         .library(name: "KujiraRegistry", targets: ["KujiraRegistry"]),
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
+        .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraRuntime"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraRuntime", "KujiraGPU"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-bench", targets: ["kujira-bench"]),
         .executable(name: "kujira-registry-bench", targets: ["kujira-registry-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // CDI specs are YAML as often as JSON (nvidia-ctk writes YAML by default).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C libraries from Debian (see Docs/architecture.md for why each one).
@@ -75,11 +78,17 @@ let package = Package(
             path: "Sources/KujiraRuntime",
             swiftSettings: swiftSettings
         ),
+        // CDI specs, NVIDIA/AMD discovery, --gpus and --device: edits of a runtime Spec.
+        .target(
+            name: "KujiraGPU",
+            dependencies: ["KujiraOCI", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "kujira",
             dependencies: [
-                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry",
+                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -135,6 +144,12 @@ let package = Package(
         .testTarget(
             name: "KujiraRuntimeTests",
             dependencies: ["KujiraRuntime", "KujiraOCI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraGPUTests",
+            dependencies: ["KujiraGPU", "KujiraOCI"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

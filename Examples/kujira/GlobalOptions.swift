@@ -1,4 +1,5 @@
 import ArgumentParser
+import KujiraGPU
 
 /// Options every `kujira` command accepts, before the subcommand (`kujira --root DIR images`,
 /// as with docker and runc) or after it.
@@ -8,4 +9,11 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(help: "Print debugging details of errors.")
     var debug = false
+
+    @Option(name: .customLong("cdi-spec-dir"), help: ArgumentHelp(
+        "A CDI spec directory (repeatable; later ones win). Default: /etc/cdi, /var/run/cdi.", valueName: "dir"))
+    var cdiSpecDirs: [String] = []
+
+    /// The CDI spec directories in force.
+    var cdiDirectories: [String] { cdiSpecDirs.isEmpty ? CDIRegistry.defaultSpecDirectories : cdiSpecDirs }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KujiraArchive
+import KujiraGPU
 import KujiraImage
 import KujiraOCI
 import KujiraRegistry
@@ -14,7 +15,7 @@ struct KujiraCommand: AsyncParsableCommand {
         abstract: "A container engine for Linux, as a library with a docker-like CLI.",
         subcommands: [
             Images.self, ImageGroup.self, Pull.self, Push.self, Tag.self, Rmi.self,
-            Save.self, Load.self, Import.self, Login.self, Logout.self,
+            Save.self, Load.self, Import.self, Login.self, Logout.self, CDI.self,
         ]
     )
 
@@ -56,5 +57,5 @@ struct CLIError: Error, CustomStringConvertible {
 /// as `kujira: <message>` rather than through ArgumentParser's usage output.
 func isLibraryError(_ error: any Error) -> Bool {
     error is OCIError || error is ImageStoreError || error is ArchiveError || error is LayerError
-        || error is RegistryError
+        || error is RegistryError || error is GPUError
 }
