@@ -25,8 +25,9 @@ let package = Package(
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
+        .library(name: "KujiraNetwork", targets: ["KujiraNetwork"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRuntime"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRuntime", "KujiraNetwork"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-bench", targets: ["kujira-bench"]),
     ],
@@ -45,6 +46,8 @@ let package = Package(
         .target(name: "CKujiraSys"),
         // bpf(2) for the cgroup v2 device filter (BPF_PROG_TYPE_CGROUP_DEVICE).
         .target(name: "CKujiraBPF"),
+        // setns/unshare and the rtnetlink headers for the native network driver.
+        .target(name: "CKujiraNetlink"),
 
         .target(
             name: "KujiraOCI",
@@ -65,6 +68,11 @@ let package = Package(
             name: "KujiraRuntime",
             dependencies: ["KujiraOCI", "CKujiraBPF", "CSeccomp", "CCap"],
             path: "Sources/KujiraRuntime",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KujiraNetwork",
+            dependencies: ["KujiraOCI", "CSQLite", "CKujiraNetlink"],
             swiftSettings: swiftSettings
         ),
 
@@ -113,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "KujiraRuntimeTests",
             dependencies: ["KujiraRuntime", "KujiraOCI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraNetworkTests",
+            dependencies: ["KujiraNetwork", "CKujiraNetlink"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
