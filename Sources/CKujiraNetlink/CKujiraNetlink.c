@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <fcntl.h>
 #include "CKujiraNetlink.h"
 
 #ifndef NETLINK_EXT_ACK
@@ -34,3 +35,7 @@ int kujira_is_nsfs(const char *path) {
     if (statfs(path, &fs) != 0) return -1;
     return fs.f_type == 0x6e736673; /* NSFS_MAGIC */
 }
+
+int kujira_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int kujira_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }

@@ -34,6 +34,12 @@ int kujira_netlink_enable_ext_ack(int fd);
 /// Binds `fd` (a datagram or stream socket) to the network device `ifname` (SO_BINDTODEVICE).
 int kujira_bind_to_device(int fd, const char *ifname);
 
+/// pipe2(2) with O_CLOEXEC (glibc declares it only under _GNU_SOURCE).
+int kujira_pipe_cloexec(int fds[2]);
+
+/// accept4(2) with SOCK_CLOEXEC, ignoring the peer address.
+int kujira_accept_cloexec(int fd);
+
 /// Whether `path` is a namespace file (its filesystem is nsfs): 1, 0, or -1 with errno set.
 int kujira_is_nsfs(const char *path);
 
