@@ -102,6 +102,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Benchmarks/network/run.sh drives it; the network leak tests use its churn mode.
+        .executableTarget(
+            name: "kujira-netbench",
+            dependencies: ["KujiraNetwork"],
+            path: "Benchmarks/network/KujiraNetBench",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "KujiraOCITests",
             dependencies: ["KujiraOCI"],

@@ -9,6 +9,7 @@ extension NetworkManager {
     ///
     /// The container's first non-internal network carries its default route. The returned
     /// ``Attachment`` has what ``ContainerFiles`` needs for `/etc/hosts` and resolv.conf.
+    @discardableResult
     public func attach(containerID: String, netnsPath: String, network nameOrID: String,
                        options: AttachOptions = AttachOptions()) throws -> Attachment {
         guard !containerID.isEmpty, containerID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {

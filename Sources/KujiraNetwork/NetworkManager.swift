@@ -57,12 +57,12 @@ public struct NetworkInspection: Sendable, Hashable {
 /// intent in the database before touching the kernel, so ``reconcile(liveContainers:)``
 /// (run at start-up) can undo whatever a crash interrupted.
 public actor NetworkManager {
-    let configuration: NetworkManagerConfiguration
+    nonisolated let configuration: NetworkManagerConfiguration
     let store: NetworkStore
     let lock: NetworkLock
     let dataplane: any NetworkDataplane
     /// The alias prefix that marks links as this root's: `kujira:<hash of the state dir>:`.
-    let ownerTag: String
+    nonisolated let ownerTag: String
 
     /// Opens (creating if needed) the network state of the engine root `root`.
     public init(root: String) throws {
@@ -238,6 +238,22 @@ public actor NetworkManager {
             }
             try applyFirewall()
         }
+    }
+
+    /// How many addresses are allocated across all networks (zero on an idle host: a
+    /// quick leak check).
+    public func allocatedAddressCount() throws -> Int {
+        try store.allocationCount()
+    }
+
+    /// How many host ports are published across all networks.
+    public func publishedPortCount() throws -> Int {
+        try store.publishedPorts().count
+    }
+
+    /// Writes an attachment record as a crashed attach would leave it (tests only).
+    func recordPendingAttachment(_ attachment: Attachment) throws {
+        try store.transaction { try store.insert(attachment, state: .pending) }
     }
 
     // MARK: shared helpers
