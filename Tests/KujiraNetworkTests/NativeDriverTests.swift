@@ -55,7 +55,8 @@ struct NativeDriverTests {
 
             // Another network neither resolves nor reaches alpha.
             #expect(try Self.lookup(lab, in: nsC, "alpha") == nil)
-            #expect(try lab.run(in: nsC, ["nc", "-w", "2", alphaIP, "80"]).status != 0)
+            #expect(try lab.canConnect(from: nsB, to: alphaIP, port: 80))
+            #expect(try !lab.canConnect(from: nsC, to: alphaIP, port: 80))
 
             // Files for the container.
             let files = ContainerFiles.generate(hostname: "beta", attachments: try await lab.manager.attachments(containerID: "bbbb\(lab.id)"),
@@ -115,7 +116,8 @@ struct NativeDriverTests {
             }
             #expect(hairpin)
             // …but not the one published on 127.0.0.1 only.
-            #expect(try lab.run(in: nsB, ["nc", "-w", "2", gateway, "18080"]).status != 0)
+            #expect(try lab.canConnect(from: nsB, to: gateway, port: 18082))
+            #expect(try !lab.canConnect(from: nsB, to: gateway, port: 18080))
             let table = try #require(try NFTables.locate()?.listTable(lab.configuration.tableName))
             #expect(table.contains("dnat ip to \(try #require(a.ipv4)):80"))
         } catch {

@@ -73,10 +73,31 @@ final class NetLab: @unchecked Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
+        let started = Date()
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        if Date().timeIntervalSince(started) > 3 { print("SLOW \(Date().timeIntervalSince(started))s: \(arguments)") }
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Whether a TCP connection from inside `netns` to `ip:port` is accepted within
+    /// `milliseconds` (the socket is made in the namespace; no process, no busybox quirks).
+    func canConnect(from netns: String, to ip: String, port: UInt16, milliseconds: Int32 = 2000) throws -> Bool {
+        let fd = try NetworkNamespace.withNamespace(at: netns) {
+            socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        }
+        defer { close(fd) }
+        var sin = sockaddr_in(try #require(IPAddress(ip)), port: port)
+        let rc = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if rc == 0 { return true }
+        guard errno == EINPROGRESS else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&p, 1, milliseconds) == 1 else { return false }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        return error == 0
     }
 
     /// A document root with index.html saying `text`.
