@@ -1,3 +1,4 @@
+import CKujiraNetlink
 import Foundation
 import Glibc
 
