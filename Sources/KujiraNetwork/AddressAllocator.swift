@@ -14,16 +14,16 @@ public struct AddressPool: Hashable, Sendable, Codable {
 
     /// Docker's defaults: 172.17–31.0.0/16, then 192.168.0.0/16 in /20s.
     public static let defaultIPv4: [AddressPool] = [
-        AddressPool(base: IPSubnet(address: .v4(0xAC11_0000), prefixLength: 16)!, size: 16),  // 172.17.0.0/16
-        AddressPool(base: IPSubnet(address: .v4(0xAC12_0000), prefixLength: 15)!, size: 16),  // 172.18–19
-        AddressPool(base: IPSubnet(address: .v4(0xAC14_0000), prefixLength: 14)!, size: 16),  // 172.20–23
-        AddressPool(base: IPSubnet(address: .v4(0xAC18_0000), prefixLength: 13)!, size: 16),  // 172.24–31
-        AddressPool(base: IPSubnet(address: .v4(0xC0A8_0000), prefixLength: 16)!, size: 20),  // 192.168/16
+        AddressPool(base: IPSubnet(unchecked: .v4(0xAC11_0000), prefixLength: 16), size: 16),  // 172.17.0.0/16
+        AddressPool(base: IPSubnet(unchecked: .v4(0xAC12_0000), prefixLength: 15), size: 16),  // 172.18–19
+        AddressPool(base: IPSubnet(unchecked: .v4(0xAC14_0000), prefixLength: 14), size: 16),  // 172.20–23
+        AddressPool(base: IPSubnet(unchecked: .v4(0xAC18_0000), prefixLength: 13), size: 16),  // 172.24–31
+        AddressPool(base: IPSubnet(unchecked: .v4(0xC0A8_0000), prefixLength: 16), size: 20),  // 192.168/16
     ]
 
     /// A unique-local /48 (RFC 4193) split into /64s for networks that ask for IPv6.
     public static let defaultIPv6: [AddressPool] = [
-        AddressPool(base: IPSubnet(address: .v6(0xfd4b_756a_7200 << 80), prefixLength: 48)!, size: 64),
+        AddressPool(base: IPSubnet(unchecked: .v6(0xfd4b_756a_7200 << 80), prefixLength: 48), size: 64),
     ]
 }
 

@@ -102,6 +102,7 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible, 
         }
     }
 
+    /// Orders IPv4 before IPv6, then numerically.
     public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
         switch (lhs, rhs) {
         case (.v4(let a), .v4(let b)): return a < b
@@ -111,6 +112,7 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible, 
         }
     }
 
+    /// Decodes the text form.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let address = IPAddress(text) else {
@@ -119,6 +121,7 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible, 
         self = address
     }
 
+    /// Encodes the text form.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
@@ -202,6 +205,12 @@ public struct IPSubnet: Hashable, Sendable, CustomStringConvertible, Codable {
         case .v4(let v): self.address = .v4(prefixLength == 0 ? 0 : v & ~UInt32(0) << (32 - prefixLength))
         case .v6(let v): self.address = .v6(prefixLength == 0 ? 0 : v & ~UInt128(0) << (128 - prefixLength))
         }
+    }
+
+    /// A prefix from a constant whose length is known to fit (Kujira's default pools).
+    init(unchecked address: IPAddress, prefixLength: Int) {
+        self.address = address
+        self.prefixLength = min(max(prefixLength, 0), address.bitWidth)
     }
 
     /// Parses `ADDRESS/LENGTH`; a bare address is a host prefix. With `strict`, host bits

@@ -27,6 +27,7 @@ public final class NetworkNameTable: ContainerNameLookup {
         store = Mutex(try NetworkStore(path: stateDirectory + "/network.db"))
     }
 
+    /// Addresses of the containers called `name` on the user networks `containerID` is on.
     public func addresses(of name: String, from containerID: String) -> [IPAddress]? {
         let wanted = name.lowercased()
         var found: [IPAddress]?
@@ -36,6 +37,7 @@ public final class NetworkNameTable: ContainerNameLookup {
         return found
     }
 
+    /// `name.network` of the container holding `address` on a network shared with `containerID`.
     public func name(of address: IPAddress, from containerID: String) -> String? {
         guard let peer = peers(of: containerID).first(where: { $0.addresses.contains { $0.address == address } }) else { return nil }
         let name = peer.containerName ?? String(peer.containerID.prefix(12))
