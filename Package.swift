@@ -27,8 +27,9 @@ let package = Package(
         .library(name: "KujiraRegistry", targets: ["KujiraRegistry"]),
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
+        .library(name: "KujiraNetwork", targets: ["KujiraNetwork"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraRuntime", "KujiraGPU"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraRuntime", "KujiraNetwork", "KujiraGPU"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-bench", targets: ["kujira-bench"]),
         .executable(name: "kujira-registry-bench", targets: ["kujira-registry-bench"]),
@@ -51,6 +52,8 @@ let package = Package(
         .target(name: "CKujiraSys"),
         // bpf(2) for the cgroup v2 device filter (BPF_PROG_TYPE_CGROUP_DEVICE).
         .target(name: "CKujiraBPF"),
+        // setns/unshare and the rtnetlink headers for the native network driver.
+        .target(name: "CKujiraNetlink"),
 
         .target(
             name: "KujiraOCI",
@@ -82,6 +85,11 @@ let package = Package(
         .target(
             name: "KujiraGPU",
             dependencies: ["KujiraOCI", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KujiraNetwork",
+            dependencies: ["KujiraOCI", "CSQLite", "CKujiraNetlink"],
             swiftSettings: swiftSettings
         ),
 
@@ -118,6 +126,13 @@ let package = Package(
             path: "Benchmarks/RegistryBench",
             swiftSettings: swiftSettings
         ),
+        // Benchmarks/network/run.sh drives it; the network leak tests use its churn mode.
+        .executableTarget(
+            name: "kujira-netbench",
+            dependencies: ["KujiraNetwork"],
+            path: "Benchmarks/network/KujiraNetBench",
+            swiftSettings: swiftSettings
+        ),
 
         .testTarget(
             name: "KujiraOCITests",
@@ -150,6 +165,11 @@ let package = Package(
             name: "KujiraGPUTests",
             dependencies: ["KujiraGPU", "KujiraOCI"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraNetworkTests",
+            dependencies: ["KujiraNetwork", "CKujiraNetlink"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
