@@ -24,9 +24,13 @@ let package = Package(
         .library(name: "KujiraOCI", targets: ["KujiraOCI"]),
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
+        .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         // The umbrella product: everything an embedding program needs.
         .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage"]),
         .executable(name: "kujira", targets: ["kujira"]),
+        .executable(name: "kujira-runtime", targets: ["kujira-runtime"]),
+        // The container init (C, no Swift runtime): installed next to kujira-runtime.
+        .executable(name: "kujira-init", targets: ["kujira-init"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,6 +45,12 @@ let package = Package(
         systemLibrary("CCap", apt: "libcap-dev"),
         // Wrappers for syscalls Swift cannot call directly (openat2, fchmodat2, makedev).
         .target(name: "CKujiraSys"),
+        // The runtime's own syscall wrappers (memfd copy, posix_spawn with an exact fd set,
+        // SCM_RIGHTS), called from the multi-threaded Swift parent.
+        .target(name: "CKujiraRuntime"),
+        // The container init: a single-threaded C program that builds the container from a
+        // binary plan and execs the user's process (Docs/runtime.md, "Process model").
+        .executableTarget(name: "kujira-init", path: "Sources/kujira-init"),
 
         .target(
             name: "KujiraOCI",
@@ -57,6 +67,11 @@ let package = Package(
             dependencies: ["KujiraOCI", "KujiraArchive", "CSQLite", "CKujiraSys"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "KujiraRuntime",
+            dependencies: ["KujiraOCI", "CKujiraSys", "CKujiraRuntime"],
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "kujira",
@@ -65,6 +80,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "kujira-runtime",
+            dependencies: [
+                "KujiraRuntime", "KujiraOCI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/kujira-runtime",
             swiftSettings: swiftSettings
         ),
 
@@ -82,6 +107,11 @@ let package = Package(
         .testTarget(
             name: "KujiraImageTests",
             dependencies: ["KujiraImage", "KujiraOCI", "KujiraArchive"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraRuntimeTests",
+            dependencies: ["KujiraRuntime", "KujiraOCI", "CKujiraRuntime"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
