@@ -148,8 +148,9 @@ int main(void) {
     if (plan.console_fd > highest) highest = plan.console_fd;
     if (syscall(SYS_close_range, (unsigned)highest + 1, ~0U, 0) < 0) kj_fail("close_range: %m");
 
+    // The host procfs, before joining anything: exec joins the container's mount namespace,
+    // whose /proc the container controls.
     int procfd = open_trusted_proc();
-    int nullfd = open_trusted_null();
     join_namespaces(&plan);
     int joined_user = 0;
     for (size_t i = 0; i < plan.njoins; i++) joined_user |= plan.joins[i].flag == CLONE_NEWUSER;
@@ -163,6 +164,9 @@ int main(void) {
     if (joined_user || (plan.clone_flags & CLONE_NEWUSER)) become_root_in_userns();
     uint64_t others = plan.clone_flags & ~(uint64_t)CLONE_NEWUSER;
     if (others != 0 && unshare((int)others) < 0) kj_fail("unshare(%#llx): %m", (unsigned long long)others);
+    // /dev/null is opened after unshare(CLONE_NEWNS): open_tree(2) clones only mounts of our
+    // own mount namespace. Nothing of the container has run yet, so it is still the host's.
+    int nullfd = open_trusted_null();
     if (plan.timens_offsets) {
         int tfd = openat(procfd, "self/timens_offsets", O_WRONLY | O_CLOEXEC);
         if (tfd < 0 || kj_write_all(tfd, plan.timens_offsets, strlen(plan.timens_offsets)) < 0) kj_fail("writing timens_offsets: %m");

@@ -183,8 +183,10 @@ void kj_apply_identity(const struct kj_plan *plan) {
     }
     if (syscall(SYS_capset, &header, data) < 0) kj_fail("capset: %m");
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) kj_fail("clearing ambient capabilities: %m");
+    // A capability can be ambient only if it is permitted and inheritable; like runc, a raise
+    // the kernel refuses (EPERM: not inheritable) is skipped, as `runc spec` configs rely on it.
     for (int cap = 0; cap <= last && cap < 64; cap++) {
-        if ((plan->caps[4] & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+        if ((plan->caps[4] & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM) {
             kj_fail("raising ambient capability %d: %m", cap);
         }
     }
