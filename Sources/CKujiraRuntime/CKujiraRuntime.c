@@ -37,7 +37,7 @@ int kujira_sealed_copy(const char *path) {
 }
 
 int kujira_spawn(const char *path, char *const argv[], char *const envp[],
-                 const int *from, const int *to, int count, int close_from, pid_t *pid) {
+                 const int *from, const int *to, int count, int close_from, int new_group, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     int rc = posix_spawn_file_actions_init(&actions);
     if (rc != 0) return rc;
@@ -56,7 +56,12 @@ int kujira_spawn(const char *path, char *const argv[], char *const envp[],
         sigemptyset(&none);
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+        if (new_group) {
+            flags |= POSIX_SPAWN_SETPGROUP;
+            posix_spawnattr_setpgroup(&attr, 0);
+        }
+        posix_spawnattr_setflags(&attr, flags);
         rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
         posix_spawnattr_destroy(&attr);
     }

@@ -9,6 +9,8 @@ struct CgroupMountLayout: Sendable, Equatable {
         var mountPoint: String
         /// The directory of the process's cgroup in that hierarchy, on the host.
         var directory: String
+        /// Whether this is the cgroup2 hierarchy of a hybrid host.
+        var isUnified = false
     }
 
     /// v1 hierarchies and the hybrid unified one, in mountinfo order.
@@ -51,7 +53,7 @@ struct CgroupMountLayout: Sendable, Equatable {
             if mountPoint == "/sys/fs/cgroup" && fsType == "cgroup2" {
                 layout.unifiedDirectory = directory
             } else {
-                layout.hierarchies.append(Hierarchy(mountPoint: mountPoint, directory: directory))
+                layout.hierarchies.append(Hierarchy(mountPoint: mountPoint, directory: directory, isUnified: fsType == "cgroup2"))
             }
         }
         return layout
@@ -69,7 +71,9 @@ struct CgroupMountLayout: Sendable, Equatable {
         var steps: [InitPlan.Operation] = [
             .mount(.init(source: "tmpfs", destination: destination, type: "tmpfs", flags: keep & ~MountFlag.rdonly, data: "mode=755")),
         ]
-        for hierarchy in hierarchies {
+        // As runc: in v1/hybrid mode the tmpfs stays writable (the binds carry the flags) and
+        // the hybrid unified hierarchy is not shown.
+        for hierarchy in hierarchies where !hierarchy.isUnified {
             let name = hierarchy.mountPoint.split(separator: "/").last.map(String.init) ?? "unified"
             steps.append(.mount(.init(source: hierarchy.directory, destination: destination + "/" + name, type: nil,
                                       flags: MountFlag.bind | MountFlag.rec | keep)))
@@ -78,9 +82,6 @@ struct CgroupMountLayout: Sendable, Equatable {
                     steps.append(.symlink(path: destination + "/" + part, target: name))
                 }
             }
-        }
-        if keep & MountFlag.rdonly != 0 {
-            steps.append(.mount(.init(source: nil, destination: destination, type: nil, flags: MountFlag.remount | keep)))
         }
         return steps
     }

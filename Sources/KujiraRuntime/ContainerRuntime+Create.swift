@@ -41,9 +41,11 @@ extension ContainerRuntime {
         do {
             return try directory.withLock(id) {
                 let fifo = directory.fifo(id)
-                guard mkfifo(fifo, 0o622) == 0 else { throw RuntimeError.posix("creating \(fifo)") }
-                let fifoFD = kujira_open_path(fifo, 1)
-                guard fifoFD >= 0 else { throw RuntimeError.posix("opening \(fifo)") }
+                // 0622 whatever the umask: the init may open it after switching to another uid.
+                guard mkfifo(fifo, 0o622) == 0, chmod(fifo, 0o622) == 0 else { throw RuntimeError.posix("creating \(fifo)") }
+                // The init opens exec.fifo relative to this fd of the state directory.
+                let fifoFD = kujira_open_path(stateDir, 1)
+                guard fifoFD >= 0 else { throw RuntimeError.posix("opening \(stateDir)") }
                 defer { close(fifoFD) }
                 var consoleFD: Int32?
                 if let socket = options.consoleSocket {

@@ -38,7 +38,7 @@ enum HookRunner {
         defer { (cArgs + cEnv).forEach { free($0) } }
         var pid: pid_t = 0
         let from = [pipeFDs[0], output, output], to: [Int32] = [0, 1, 2]
-        let rc = kujira_spawn(hook.path, &cArgs, &cEnv, from, to, 3, 3, &pid)
+        let rc = kujira_spawn(hook.path, &cArgs, &cEnv, from, to, 3, 3, 1, &pid)
         close(pipeFDs[0])
         if rc != 0 {
             close(pipeFDs[1])
@@ -55,7 +55,7 @@ enum HookRunner {
             if r == pid { break }
             if r < 0 && errno != EINTR { throw RuntimeError.posix("waiting for \(what)") }
             if let deadline, Date() > deadline {
-                kill(pid, SIGKILL)
+                kill(-pid, SIGKILL)  // the hook's whole process group: a shell may have forked
                 _ = kujira_wait_exit(pid)
                 throw RuntimeError(.hookFailed, "\(what) timed out after \(hook.timeout ?? 0) s")
             }

@@ -105,7 +105,7 @@ extension InitPlan {
         }
 
         // The rootfs operations, in runc's order: mounts, devices, /dev symlinks, cwd, hooks
-        // (prestart, createRuntime), masked and read-only paths.
+        // (prestart, createRuntime), read-only and masked paths.
         var devIsBound = false
         for mount in spec.mounts ?? [] {
             let steps = try mountSteps(mount, cgroupLayout: cgroupLayout, cgroupNamespace: seen.contains("cgroup"))
@@ -123,8 +123,8 @@ extension InitPlan {
         if !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty {
             plan.operations.append(.hooks)
         }
-        plan.operations += (linux.maskedPaths ?? []).map { .mask(cleanAbsolutePath($0)) }
         plan.operations += (linux.readonlyPaths ?? []).map { .readonly(cleanAbsolutePath($0)) }
+        plan.operations += (linux.maskedPaths ?? []).map { .mask(cleanAbsolutePath($0)) }
         return plan
     }
 

@@ -18,7 +18,7 @@ final class InitSession {
     /// What the parent-side conversation needs besides the plan.
     struct Environment {
         var initPath: String
-        /// The parent's O_PATH fd of the exec fifo (create).
+        /// The parent's O_PATH fd of the state directory holding exec.fifo (create).
         var fifoFD: Int32?
         /// The parent's fd connected to --console-socket.
         var consoleFD: Int32?
@@ -65,7 +65,7 @@ final class InitSession {
         var cArgv = argv.map { strdup($0) } + [nil], cEnvp = envp.map { strdup($0) } + [nil]
         defer { (cArgv + cEnvp).forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = kujira_spawn("/proc/self/fd/\(base + 3)", &cArgv, &cEnvp, from, to, Int32(from.count), base + 4, &pid)
+        let rc = kujira_spawn("/proc/self/fd/\(base + 3)", &cArgv, &cEnvp, from, to, Int32(from.count), base + 4, 0, &pid)
         guard rc == 0 else {
             close(parentEnd)
             throw RuntimeError.posix("starting kujira-init (\(environment.initPath))", errno: rc)

@@ -104,6 +104,8 @@ char *kj_resolve_executable(const struct kj_plan *plan);
 void kj_enter_cwd(const struct kj_plan *plan);
 /// Groups, gid, uid and capabilities (bounding, effective, permitted, inheritable, ambient).
 void kj_apply_identity(const struct kj_plan *plan);
+/// "HOME=…" to add when the environment has no HOME (malloc'ed), or NULL.
+char *kj_default_home(const struct kj_plan *plan);
 /// Installs the seccomp filter, if the plan has one.
 void kj_apply_seccomp(const struct kj_plan *plan);
 

@@ -70,21 +70,20 @@ static void become_root_in_userns(void) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) kj_fail("becoming root in the user namespace: %m");
 }
 
-static void wait_for_start(const struct kj_plan *plan, int procfd) {
+static void wait_for_start(const struct kj_plan *plan) {
     if (plan->fifo_fd < 0) return;
-    // Reopen the O_PATH fifo fd for writing through the host procfs: the fifo lives in the
-    // runtime's state directory, which the container cannot see. open blocks until `start`
-    // opens the other end.
-    char path[64];
-    snprintf(path, sizeof(path), "self/fd/%d", plan->fifo_fd);
-    int fd = openat(procfd, path, O_WRONLY | O_CLOEXEC);
+    // fifo_fd is an O_PATH fd of the runtime's state directory, which the container cannot
+    // see. The fifo is 0622 and the directory 0711, so this works after setuid too, without
+    // going through /proc/self/fd of a process that is not dumpable. open blocks until
+    // `start` opens the other end.
+    int fd = openat(plan->fifo_fd, "exec.fifo", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) kj_fail("opening the exec fifo: %m");
     if (kj_write_all(fd, "0", 1) < 0) kj_fail("writing the exec fifo: %m");
     close(fd);
     close(plan->fifo_fd);
 }
 
-static void container_process(const struct kj_plan *plan, int procfd, int nullfd) {
+static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
     if (plan->setsid && setsid() < 0) kj_fail("setsid: %m");
     if (plan->mode == KJ_MODE_CREATE) {
         kj_setup_rootfs(plan, procfd, nullfd);
@@ -96,6 +95,8 @@ static void container_process(const struct kj_plan *plan, int procfd, int nullfd
     kj_apply_proc_settings(plan, procfd);
     kj_apply_rlimits(plan);
     char *exe = kj_resolve_executable(plan);
+    char *home = kj_default_home(plan);
+    if (home != NULL) plan->env[plan->nenv++] = home;  // env has room for one more (KJ_MAX_STRINGS + 1)
     kj_enter_cwd(plan);
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it before dropping
     // capabilities. With it, as late as possible so the filter sees few of our own syscalls.
@@ -108,7 +109,7 @@ static void container_process(const struct kj_plan *plan, int procfd, int nullfd
         // `create` returns now; from here on errors go to the container's stderr.
         close(kj_sock);
         kj_sock = -1;
-        wait_for_start(plan, procfd);
+        wait_for_start(plan);
     }
     // CVE-2024-21626: nothing of ours may reach the user's process. Every fd above the
     // preserved ones is closed at execve (CLOEXEC rather than close, so that an exec error can

@@ -34,7 +34,7 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
     plan->setgroups = 1;
     plan->ops = calloc(KJ_MAX_OPS, sizeof(struct kj_op));
     plan->args = calloc(KJ_MAX_STRINGS + 1, sizeof(char *));
-    plan->env = calloc(KJ_MAX_STRINGS + 1, sizeof(char *));
+    plan->env = calloc(KJ_MAX_STRINGS + 2, sizeof(char *));  // + HOME + NULL
     if (plan->ops == NULL || plan->args == NULL || plan->env == NULL) FAIL("out of memory");
     size_t off = 0;
     while (off < size) {

@@ -206,3 +206,28 @@ void kj_apply_seccomp(const struct kj_plan *plan) {
     }
     free(filter);
 }
+
+/// HOME for the process when its environment has none, as runc sets it: the home directory of
+/// the uid in the container's /etc/passwd, else "/". Returns a malloc'ed "HOME=…" or NULL.
+char *kj_default_home(const struct kj_plan *plan) {
+    for (size_t i = 0; i < plan->nenv; i++) {
+        if (strncmp(plan->env[i], "HOME=", 5) == 0) return NULL;
+    }
+    char *result = NULL;
+    FILE *f = fopen("/etc/passwd", "re");
+    if (f != NULL) {
+        char line[4096];
+        while (result == NULL && fgets(line, sizeof(line), f) != NULL) {
+            // name:password:uid:gid:gecos:home:shell
+            char *fields[7] = {0}, *p = line;
+            int n = 0;
+            for (char *field = strsep(&p, ":"); field != NULL && n < 7; field = strsep(&p, ":")) fields[n++] = field;
+            if (n >= 6 && fields[2] != NULL && strtoull(fields[2], NULL, 10) == plan->uid && fields[2][0] != 0) {
+                if (asprintf(&result, "HOME=%s", fields[5]) < 0) result = NULL;
+            }
+        }
+        fclose(f);
+    }
+    if (result == NULL) result = strdup("HOME=/");
+    return result;
+}

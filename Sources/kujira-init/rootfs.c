@@ -215,7 +215,7 @@ static void op_mask(int rootfd, int nullfd, const struct kj_op *op) {
     if (fstat(fd, &st) < 0) kj_fail("stat masked path %s: %m", op->dest);
     if (S_ISLNK(st.st_mode)) kj_fail("masked path %s is a symbolic link; refusing to mask through it", op->dest);
     if (S_ISDIR(st.st_mode)) {
-        if (mount("tmpfs", fd_path(fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0) {
+        if (mount("tmpfs", fd_path(fd), "tmpfs", MS_RDONLY, NULL) < 0) {
             kj_fail("masking directory %s: %m", op->dest);
         }
     } else {

@@ -18,10 +18,11 @@ int kujira_sealed_copy(const char *path);
 
 /// Starts `path` with posix_spawn: fd `from[i]` becomes fd `to[i]` in the child (in order;
 /// the caller makes the `from` fds distinct from every `to`), then every fd >= `close_from` is
-/// closed, so the child gets exactly fds 0-2, the mapped ones and nothing else. Returns 0 and
-/// the pid in `*pid`, or an errno value.
+/// closed, so the child gets exactly fds 0-2, the mapped ones and nothing else. With
+/// `new_group`, the child leads a new process group (so a hook and its children can be killed
+/// together). Returns 0 and the pid in `*pid`, or an errno value.
 int kujira_spawn(const char *path, char *const argv[], char *const envp[],
-                 const int *from, const int *to, int count, int close_from, pid_t *pid);
+                 const int *from, const int *to, int count, int close_from, int new_group, pid_t *pid);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process, so
 /// `run` and `exec` can wait for a container process that is a grandchild. 0 or -1/errno.

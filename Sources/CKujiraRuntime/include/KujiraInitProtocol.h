@@ -59,7 +59,7 @@
 #define KJ_T_PRESERVE_FDS 26      // u64: fds 3 … 3+n-1 stay open in the container
 #define KJ_T_CONSOLE_FD 27        // u64: fd of a socket connected to --console-socket
 #define KJ_T_CONSOLE_SIZE 28      // 2 × u64: rows, columns
-#define KJ_T_FIFO_FD 29           // u64: O_PATH fd of <state>/exec.fifo
+#define KJ_T_FIFO_FD 29           // u64: O_PATH fd of the state directory holding exec.fifo
 #define KJ_T_OOM_SET 30           // u64 0/1: whether KJ_T_OOM_SCORE_ADJ applies
 #define KJ_T_SETSID 31            // u64 0/1: start a new session
 #define KJ_T_TIMENS_OFFSETS 32    // str: lines for /proc/self/timens_offsets ("monotonic 5 0")
