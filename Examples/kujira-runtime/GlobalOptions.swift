@@ -73,8 +73,7 @@ struct Logger: Sendable {
             try? handle.close()
         }
         if level == "error" || path == nil {
-            FileHandle.standardError.write(Data((level == "error" ? message : line).utf8))
-            if level == "error" { FileHandle.standardError.write(Data("\n".utf8)) }
+            FileHandle.standardError.write(Data((level == "error" ? message + "\n" : line).utf8))
         }
     }
 

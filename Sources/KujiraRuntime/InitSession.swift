@@ -14,6 +14,8 @@ final class InitSession {
     /// The container process (pid 1 of a new pid namespace), once reported.
     private(set) var containerPid: pid_t?
     private var socket: Int32
+    /// Set once the intermediate has been waited for: its pid may be reused after that.
+    private var intermediateReaped = false
 
     /// What the parent-side conversation needs besides the plan.
     struct Environment {
@@ -90,7 +92,12 @@ final class InitSession {
         do {
             while true {
                 guard let (type, payload) = try receive() else {
-                    throw RuntimeError(.initFailed, "kujira-init exited before the container was created (exit status \(kujira_wait_exit(intermediatePid)))")
+                    var detail = ""
+                    if !intermediateReaped {
+                        detail = " (exit status \(kujira_wait_exit(intermediatePid)))"
+                        intermediateReaped = true
+                    }
+                    throw RuntimeError(.initFailed, "kujira-init exited before the container was created" + detail)
                 }
                 switch type {
                 case KJ_MSG_USERNS_READY:
@@ -100,6 +107,7 @@ final class InitSession {
                     guard payload.count == 4 else { throw RuntimeError(.initFailed, "kujira-init sent a malformed pid message") }
                     containerPid = pid_t(payload[0]) | pid_t(payload[1]) << 8 | pid_t(payload[2]) << 16 | pid_t(payload[3]) << 24
                     _ = kujira_wait_exit(intermediatePid)
+                    intermediateReaped = true
                 case KJ_MSG_HOOKS:
                     guard let containerPid else { throw RuntimeError(.initFailed, "kujira-init asked for hooks before reporting its pid") }
                     try hooks(containerPid)
@@ -132,8 +140,11 @@ final class InitSession {
     /// Kills the container process (if any) and reaps the intermediate.
     func abort() {
         if let containerPid { kill(containerPid, SIGKILL) }
-        kill(intermediatePid, SIGKILL)
-        _ = kujira_wait_exit(intermediatePid)
+        if !intermediateReaped {
+            kill(intermediatePid, SIGKILL)
+            _ = kujira_wait_exit(intermediatePid)
+            intermediateReaped = true
+        }
         if socket >= 0 { close(socket); socket = -1 }
     }
 

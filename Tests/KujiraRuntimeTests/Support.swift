@@ -50,8 +50,9 @@ func runCommand(_ executable: String, _ arguments: [String], input: String? = ni
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.standardInput = FileHandle(forReadingAtPath: paths[0])
-    process.standardOutput = FileHandle(forWritingAtPath: paths[1])
-    process.standardError = FileHandle(forWritingAtPath: paths[2])
+    // O_APPEND: the runtime and the container's init both write to them.
+    process.standardOutput = FileHandle(fileDescriptor: open(paths[1], O_WRONLY | O_APPEND | O_CLOEXEC), closeOnDealloc: true)
+    process.standardError = FileHandle(fileDescriptor: open(paths[2], O_WRONLY | O_APPEND | O_CLOEXEC), closeOnDealloc: true)
     try process.run()
     process.waitUntilExit()
     let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
