@@ -120,6 +120,9 @@ extension InitPlan {
             if FileIO.exists("/proc/kcore") { plan.operations.append(.symlink(path: "/dev/core", target: "/proc/kcore")) }
         }
         plan.operations.append(.makeDirectory(plan.cwd))
+        if !(spec.hooks?.createContainer ?? []).isEmpty || !(spec.hooks?.startContainer ?? []).isEmpty {
+            throw RuntimeError(.unsupported, "createContainer and startContainer hooks are not supported by kujira-runtime yet")
+        }
         if !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty {
             plan.operations.append(.hooks)
         }
