@@ -31,6 +31,9 @@ let package = Package(
         // The umbrella product: everything an embedding program needs.
         .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraRuntime", "KujiraNetwork", "KujiraGPU"]),
         .executable(name: "kujira", targets: ["kujira"]),
+        .executable(name: "kujira-runtime", targets: ["kujira-runtime"]),
+        // The container init (C, no Swift runtime): installed next to kujira-runtime.
+        .executable(name: "kujira-init", targets: ["kujira-init"]),
         .executable(name: "kujira-bench", targets: ["kujira-bench"]),
         .executable(name: "kujira-registry-bench", targets: ["kujira-registry-bench"]),
     ],
@@ -54,6 +57,12 @@ let package = Package(
         .target(name: "CKujiraBPF"),
         // setns/unshare and the rtnetlink headers for the native network driver.
         .target(name: "CKujiraNetlink"),
+        // The runtime's own syscall wrappers (memfd copy, posix_spawn with an exact fd set,
+        // SCM_RIGHTS), called from the multi-threaded Swift parent.
+        .target(name: "CKujiraRuntime"),
+        // The container init: a single-threaded C program that builds the container from a
+        // binary plan and execs the user's process (Docs/runtime.md, "Process model").
+        .executableTarget(name: "kujira-init", path: "Sources/kujira-init"),
 
         .target(
             name: "KujiraOCI",
@@ -77,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "KujiraRuntime",
-            dependencies: ["KujiraOCI", "CKujiraBPF", "CSeccomp", "CCap"],
+            dependencies: ["KujiraOCI", "CKujiraBPF", "CSeccomp", "CCap", "CKujiraSys", "CKujiraRuntime"],
             path: "Sources/KujiraRuntime",
             swiftSettings: swiftSettings
         ),
@@ -134,6 +143,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "kujira-runtime",
+            dependencies: [
+                "KujiraRuntime", "KujiraOCI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/kujira-runtime",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "KujiraOCITests",
             dependencies: ["KujiraOCI"],
@@ -158,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KujiraRuntimeTests",
-            dependencies: ["KujiraRuntime", "KujiraOCI"],
+            dependencies: ["KujiraRuntime", "KujiraOCI", "CKujiraRuntime"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

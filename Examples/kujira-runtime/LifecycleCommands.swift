@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import KujiraOCI
+import KujiraRuntime
+
+/// The options `create` and `run` share, as runc spells them.
+struct CreateArguments: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Path to the root of the bundle directory.")
+    var bundle: String = "."
+    @Option(name: .customLong("console-socket"), help: "Path to an AF_UNIX socket that receives the pty master.")
+    var consoleSocket: String?
+    @Option(name: .customLong("pid-file"), help: "File to write the process id to.")
+    var pidFile: String?
+    @Flag(name: .customLong("no-pivot"), help: "Do not use pivot_root to jail the process inside the rootfs.")
+    var noPivot = false
+    @Flag(name: .customLong("no-new-keyring"), help: "Do not create a new session keyring (kujira-runtime never does).")
+    var noNewKeyring = false
+    @Option(name: .customLong("preserve-fds"), help: "Pass N additional file descriptors to the container.")
+    var preserveFDs: UInt32 = 0
+    @Argument(help: "The container id.")
+    var id: String
+
+    /// The library options, with socket activation ($LISTEN_FDS) handled as runc handles it.
+    func options() -> CreateOptions {
+        var options = CreateOptions(consoleSocket: consoleSocket, pidFile: pidFile, noPivot: noPivot, preserveFDs: preserveFDs)
+        let environment = Foundation.ProcessInfo.processInfo.environment
+        if let count = environment["LISTEN_FDS"].flatMap(UInt32.init), count > 0,
+           environment["LISTEN_PID"].flatMap(Int32.init) == getpid() {
+            options.preserveFDs += count
+            options.extraEnvironment = ["LISTEN_FDS=\(count)", "LISTEN_PID=1"]
+        }
+        return options
+    }
+}
+
+/// `create`: create a container whose init waits for `start`.
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a container.")
+    @OptionGroup var globals: GlobalOptions
+    @OptionGroup var arguments: CreateArguments
+
+    func run() throws {
+        try reportingErrors(globals) {
+            try globals.refuseSystemdCgroup()
+            try globals.runtime().create(id: arguments.id, bundle: arguments.bundle, options: arguments.options())
+        }
+    }
+}
+
+/// `start`: run the user's process of a created container.
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Execute the user-defined process in a created container.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "The container id.") var id: String
+
+    func run() throws {
+        try reportingErrors(globals) { try globals.runtime().start(id: id) }
+    }
+}
+
+/// `state`: print the container's state JSON.
+struct State: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Output the state of a container.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "The container id.") var id: String
+
+    func run() throws {
+        try reportingErrors(globals) { try printJSON(try globals.runtime().state(id: id)) }
+    }
+}
+
+/// `kill`: send a signal (name or number, default SIGTERM) to the container.
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Kill sends the specified signal (default: SIGTERM) to the container's init process.")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Send the specified signal to all processes inside the container.") var all = false
+    @Argument(help: "The container id.") var id: String
+    @Argument(help: "The signal (KILL, SIGKILL or 9).") var signal: String = "SIGTERM"
+
+    func run() throws {
+        try reportingErrors(globals) {
+            try globals.runtime().kill(id: id, signal: try SignalName.parse(signal), all: all)
+        }
+    }
+}
+
+/// `delete`: remove a container.
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete any resources held by the container.")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Forcibly delete the container if it is still running (uses SIGKILL).") var force = false
+    @Argument(help: "The container id.") var id: String
+
+    func run() throws {
+        try reportingErrors(globals) { try globals.runtime().delete(id: id, force: force) }
+    }
+}
+
+/// `run`: create, start and (unless detached) wait, exiting with the container's status.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create and run a container.")
+    @OptionGroup var globals: GlobalOptions
+    @OptionGroup var arguments: CreateArguments
+    @Flag(name: .shortAndLong, help: "Detach from the container's process.") var detach = false
+
+    func run() throws {
+        var status: Int32 = 0
+        try reportingErrors(globals) {
+            try globals.refuseSystemdCgroup()
+            let runtime = try globals.runtime()
+            if !detach { try ContainerRuntime.becomeSubreaper() }
+            let state = try runtime.create(id: arguments.id, bundle: arguments.bundle, options: arguments.options())
+            do {
+                try runtime.start(id: arguments.id)
+            } catch {
+                try? runtime.delete(id: arguments.id, force: true)
+                throw error
+            }
+            if detach { return }
+            let forwarding = SignalForwarder(pid: Int32(state.pid))
+            status = try ContainerRuntime.waitForExit(pid: Int32(state.pid))
+            forwarding.stop()
+            try runtime.delete(id: arguments.id, force: true)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// `list`: the containers under --root.
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Lists containers started by kujira-runtime with the given root.")
+    @OptionGroup var globals: GlobalOptions
+    @Option(name: .shortAndLong, help: "Select one of: table or json.") var format: String = "table"
+    @Flag(name: .shortAndLong, help: "Display only container IDs.") var quiet = false
+
+    func run() throws {
+        try reportingErrors(globals) {
+            let states = try globals.runtime().list()
+            if quiet {
+                states.forEach { print($0.id) }
+            } else if format == "json" {
+                try printJSON(states, pretty: false)
+            } else {
+                var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+                rows += states.map { [$0.id, "\($0.pid)", $0.status.rawValue, $0.bundle, $0.created, $0.owner.isEmpty ? "root" : $0.owner] }
+                let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+                for row in rows {
+                    print(row.enumerated().map { $1.padding(toLength: widths[$0] + 3, withPad: " ", startingAt: 0) }.joined())
+                }
+            }
+        }
+    }
+}
+
+/// Prints `value` as JSON (indented like runc's `state`).
+func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Forwards the signals a caller sends to `run`/`exec` on to the container process, as runc does.
+final class SignalForwarder {
+    private let sources: [any DispatchSourceSignal]
+
+    init(pid: Int32) {
+        let queue = DispatchQueue(label: "kujira-runtime.signals")
+        sources = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { _ = Glibc.kill(pid, number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func stop() { sources.forEach { $0.cancel() } }
+}
+
+/// Signal names and numbers, with or without the SIG prefix.
+enum SignalName {
+    static let numbers: [String: Int32] = [
+        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+        "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+        "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+        "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
+    ]
+
+    static func parse(_ text: String) throws -> Int32 {
+        if let number = Int32(text), number > 0, number <= 64 { return number }
+        var name = text.uppercased()
+        if name.hasPrefix("SIG") { name.removeFirst(3) }
+        if let number = numbers[name] { return number }
+        if name == "RTMIN" { return 34 }
+        if name.hasPrefix("RTMIN+"), let offset = Int32(name.dropFirst(6)), offset >= 0, offset <= 30 { return 34 + offset }
+        throw CommandFailure("unknown signal \"\(text)\"")
+    }
+}

@@ -1,0 +1,165 @@
+#define _GNU_SOURCE
+#include "CKujiraRuntime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int kujira_sealed_copy(const char *path) {
+    int src = open(path, O_RDONLY | O_CLOEXEC);
+    if (src < 0) return -1;
+    struct stat st;
+    if (fstat(src, &st) < 0) { int e = errno; close(src); errno = e; return -1; }
+    int mem = memfd_create("kujira-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mem < 0) { int e = errno; close(src); errno = e; return -1; }
+    off_t offset = 0;
+    while (offset < st.st_size) {
+        ssize_t n = sendfile(mem, src, &offset, (size_t)(st.st_size - offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { int e = n < 0 ? errno : EIO; close(src); close(mem); errno = e; return -1; }
+    }
+    close(src);
+    if (fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        int e = errno; close(mem); errno = e; return -1;
+    }
+    return mem;
+}
+
+int kujira_spawn(const char *path, char *const argv[], char *const envp[],
+                 const int *from, const int *to, int count, int close_from, int new_group, pid_t *pid) {
+    posix_spawn_file_actions_t actions;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) return rc;
+    for (int i = 0; i < count && rc == 0; i++) {
+        // adddup2 with from == to clears FD_CLOEXEC (glibc >= 2.29), as POSIX issue 8 asks.
+        rc = posix_spawn_file_actions_adddup2(&actions, from[i], to[i]);
+    }
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, close_from);
+    posix_spawnattr_t attr;
+    if (rc == 0) rc = posix_spawnattr_init(&attr);
+    if (rc == 0) {
+        // Default signal dispositions and an empty mask in the child: the Swift runtime may have
+        // blocked or ignored signals (SIGPIPE) that the container must see as default.
+        sigset_t all, none;
+        sigfillset(&all);
+        sigemptyset(&none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+        if (new_group) {
+            flags |= POSIX_SPAWN_SETPGROUP;
+            posix_spawnattr_setpgroup(&attr, 0);
+        }
+        posix_spawnattr_setflags(&attr, flags);
+        rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
+        posix_spawnattr_destroy(&attr);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+}
+
+int kujira_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int kujira_socketpair(int type, int fds[2]) { return socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds); }
+
+static int fill_address(struct sockaddr_un *addr, const char *path) {
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr->sun_path)) { errno = ENAMETOOLONG; return -1; }
+    strcpy(addr->sun_path, path);
+    return 0;
+}
+
+int kujira_unix_connect(const char *path) {
+    struct sockaddr_un addr;
+    if (fill_address(&addr, path) < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+int kujira_unix_listen(const char *path) {
+    struct sockaddr_un addr;
+    if (fill_address(&addr, path) < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+
+int kujira_send_fd(int sock, int fd) {
+    char byte = 0;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+int kujira_recv_fd(int sock) {
+    char byte;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) { errno = EBADMSG; return -1; }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    return fd;
+}
+
+int kujira_dup_cloexec(int fd, int min) { return fcntl(fd, F_DUPFD_CLOEXEC, min); }
+
+int kujira_open_path(const char *path, int nofollow) {
+    return open(path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+}
+
+int kujira_flock(int fd, int exclusive) {
+    int rc;
+    do { rc = flock(fd, exclusive ? LOCK_EX : LOCK_SH); } while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+uint64_t kujira_ns_inode(int pid, const char *name) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
+    struct stat st;
+    if (stat(path, &st) < 0) return 0;
+    return (uint64_t)st.st_ino;
+}
+
+int kujira_wait_exit(pid_t pid) {
+    int status;
+    pid_t r;
+    do { r = waitpid(pid, &status, 0); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 255;
+}
+
+int kujira_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int kujira_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -1,0 +1,69 @@
+// CKujiraRuntime: system calls the Swift side of KujiraRuntime makes that Swift cannot express
+// directly (variadic prctl/fcntl, memfd_create and seals, cmsg macros for SCM_RIGHTS,
+// posix_spawn file actions that glibc declares only under _GNU_SOURCE). Everything here is
+// safe to call from a multi-threaded process: no fork, only posix_spawn (vfork + exec).
+#ifndef CKUJIRARUNTIME_H
+#define CKUJIRARUNTIME_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "KujiraInitProtocol.h"
+
+/// Copies the executable at `path` into an anonymous memory file (memfd_create with
+/// MFD_CLOEXEC | MFD_ALLOW_SEALING) and seals it against any change (F_SEAL_SEAL, SHRINK,
+/// GROW, WRITE). A process started from it cannot rewrite the runtime's binary through
+/// /proc/<pid>/exe (CVE-2019-5736). Returns the fd, or -1 with errno set.
+int kujira_sealed_copy(const char *path);
+
+/// Starts `path` with posix_spawn: fd `from[i]` becomes fd `to[i]` in the child (in order;
+/// the caller makes the `from` fds distinct from every `to`), then every fd >= `close_from` is
+/// closed, so the child gets exactly fds 0-2, the mapped ones and nothing else. With
+/// `new_group`, the child leads a new process group (so a hook and its children can be killed
+/// together). Returns 0 and the pid in `*pid`, or an errno value.
+int kujira_spawn(const char *path, char *const argv[], char *const envp[],
+                 const int *from, const int *to, int count, int close_from, int new_group, pid_t *pid);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process, so
+/// `run` and `exec` can wait for a container process that is a grandchild. 0 or -1/errno.
+int kujira_set_child_subreaper(void);
+
+/// A connected AF_UNIX socket pair of `type` (SOCK_STREAM or SOCK_SEQPACKET) with
+/// SOCK_CLOEXEC. 0 or -1/errno.
+int kujira_socketpair(int type, int fds[2]);
+
+/// Connects a new SOCK_STREAM AF_UNIX socket (SOCK_CLOEXEC) to `path`. The fd or -1/errno.
+int kujira_unix_connect(const char *path);
+
+/// Creates a listening SOCK_STREAM AF_UNIX socket (SOCK_CLOEXEC) at `path`. fd or -1/errno.
+int kujira_unix_listen(const char *path);
+
+/// Sends one byte and the descriptor `fd` over `sock` with SCM_RIGHTS. 0 or -1/errno.
+int kujira_send_fd(int sock, int fd);
+
+/// Receives a descriptor sent with SCM_RIGHTS (made O_CLOEXEC) from `sock`. fd or -1/errno.
+int kujira_recv_fd(int sock);
+
+/// Duplicates `fd` to the lowest free number >= `min` with FD_CLOEXEC. fd or -1/errno.
+int kujira_dup_cloexec(int fd, int min);
+
+/// Opens `path` with O_PATH | O_CLOEXEC (| O_NOFOLLOW when `nofollow`). fd or -1/errno.
+int kujira_open_path(const char *path, int nofollow);
+
+/// flock(fd, LOCK_EX) (`exclusive`) or LOCK_SH, blocking. 0 or -1/errno.
+int kujira_flock(int fd, int exclusive);
+
+/// The inode number of the namespace `/proc/<pid>/ns/<name>` refers to, or 0 if unreadable.
+uint64_t kujira_ns_inode(int pid, const char *name);
+
+/// waitpid(pid, &status, 0), retried on EINTR. Returns the exit code (0-255), 128 + signal
+/// for a process killed by a signal, or -1/errno.
+int kujira_wait_exit(pid_t pid);
+
+/// pipe2(fds, O_CLOEXEC). 0 or -1/errno.
+int kujira_pipe(int fds[2]);
+
+/// memfd_create(name, MFD_CLOEXEC): an anonymous file (hook output). fd or -1/errno.
+int kujira_memfd(const char *name);
+
+#endif

@@ -1,0 +1,28 @@
+public import KujiraOCI
+
+/// The cgroup operations the runtime needs. The `Cgroups/` module's `CgroupManager` (v1,
+/// hybrid, v2) conforms through a small adapter when it merges; until then the runtime works
+/// without one (Docs/runtime.md, "Extension points").
+///
+/// A cgroup is named by the path string ``create(containerID:cgroupsPath:resources:)``
+/// returns, which the runtime records in the container's state.
+public protocol ContainerCgroupDriver: Sendable {
+    /// Creates the container's cgroup (`linux.cgroupsPath`, or a default derived from the id),
+    /// applies `resources`, and returns the path to record.
+    func create(containerID: String, cgroupsPath: String?, resources: LinuxResources?) throws -> String
+    /// Moves `pid` into the cgroup (the init's intermediate, before it builds the container, and
+    /// every exec'd process).
+    func addProcess(_ pid: Int32, cgroupPath: String) throws
+    /// The pids in the cgroup (`ps`, `kill --all`).
+    func processes(cgroupPath: String) throws -> [Int32]
+    /// Freezes every process in the cgroup (`pause`).
+    func freeze(cgroupPath: String) throws
+    /// Thaws the cgroup (`resume`).
+    func thaw(cgroupPath: String) throws
+    /// Whether the cgroup is frozen (status `paused`).
+    func isFrozen(cgroupPath: String) throws -> Bool
+    /// Applies new resource limits (`update`).
+    func update(cgroupPath: String, resources: LinuxResources) throws
+    /// Removes the cgroup once it is empty (`delete`).
+    func destroy(cgroupPath: String) throws
+}

@@ -1,0 +1,111 @@
+import KujiraOCI
+import Foundation
+internal import CKujiraRuntime
+import Glibc
+
+/// What the runtime remembers about a container: `<root>/<id>/state.json`, written atomically.
+/// The status is not stored; it is derived from the live process (``ContainerRuntime/state(id:)``).
+struct ContainerRecord: Codable, Sendable {
+    var id: String
+    /// The container's init, as a host pid.
+    var pid: Int32
+    /// Field 22 of /proc/<pid>/stat at create: a different value later means the pid was reused.
+    var pidStartTime: UInt64
+    var bundle: String
+    var rootfs: String
+    /// RFC 3339 creation time.
+    var created: String
+    var owner: String
+    /// The config at create time: kill, delete and hooks use it.
+    var spec: Spec
+    /// The cgroup the cgroup manager put the container in, when there is one.
+    var cgroupPath: String?
+    /// Whether the container shares the runtime's pid namespace (then killing the init does
+    /// not kill the rest).
+    var sharesHostPIDNamespace: Bool
+}
+
+/// The on-disk layout of the state root.
+struct StateDirectory {
+    let root: String
+
+    func directory(_ id: String) -> String { root + "/" + id }
+    func stateFile(_ id: String) -> String { directory(id) + "/state.json" }
+    func fifo(_ id: String) -> String { directory(id) + "/exec.fifo" }
+
+    /// Checks a container id the way runc does: `^[\w+-\.]+$`, not `.` or `..`.
+    static func validate(_ id: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
+        guard !id.isEmpty, id != ".", id != "..", id.count <= 1024, id.allSatisfy({ allowed.contains($0) }) else {
+            throw RuntimeError(.invalidArgument, "invalid container id format: \(id)")
+        }
+    }
+
+    func load(_ id: String) throws -> ContainerRecord {
+        try Self.validate(id)
+        guard let bytes = try FileIO.read(stateFile(id)) else {
+            throw RuntimeError(.notFound, "container \"\(id)\" does not exist")
+        }
+        do {
+            return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+        } catch {
+            throw RuntimeError(.io, "state of container \(id) (\(stateFile(id))) is unreadable", cause: error)
+        }
+    }
+
+    func save(_ record: ContainerRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try FileIO.writeAtomically(stateFile(record.id), Array(try encoder.encode(record)), mode: 0o600)
+    }
+
+    /// The ids of containers with a state file.
+    func ids() throws -> [String] {
+        guard let dir = opendir(root) else {
+            if errno == ENOENT { return [] }
+            throw RuntimeError.posix("listing \(root)")
+        }
+        defer { closedir(dir) }
+        var ids: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if !name.hasPrefix("."), FileIO.exists(stateFile(name)) { ids.append(name) }
+        }
+        return ids.sorted()
+    }
+
+    /// Holds an exclusive flock on the container's directory while `body` runs, so that
+    /// concurrent CLI invocations on one container do not interleave.
+    func withLock<T>(_ id: String, _ body: () throws -> T) throws -> T {
+        let fd = open(directory(id), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { throw RuntimeError(.notFound, "container \"\(id)\" does not exist") }
+            throw RuntimeError.posix("opening \(directory(id))")
+        }
+        defer { close(fd) }
+        guard kujira_flock(fd, 1) == 0 else { throw RuntimeError.posix("locking \(directory(id))") }
+        return try body()
+    }
+}
+
+/// Facts about a live process from /proc/<pid>/stat.
+enum ProcStat {
+    /// Field 22 of /proc/<pid>/stat (start time in clock ticks since boot) and field 3 (state),
+    /// or nil if the process is gone.
+    static func stat(_ pid: Int32) -> (startTime: UInt64, state: Character)? {
+        guard pid > 0, let text = try? FileIO.readText("/proc/\(pid)/stat"),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after the command name, which may contain spaces and parentheses.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
+        return (start, state)
+    }
+
+    /// Whether `pid` is the process started at `startTime` and has not exited.
+    static func isAlive(_ pid: Int32, startTime: UInt64) -> Bool {
+        guard let info = stat(pid) else { return false }
+        return info.startTime == startTime && info.state != "Z" && info.state != "X"
+    }
+}

@@ -1,0 +1,140 @@
+// `create`: build a container from a bundle and leave its init waiting before exec.
+//
+//     try runtime.create(id: "web", bundle: "/srv/bundles/web",
+//                        options: CreateOptions(pidFile: "/srv/bundles/web/init.pid"))
+//
+// When it returns, the container's init exists, is blocked on <root>/<id>/exec.fifo before
+// execve, the pid file is written and `state` answers "created" — the process model every
+// caller of runc depends on (REFERENCE.md, "Who calls an OCI runtime").
+
+internal import CKujiraRuntime
+public import KujiraOCI
+import Foundation
+import Glibc
+
+extension ContainerRuntime {
+    /// Creates container `id` from the bundle directory `bundle` (config.json + rootfs).
+    @discardableResult
+    public func create(id: String, bundle: String, options: CreateOptions = CreateOptions()) throws -> RuncState {
+        try StateDirectory.validate(id)
+        guard let bundlePath = realPath(bundle) else {
+            throw RuntimeError(.invalidConfig, "bundle \(bundle) does not exist")
+        }
+        let spec = try Self.loadSpec(bundle: bundlePath)
+        guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
+            throw RuntimeError(.invalidConfig, "config.json in \(bundlePath) has no root.path")
+        }
+        guard let rootfs = realPath(rootPath.hasPrefix("/") ? rootPath : bundlePath + "/" + rootPath),
+              FileIO.isDirectory(rootfs) else {
+            throw RuntimeError(.invalidConfig, "rootfs \(rootPath) of bundle \(bundlePath) is not a directory")
+        }
+        var plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options,
+                                             cgroupLayout: try CgroupMountLayout.read(), seccomp: seccompCompiler)
+
+        try FileIO.makeDirectories(root, mode: 0o711)
+        let stateDir = directory.directory(id)
+        if mkdir(stateDir, 0o711) < 0 {
+            if errno == EEXIST { throw RuntimeError(.alreadyExists, "container with id exists: \(id)") }
+            throw RuntimeError.posix("creating \(stateDir)")
+        }
+        var cgroupPath: String?
+        do {
+            return try directory.withLock(id) {
+                let fifo = directory.fifo(id)
+                // 0622 whatever the umask: the init may open it after switching to another uid.
+                guard mkfifo(fifo, 0o622) == 0, chmod(fifo, 0o622) == 0 else { throw RuntimeError.posix("creating \(fifo)") }
+                // The init opens exec.fifo relative to this fd of the state directory.
+                let fifoFD = kujira_open_path(stateDir, 1)
+                guard fifoFD >= 0 else { throw RuntimeError.posix("opening \(stateDir)") }
+                defer { close(fifoFD) }
+                var consoleFD: Int32?
+                if let socket = options.consoleSocket {
+                    let fd = kujira_unix_connect(socket)
+                    guard fd >= 0 else { throw RuntimeError.posix("connecting to console socket \(socket)") }
+                    consoleFD = fd
+                }
+                defer { if let consoleFD { close(consoleFD) } }
+
+                let environment = InitSession.Environment(
+                    initPath: try InitExecutable.locate(initPath), fifoFD: fifoFD, consoleFD: consoleFD,
+                    uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [])
+                let session = try InitSession.start(plan: &plan, environment: environment) { pid, plan in
+                    guard let cgroups else { return }
+                    let resources = DefaultDeviceRules.applied(to: spec.linux?.resources, devices: spec.linux?.devices)
+                    let path = try cgroups.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
+                    cgroupPath = path
+                    try cgroups.addProcess(pid, cgroupPath: path)
+                    // The cgroup mount shows the container's own cgroup: recompute it now.
+                    let layout = try CgroupMountLayout.read(pid: String(pid))
+                    plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options, cgroupLayout: layout, seccomp: seccompCompiler)
+                }
+                try session.awaitCreated(environment: environment) { pid in
+                    let state = State(ociVersion: Spec.currentVersion, id: id, status: .creating, pid: Int(pid),
+                                      bundle: bundlePath, annotations: spec.annotations)
+                    try HookRunner.run(spec.hooks?.prestart, stage: "prestart", state: state)
+                    try HookRunner.run(spec.hooks?.createRuntime, stage: "createRuntime", state: state)
+                }
+                guard let pid = session.containerPid, let info = ProcStat.stat(pid) else {
+                    session.abort()
+                    throw RuntimeError(.initFailed, "the init of container \(id) exited during create")
+                }
+                let record = ContainerRecord(
+                    id: id, pid: pid, pidStartTime: info.startTime, bundle: bundlePath, rootfs: rootfs,
+                    created: Self.timestamp(), owner: "", spec: spec, cgroupPath: cgroupPath,
+                    sharesHostPIDNamespace: !(spec.linux?.namespaces ?? []).contains { $0.type.rawValue == "pid" })
+                do {
+                    try directory.save(record)
+                    if let pidFile = options.pidFile { try FileIO.writeAtomically(absolute(pidFile), Array("\(pid)".utf8)) }
+                } catch {
+                    Glibc.kill(pid, SIGKILL)
+                    throw error
+                }
+                return runcState(of: record)
+            }
+        } catch {
+            if let cgroupPath, let cgroups { try? cgroups.destroy(cgroupPath: cgroupPath) }
+            try? FileIO.removeTree(stateDir)
+            throw error
+        }
+    }
+
+    /// Reads and decodes `<bundle>/config.json`.
+    static func loadSpec(bundle: String) throws -> Spec {
+        guard let bytes = try FileIO.read(bundle + "/config.json") else {
+            throw RuntimeError(.invalidConfig, "bundle \(bundle) has no config.json")
+        }
+        do {
+            return try JSONDecoder().decode(Spec.self, from: Data(bytes))
+        } catch {
+            throw RuntimeError(.invalidConfig, "config.json in \(bundle) is not a valid runtime spec", cause: error)
+        }
+    }
+
+    /// The current time in RFC 3339 with nanoseconds, as runc writes `created`.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let date = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", parts.tm_year + 1900, parts.tm_mon + 1,
+                          parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, Int(now.tv_nsec))
+        return date
+    }
+}
+
+/// realpath(3), or nil if the path does not resolve.
+func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+/// `path` made absolute against the current directory.
+func absolute(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    let length = buffer.firstIndex(of: 0) ?? buffer.count
+    return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+}

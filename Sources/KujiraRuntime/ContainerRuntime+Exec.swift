@@ -1,0 +1,73 @@
+// `exec`: start another process in a running container.
+//
+//     let pid = try runtime.exec(id: "web", process: Process(args: ["ps"], cwd: "/"))
+//     let status = try ContainerRuntime.waitForExit(pid: pid)   // after becomeSubreaper()
+//
+// kujira-init runs with a "join" plan: it opens /proc/<init>/ns/* and joins each namespace the
+// runtime is not already in (the user namespace first), forks (a pid namespace applies to
+// children), sets up the process like the container's init, and execs.
+
+internal import CKujiraRuntime
+public import KujiraOCI
+import Glibc
+
+/// Options of `exec` that are not in the process JSON.
+public struct ExecOptions: Sendable {
+    /// `--console-socket`, for a process with `terminal: true`.
+    public var consoleSocket: String?
+    /// `--pid-file`: where the new process's pid is written.
+    public var pidFile: String?
+    /// `--preserve-fds`: fds 3 … 3+n-1 of the caller stay open in the process.
+    public var preserveFDs: UInt32
+
+    /// Creates options; all default to off.
+    public init(consoleSocket: String? = nil, pidFile: String? = nil, preserveFDs: UInt32 = 0) {
+        self.consoleSocket = consoleSocket
+        self.pidFile = pidFile
+        self.preserveFDs = preserveFDs
+    }
+}
+
+extension ContainerRuntime {
+    /// Starts `process` in container `id` and returns its host pid once it has exec'd.
+    @discardableResult
+    public func exec(id: String, process: Process, options: ExecOptions = ExecOptions()) throws -> Int32 {
+        let record = try directory.load(id)
+        guard status(of: record) != .stopped else {
+            throw RuntimeError(.invalidState, "cannot exec in a stopped container")
+        }
+        var plan = try InitPlan.forProcess(process, seccompSection: record.spec.linux?.seccomp, seccomp: seccompCompiler)
+        plan.mode = .exec
+        plan.preserveFDs = options.preserveFDs
+        plan.setsid = process.terminal == true
+        for namespace in NamespaceFlags.all {
+            let theirs = kujira_ns_inode(record.pid, namespace.procName)
+            guard theirs != 0 else { continue }
+            if theirs != kujira_ns_inode(getpid(), namespace.procName) {
+                plan.joins.append(.init(flag: namespace.flag, path: "/proc/\(record.pid)/ns/\(namespace.procName)"))
+            }
+        }
+        if process.terminal == true {
+            guard options.consoleSocket != nil else {
+                throw RuntimeError(.invalidArgument, "process.terminal is true: --console-socket is required")
+            }
+            if let size = process.consoleSize { plan.consoleSize = (UInt64(size.height), UInt64(size.width)) }
+        }
+        var consoleFD: Int32?
+        if let socket = options.consoleSocket {
+            let fd = kujira_unix_connect(socket)
+            guard fd >= 0 else { throw RuntimeError.posix("connecting to console socket \(socket)") }
+            consoleFD = fd
+        }
+        defer { if let consoleFD { close(consoleFD) } }
+        let environment = InitSession.Environment(initPath: try InitExecutable.locate(initPath), fifoFD: nil, consoleFD: consoleFD)
+        let session = try InitSession.start(plan: &plan, environment: environment) { pid, _ in
+            if let cgroups, let path = record.cgroupPath { try cgroups.addProcess(pid, cgroupPath: path) }
+        }
+        try session.awaitCreated(environment: environment) { _ in }
+        try session.awaitExec()
+        guard let pid = session.containerPid else { throw RuntimeError(.initFailed, "kujira-init reported no pid") }
+        if let pidFile = options.pidFile { try FileIO.writeAtomically(absolute(pidFile), Array("\(pid)".utf8)) }
+        return pid
+    }
+}

@@ -1,0 +1,252 @@
+import KujiraOCI
+
+/// Options of `create` that are not in config.json: they come from the runtime's caller.
+public struct CreateOptions: Sendable {
+    /// `--console-socket`: the unix socket that gets the pty master (needs `process.terminal`).
+    public var consoleSocket: String?
+    /// `--pid-file`: where the container's init pid is written.
+    public var pidFile: String?
+    /// `--no-pivot`: move the rootfs onto / and chroot instead of pivot_root.
+    public var noPivot: Bool
+    /// `--preserve-fds`: fds 3 … 3+n-1 of the caller stay open in the container.
+    public var preserveFDs: UInt32
+    /// Extra environment entries for the process (`LISTEN_FDS=…`, set by socket activation).
+    public var extraEnvironment: [String]
+
+    /// Creates options; all default to off.
+    public init(consoleSocket: String? = nil, pidFile: String? = nil, noPivot: Bool = false,
+                preserveFDs: UInt32 = 0, extraEnvironment: [String] = []) {
+        self.consoleSocket = consoleSocket
+        self.pidFile = pidFile
+        self.noPivot = noPivot
+        self.preserveFDs = preserveFDs
+        self.extraEnvironment = extraEnvironment
+    }
+}
+
+extension InitPlan {
+    /// The plan that builds the container `spec` describes, rootfs at `rootfs` (absolute).
+    static func forContainer(spec: Spec, rootfs: String, options: CreateOptions,
+                             cgroupLayout: CgroupMountLayout, seccomp: SeccompCompilerFunction?) throws -> InitPlan {
+        guard let process = spec.process else {
+            throw RuntimeError(.invalidConfig, "config.json has no process; kujira-runtime needs one at create")
+        }
+        var plan = try InitPlan.forProcess(process, seccompSection: spec.linux?.seccomp, seccomp: seccomp)
+        plan.mode = .create
+        plan.rootfs = rootfs
+        plan.rootReadonly = spec.root?.readonly ?? false
+        plan.noPivot = options.noPivot
+        plan.preserveFDs = options.preserveFDs
+        plan.env += options.extraEnvironment
+        let linux = spec.linux ?? Linux()
+
+        // Namespaces: created (clone flags) or joined (paths).
+        var seen = Set<String>()
+        for namespace in linux.namespaces ?? [] {
+            let type = namespace.type.rawValue
+            guard let flag = NamespaceFlags.flag(type) else {
+                throw RuntimeError(.invalidConfig, "unknown namespace type \"\(type)\" in linux.namespaces")
+            }
+            guard seen.insert(type).inserted else {
+                throw RuntimeError(.invalidConfig, "namespace \"\(type)\" appears twice in linux.namespaces")
+            }
+            if let path = namespace.path, !path.isEmpty {
+                plan.joins.append(NamespaceJoin(flag: flag, path: path))
+            } else {
+                plan.cloneFlags |= flag
+            }
+        }
+        guard seen.contains("mount") else {
+            throw RuntimeError(.invalidConfig, "linux.namespaces has no mount namespace; kujira-runtime needs one to build the rootfs")
+        }
+        let inUserNamespace = seen.contains("user")
+        if plan.cloneFlags & NamespaceFlags.user != 0 {
+            guard let uids = linux.uidMappings, !uids.isEmpty, let gids = linux.gidMappings, !gids.isEmpty else {
+                throw RuntimeError(.invalidConfig, "a new user namespace needs linux.uidMappings and linux.gidMappings")
+            }
+            plan.writesIDMaps = true
+        }
+        if let offsets = linux.timeOffsets, !offsets.isEmpty {
+            guard plan.cloneFlags & NamespaceFlags.time != 0 else {
+                throw RuntimeError(.invalidConfig, "linux.timeOffsets needs a new time namespace")
+            }
+            plan.timensOffsets = offsets.sorted { $0.key < $1.key }
+                .map { "\($0.key) \($0.value.secs ?? 0) \($0.value.nanosecs ?? 0)\n" }.joined()
+        }
+        if let propagation = linux.rootfsPropagation, !propagation.isEmpty {
+            guard let flags = MountOptions.propagationOptions[propagation] else {
+                throw RuntimeError(.invalidConfig, "unknown linux.rootfsPropagation \"\(propagation)\"")
+            }
+            plan.rootPropagation = flags
+        }
+        if seen.contains("uts") {
+            plan.hostname = spec.hostname
+            plan.domainname = spec.domainname
+        } else if spec.hostname?.isEmpty == false {
+            throw RuntimeError(.invalidConfig, "hostname is set but there is no uts namespace in linux.namespaces")
+        }
+        for (key, value) in (linux.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let path = key.replacingOccurrences(of: ".", with: "/")
+            guard !path.isEmpty, !path.split(separator: "/").contains(".."), !path.hasPrefix("/"), !key.contains("="), !value.contains("\0") else {
+                throw RuntimeError(.invalidConfig, "sysctl \"\(key)\" is not a valid key")
+            }
+            plan.sysctls.append("\(path)=\(value)")
+        }
+        plan.oomScoreAdj = process.oomScoreAdj
+
+        // Console.
+        if process.terminal == true {
+            guard options.consoleSocket != nil else {
+                throw RuntimeError(.invalidArgument, "process.terminal is true: --console-socket is required")
+            }
+            if let size = process.consoleSize { plan.consoleSize = (UInt64(size.height), UInt64(size.width)) }
+        } else if options.consoleSocket != nil {
+            throw RuntimeError(.invalidArgument, "--console-socket was given but process.terminal is false")
+        }
+
+        // The rootfs operations, in runc's order: mounts, devices, /dev symlinks, cwd, hooks
+        // (prestart, createRuntime), read-only and masked paths.
+        var devIsBound = false
+        for mount in spec.mounts ?? [] {
+            let steps = try mountSteps(mount, cgroupLayout: cgroupLayout, cgroupNamespace: seen.contains("cgroup"))
+            if cleanAbsolutePath(mount.destination) == "/dev", steps.contains(where: { if case .mount(let m) = $0 { m.flags & MountFlag.bind != 0 } else { false } }) {
+                devIsBound = true
+            }
+            plan.operations += steps
+        }
+        if !devIsBound {
+            plan.operations += try deviceSteps(linux.devices ?? [], bindFromHost: inUserNamespace)
+            plan.operations += DefaultDevices.symlinks.map { .symlink(path: $0.path, target: $0.target) }
+            if FileIO.exists("/proc/kcore") { plan.operations.append(.symlink(path: "/dev/core", target: "/proc/kcore")) }
+        }
+        plan.operations.append(.makeDirectory(plan.cwd))
+        if !(spec.hooks?.createContainer ?? []).isEmpty || !(spec.hooks?.startContainer ?? []).isEmpty {
+            throw RuntimeError(.unsupported, "createContainer and startContainer hooks are not supported by kujira-runtime yet")
+        }
+        if !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty {
+            plan.operations.append(.hooks)
+        }
+        plan.operations += (linux.readonlyPaths ?? []).map { .readonly(cleanAbsolutePath($0)) }
+        plan.operations += (linux.maskedPaths ?? []).map { .mask(cleanAbsolutePath($0)) }
+        return plan
+    }
+
+    /// The part of a plan that describes the process: shared by create and exec.
+    static func forProcess(_ process: Process, seccompSection: LinuxSeccomp?, seccomp: SeccompCompilerFunction?) throws -> InitPlan {
+        var plan = InitPlan()
+        guard let args = process.args, !args.isEmpty, !args[0].isEmpty else {
+            throw RuntimeError(.invalidConfig, "process.args must not be empty")
+        }
+        guard process.cwd.hasPrefix("/") else {
+            throw RuntimeError(.invalidConfig, "process.cwd \"\(process.cwd)\" must be an absolute path")
+        }
+        for text in args + (process.env ?? []) + [process.cwd] where text.utf8.contains(0) {
+            throw RuntimeError(.invalidConfig, "process arguments, environment and cwd must not contain NUL bytes")
+        }
+        plan.args = args
+        plan.env = process.env ?? []
+        plan.cwd = cleanAbsolutePath(process.cwd)
+        plan.uid = process.user.uid
+        plan.gid = process.user.gid
+        plan.additionalGids = process.user.additionalGids ?? []
+        plan.umask = process.user.umask ?? 0o022
+        plan.noNewPrivileges = process.noNewPrivileges ?? false
+        if let caps = process.capabilities {
+            plan.capabilities = CapabilitySets(
+                bounding: try CapabilityNumbers.mask(caps.bounding, set: "bounding"),
+                effective: try CapabilityNumbers.mask(caps.effective, set: "effective"),
+                permitted: try CapabilityNumbers.mask(caps.permitted, set: "permitted"),
+                inheritable: try CapabilityNumbers.mask(caps.inheritable, set: "inheritable"),
+                ambient: try CapabilityNumbers.mask(caps.ambient, set: "ambient"))
+        }
+        var seenLimits = Set<String>()
+        for limit in process.rlimits ?? [] {
+            guard let resource = RlimitNumbers.byName[limit.type] else {
+                throw RuntimeError(.invalidConfig, "unknown rlimit type \"\(limit.type)\" in process.rlimits")
+            }
+            guard seenLimits.insert(limit.type).inserted else {
+                throw RuntimeError(.invalidConfig, "rlimit \(limit.type) appears twice in process.rlimits")
+            }
+            plan.rlimits.append(Rlimit(resource: resource, soft: limit.soft, hard: limit.hard))
+        }
+        if let section = seccompSection {
+            guard let seccomp else {
+                throw RuntimeError(.unsupported, "linux.seccomp is set but this kujira-runtime has no seccomp compiler yet; remove linux.seccomp from config.json")
+            }
+            let program = try seccomp(section, process.noNewPrivileges ?? false)
+            if program.needsListener {
+                throw RuntimeError(.unsupported, "linux.seccomp uses SCMP_ACT_NOTIFY (listenerPath \(program.listenerPath ?? "")), which kujira-runtime does not support yet; remove the notify rules")
+            }
+            plan.seccomp = program
+        }
+        if process.apparmorProfile?.isEmpty == false || process.selinuxLabel?.isEmpty == false {
+            throw RuntimeError(.unsupported, "AppArmor profiles and SELinux labels are not supported by kujira-runtime")
+        }
+        return plan
+    }
+
+    /// The steps for one spec mount.
+    static func mountSteps(_ mount: Mount, cgroupLayout: CgroupMountLayout, cgroupNamespace: Bool) throws -> [Operation] {
+        guard mount.destination.hasPrefix("/") else {
+            throw RuntimeError(.invalidConfig, "mount destination \"\(mount.destination)\" must be absolute")
+        }
+        if mount.uidMappings != nil || mount.gidMappings != nil {
+            throw RuntimeError(.unsupported, "id-mapped mounts (\(mount.destination)) are not supported by kujira-runtime yet")
+        }
+        let destination = cleanAbsolutePath(mount.destination)
+        let options = try MountOptions(mount.options ?? [], destination: destination)
+        var flags = options.flags
+        if mount.type == "bind" { flags |= MountFlag.bind }
+        if mount.type == "cgroup" || mount.type == "cgroup2" {
+            return cgroupLayout.steps(destination: destination, flags: flags, cgroupNamespace: cgroupNamespace)
+        }
+        for text in [mount.source ?? "", mount.type ?? "", options.data.joined(separator: ",")] where text.utf8.contains(0) {
+            throw RuntimeError(.invalidConfig, "mount \(destination) has a NUL byte in its source, type or options")
+        }
+        return [.mount(MountStep(source: mount.source, destination: destination, type: flags & MountFlag.bind != 0 ? nil : mount.type,
+                                 flags: flags, propagation: options.propagation, data: options.data.joined(separator: ",")))]
+    }
+
+    /// The default devices of runtime-spec ("Default Devices") followed by `linux.devices`.
+    static func deviceSteps(_ devices: [LinuxDevice], bindFromHost: Bool) throws -> [Operation] {
+        var steps: [Operation] = DefaultDevices.nodes.map {
+            .device(DeviceStep(path: $0.path, mode: 0o020000 | 0o666, major: $0.major, minor: $0.minor, uid: 0, gid: 0, bindFromHost: bindFromHost))
+        }
+        for device in devices {
+            let path = cleanAbsolutePath(device.path)
+            guard device.path.hasPrefix("/dev/") else {
+                throw RuntimeError(.invalidConfig, "device path \"\(device.path)\" must be under /dev")
+            }
+            let type: UInt64
+            switch device.type {
+            case "c", "u": type = 0o020000
+            case "b": type = 0o060000
+            case "p": type = 0o010000
+            default: throw RuntimeError(.invalidConfig, "device \(path) has unknown type \"\(device.type)\"")
+            }
+            guard type == 0o010000 || (device.major != nil && device.minor != nil) else {
+                throw RuntimeError(.invalidConfig, "device \(path) needs major and minor numbers")
+            }
+            steps.removeAll { if case .device(let d) = $0 { d.path == path } else { false } }
+            steps.append(.device(DeviceStep(path: path, mode: type | UInt64((device.fileMode ?? 0o666) & 0o7777),
+                                            major: UInt64(device.major ?? 0), minor: UInt64(device.minor ?? 0),
+                                            uid: UInt64(device.uid ?? 0), gid: UInt64(device.gid ?? 0),
+                                            bindFromHost: bindFromHost)))
+        }
+        return steps
+    }
+}
+
+/// The devices and links every container gets (runtime-spec config-linux.md "Default
+/// Devices" and "Default Devices"' links as runc creates them).
+enum DefaultDevices {
+    static let nodes: [(path: String, major: UInt64, minor: UInt64)] = [
+        ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+    ]
+    static let symlinks: [(path: String, target: String)] = [
+        ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2"),
+        ("/dev/ptmx", "pts/ptmx"),
+    ]
+}

@@ -1,0 +1,233 @@
+// The container process itself: console, sysctls and oom_score_adj, rlimits, the executable's
+// path, the working directory, user and groups, capabilities and seccomp.
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+/// Sends `fd` over `sock` with SCM_RIGHTS; the payload is the pty's name, as runc sends it.
+static int send_fd(int sock, int fd, const char *name) {
+    struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+void kj_setup_console(const struct kj_plan *plan) {
+    if (plan->console_fd < 0) return;
+    // The pty comes from the container's own devpts (its /dev/ptmx), as with runc, so that the
+    // slave is visible inside the container as /dev/pts/N.
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) kj_fail("opening /dev/ptmx in the container: %m");
+    struct stat st;
+    if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2) {
+        kj_fail("/dev/ptmx in the container is not the pty multiplexer (5:2)");
+    }
+    int unlock = 0;
+    unsigned int ptn;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &ptn) < 0) kj_fail("unlocking the pty: %m");
+    // TIOCGPTPEER opens the slave through the master, not through a path in the container.
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) kj_fail("opening the pty slave: %m");
+    if (plan->console_rows > 0 || plan->console_cols > 0) {
+        struct winsize ws = { .ws_row = (unsigned short)plan->console_rows, .ws_col = (unsigned short)plan->console_cols };
+        if (ioctl(slave, TIOCSWINSZ, &ws) < 0) kj_fail("setting the console size: %m");
+    }
+    char name[32];
+    snprintf(name, sizeof(name), "/dev/pts/%u", ptn);
+    if (send_fd(plan->console_fd, master, name) < 0) kj_fail("sending the pty master to the console socket: %m");
+    close(master);
+    close(plan->console_fd);
+    if (ioctl(slave, TIOCSCTTY, 0) < 0) kj_fail("making the pty the controlling terminal: %m");
+    for (int i = 0; i < 3; i++) {
+        if (dup2(slave, i) < 0) kj_fail("dup2 of the pty slave: %m");
+    }
+    close(slave);
+}
+
+/// Writes `value` to the procfs file `path` (relative to `procfd`, the host procfs: the
+/// container's /proc could be a bind mount of something else).
+static void write_proc(int procfd, const char *path, const char *value) {
+    int fd = openat(procfd, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) kj_fail("opening /proc/%s: %m", path);
+    if (kj_write_all(fd, value, strlen(value)) < 0) kj_fail("writing %s to /proc/%s: %m", value, path);
+    close(fd);
+}
+
+void kj_apply_proc_settings(const struct kj_plan *plan, int procfd) {
+    for (size_t i = 0; i < plan->nsysctls; i++) {
+        char *entry = strdup(plan->sysctls[i]);
+        char path[4096];
+        if (entry == NULL) kj_fail("out of memory");
+        char *eq = strchr(entry, '=');
+        if (eq == NULL) kj_fail("malformed sysctl %s", entry);
+        *eq = 0;
+        // /proc/sys/net follows the network namespace of the writer (us), so the host procfs
+        // reaches the container's values.
+        snprintf(path, sizeof(path), "sys/%s", entry);
+        write_proc(procfd, path, eq + 1);
+        free(entry);
+    }
+    if (plan->oom_set) {
+        char value[32];
+        snprintf(value, sizeof(value), "%lld", (long long)(int64_t)plan->oom_score_adj);
+        write_proc(procfd, "self/oom_score_adj", value);
+    }
+}
+
+void kj_apply_rlimits(const struct kj_plan *plan) {
+    for (size_t i = 0; i < plan->nrlimits; i++) {
+        struct rlimit rl = { .rlim_cur = plan->rlimits[i][1], .rlim_max = plan->rlimits[i][2] };
+        if (setrlimit((int)plan->rlimits[i][0], &rl) < 0) kj_fail("setrlimit(%llu): %m", (unsigned long long)plan->rlimits[i][0]);
+    }
+}
+
+static int is_executable(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+char *kj_resolve_executable(const struct kj_plan *plan) {
+    const char *name = plan->args[0];
+    if (strchr(name, '/') != NULL) {
+        char *copy = strdup(name);
+        if (copy == NULL) kj_fail("out of memory");
+        return copy;
+    }
+    // Like runc (Go's exec.LookPath), search the PATH of the container's environment.
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (size_t i = 0; i < plan->nenv; i++) {
+        if (strncmp(plan->env[i], "PATH=", 5) == 0) path = plan->env[i] + 5;
+    }
+    char *dirs = strdup(path);
+    if (dirs == NULL) kj_fail("out of memory");
+    for (char *save = NULL, *dir = strtok_r(dirs, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+        char *candidate;
+        if (asprintf(&candidate, "%s/%s", *dir ? dir : ".", name) < 0) kj_fail("out of memory");
+        if (is_executable(candidate)) { free(dirs); return candidate; }
+        free(candidate);
+    }
+    kj_fail("exec: \"%s\": executable file not found in $PATH", name);
+}
+
+void kj_enter_cwd(const struct kj_plan *plan) {
+    if (chdir(plan->cwd) < 0) kj_fail("chdir to cwd (\"%s\") set in config.json failed: %m", plan->cwd);
+    // CVE-2024-21626: a cwd reached through a leaked host fd is outside our root; the raw
+    // getcwd syscall then answers "(unreachable)/…" instead of an absolute path.
+    char buf[4096];
+    long n = syscall(SYS_getcwd, buf, sizeof(buf));
+    if (n < 0) kj_fail("getcwd after chdir to %s: %m", plan->cwd);
+    if (buf[0] != '/') kj_fail("current working directory %s is outside of the container root", plan->cwd);
+}
+
+static int cap_last(void) {
+    int last = CAP_LAST_CAP;
+    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+    if (f != NULL) {
+        if (fscanf(f, "%d", &last) != 1) last = CAP_LAST_CAP;
+        fclose(f);
+    }
+    return last;
+}
+
+void kj_apply_identity(const struct kj_plan *plan) {
+    int last = cap_last();
+    if (plan->has_caps) {
+        // Keep the permitted set across setuid, then drop the bounding set while we still
+        // hold CAP_SETPCAP.
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) kj_fail("PR_SET_KEEPCAPS: %m");
+        for (int cap = 0; cap <= last; cap++) {
+            if (!(plan->caps[0] & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+                kj_fail("dropping capability %d from the bounding set: %m", cap);
+            }
+        }
+    }
+    if (plan->setgroups) {
+        gid_t gids[KJ_MAX_GIDS];
+        for (size_t i = 0; i < plan->ngids; i++) gids[i] = (gid_t)plan->gids[i];
+        if (setgroups(plan->ngids, gids) < 0) kj_fail("setgroups: %m");
+    }
+    if (setresgid((gid_t)plan->gid, (gid_t)plan->gid, (gid_t)plan->gid) < 0) kj_fail("setgid %llu: %m", (unsigned long long)plan->gid);
+    if (setresuid((uid_t)plan->uid, (uid_t)plan->uid, (uid_t)plan->uid) < 0) kj_fail("setuid %llu: %m", (unsigned long long)plan->uid);
+    if (!plan->has_caps) return;
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) kj_fail("PR_SET_KEEPCAPS: %m");
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = (uint32_t)(plan->caps[1] >> (32 * i));
+        data[i].permitted = (uint32_t)(plan->caps[2] >> (32 * i));
+        data[i].inheritable = (uint32_t)(plan->caps[3] >> (32 * i));
+    }
+    if (syscall(SYS_capset, &header, data) < 0) kj_fail("capset: %m");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) kj_fail("clearing ambient capabilities: %m");
+    // A capability can be ambient only if it is permitted and inheritable; like runc, a raise
+    // the kernel refuses (EPERM: not inheritable) is skipped, as `runc spec` configs rely on it.
+    for (int cap = 0; cap <= last && cap < 64; cap++) {
+        if ((plan->caps[4] & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM) {
+            kj_fail("raising ambient capability %d: %m", cap);
+        }
+    }
+}
+
+void kj_apply_seccomp(const struct kj_plan *plan) {
+    if (plan->seccomp == NULL) return;
+    // The program was compiled by the runtime; copy it so the kernel sees aligned filters.
+    size_t count = plan->seccomp_len / 8;
+    struct sock_filter *filter = calloc(count, sizeof(*filter));
+    if (filter == NULL) kj_fail("out of memory");
+    memcpy(filter, plan->seccomp, plan->seccomp_len);
+    struct sock_fprog prog = { .len = (unsigned short)count, .filter = filter };
+    // Single-threaded, so no SECCOMP_FILTER_FLAG_TSYNC is needed.
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)plan->seccomp_flags, &prog) < 0) {
+        kj_fail("installing the seccomp filter: %m");
+    }
+    free(filter);
+}
+
+/// HOME for the process when its environment has none, as runc sets it: the home directory of
+/// the uid in the container's /etc/passwd, else "/". Returns a malloc'ed "HOME=…" or NULL.
+char *kj_default_home(const struct kj_plan *plan) {
+    for (size_t i = 0; i < plan->nenv; i++) {
+        if (strncmp(plan->env[i], "HOME=", 5) == 0) return NULL;
+    }
+    char *result = NULL;
+    FILE *f = fopen("/etc/passwd", "re");
+    if (f != NULL) {
+        char line[4096];
+        while (result == NULL && fgets(line, sizeof(line), f) != NULL) {
+            // name:password:uid:gid:gecos:home:shell
+            char *fields[7] = {0}, *p = line;
+            int n = 0;
+            for (char *field = strsep(&p, ":"); field != NULL && n < 7; field = strsep(&p, ":")) fields[n++] = field;
+            if (n >= 6 && fields[2] != NULL && strtoull(fields[2], NULL, 10) == plan->uid && fields[2][0] != 0) {
+                if (asprintf(&result, "HOME=%s", fields[5]) < 0) result = NULL;
+            }
+        }
+        fclose(f);
+    }
+    if (result == NULL) result = strdup("HOME=/");
+    return result;
+}
