@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "KujiraOCI", targets: ["KujiraOCI"]),
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
+        .library(name: "KujiraDockerfile", targets: ["KujiraDockerfile"]),
         // The umbrella product: everything an embedding program needs.
         .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage"]),
         .executable(name: "kujira", targets: ["kujira"]),
@@ -58,6 +59,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Dockerfile parser, instruction model, expansion and .dockerignore: pure, no I/O.
+        .target(
+            name: "KujiraDockerfile",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kujira-dockerfile-bench",
+            dependencies: ["KujiraDockerfile"],
+            path: "Benchmarks/DockerfileBench",
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "kujira",
             dependencies: [
@@ -82,6 +95,11 @@ let package = Package(
         .testTarget(
             name: "KujiraImageTests",
             dependencies: ["KujiraImage", "KujiraOCI", "KujiraArchive"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraDockerfileTests",
+            dependencies: ["KujiraDockerfile"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,82 @@
+// Prints a syntax tree back as Dockerfile text: one line per instruction, heredoc bodies
+// after their line. Parsing the output gives the same tree (the round trip the tests check);
+// comments and continuation line breaks are not kept.
+
+/// Writes Dockerfile text from a syntax tree.
+public enum DockerfilePrinter {
+    /// The Dockerfile text for `tree`.
+    public static func print(_ tree: SyntaxTree) -> String {
+        var out = ""
+        for d in tree.directives { out += "# \(d.name)=\(d.value)\n" }
+        for node in tree.nodes {
+            out += line(for: node)
+            out += "\n"
+            for doc in node.heredocs {
+                out += doc.content
+                if !doc.content.isEmpty && !doc.content.hasSuffix("\n") { out += "\n" }
+                out += doc.name + "\n"
+            }
+        }
+        return out
+    }
+
+    /// One instruction line, without heredoc bodies.
+    public static func line(for node: SyntaxNode) -> String {
+        var parts = [node.keyword]
+        for flag in node.flags { parts.append(printFlag(flag)) }
+        var args: String?
+        switch node.arguments {
+        case .none:
+            break
+        case .subcommand(let child):
+            args = line(for: child)
+        case .keyValues(let kv):
+            if kv.count == 1 && kv[0].separator.isEmpty {
+                args = kv[0].key + " " + kv[0].value
+            } else {
+                args = kv.map { $0.key + "=" + $0.value }.joined(separator: " ")
+            }
+        case .words(let words):
+            switch LineParsers.shape(of: node.command) {
+            case .ignore:
+                args = unknownArguments(node)
+            case .health:
+                let type = words.first ?? ""
+                let rest = Array(words.dropFirst())
+                if node.isJSON { args = type + " " + JSONStringArray.encode(rest) } else { args = ([type] + rest).joined(separator: " ") }
+            case .maybeJSON, .string:
+                args = node.isJSON ? JSONStringArray.encode(words) : words.first ?? ""
+            case .maybeJSONToList, .whitespaceList:
+                // \v separates for the splitter but is not JSON whitespace, so a list that was not
+                // valid JSON does not become valid JSON.
+                args = node.isJSON ? JSONStringArray.encode(words) : words.joined(separator: words.first?.hasPrefix("[") == true ? "\u{0B}" : " ")
+            default:
+                args = words.joined(separator: " ")
+            }
+        }
+        if node.isJSON, case .none = node.arguments { args = "[]" }
+        if var a = args, !a.isEmpty {
+            if a.hasPrefix("--") { a = "-- " + a }
+            parts.append(a)
+        }
+        return parts.joined(separator: " ")
+    }
+
+    static func unknownArguments(_ node: SyntaxNode) -> String {
+        var o = node.original
+        if o.hasPrefix(node.keyword) { o = String(o.dropFirst(node.keyword.count)) }
+        return GoText.trimSpace(o)
+    }
+
+    /// A flag, quoting its value when the flag splitter would otherwise change it.
+    static func printFlag(_ flag: String) -> String {
+        let needsQuotes = flag.utf8.contains { GoText.isSpaceByte($0) || $0 == 0x22 || $0 == 0x27 || $0 == 0x5C } || flag == "--"
+        guard needsQuotes else { return flag }
+        var body = ""
+        for c in flag.dropFirst(2).unicodeScalars {
+            if c == "\"" || c == "\\" { body += "\\" }
+            body.unicodeScalars.append(c)
+        }
+        return "--\"" + body + "\""
+    }
+}
