@@ -26,9 +26,10 @@ public struct DockerIgnore: Sendable, Hashable {
     public init(_ text: String) throws(DockerIgnoreError) {
         var out: [Pattern] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on the byte: "\r\n" is one Character in Swift and would not match "\n".
+        for rawLine in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
-            var line = String(rawLine)
+            var line = String(decoding: rawLine, as: UTF8.self)
             if lineNumber == 1, line.hasPrefix("\u{FEFF}") { line.removeFirst() }
             if line.hasPrefix("#") { continue }
             line = GoText.trimSpace(line)

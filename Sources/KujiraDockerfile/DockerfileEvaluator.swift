@@ -217,7 +217,15 @@ public enum DockerfileEvaluator {
                     c.excludes = c.excludes.map(x)
                     c.heredocSources = c.heredocSources.map { doc in
                         var d = doc
-                        d.content = d.expand ? x(d.effectiveContent) : d.effectiveContent
+                        // Heredoc bodies expand variables only: quotes and escapes stay as written.
+                        var bodyLexer = lexer
+                        bodyLexer.skipProcessQuotes = true
+                        bodyLexer.rawEscapes = true
+                        if d.expand, let r = try? bodyLexer.process(d.effectiveContent, lookup: lookup) {
+                            d.content = r.result
+                        } else {
+                            d.content = d.effectiveContent
+                        }
                         d.chomp = false
                         return d
                     }

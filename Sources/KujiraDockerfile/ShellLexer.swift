@@ -244,7 +244,7 @@ private struct ShellWordState {
         guard let first = peek else { throw ExpansionError("syntax error: missing '}'") }
         if first == "{" || first == "}" || first == ":" { throw ExpansionError("syntax error: bad substitution") }
         let name = processName()
-        guard var ch = next() else { throw ExpansionError("syntax error: bad substitution") }
+        guard var ch = next() else { throw ExpansionError("syntax error: missing '}'") }
         var chs = String(ch)
         var nullIsUnset = false
         switch ch {
