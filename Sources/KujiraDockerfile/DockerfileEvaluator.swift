@@ -117,10 +117,12 @@ public enum DockerfileEvaluator {
         var declaredGlobals = Set(global.keys)
         var globalsWithValue: [String: String] = [:]
         var undefined: [Diagnostic] = []
-        func expand(_ word: String, at loc: SourceLocation, known: Set<String>, lookup: (String) -> String?) -> String? {
+        // FROM lines report undeclared names through the UndefinedArgInFrom rule instead.
+        func expand(_ word: String, at loc: SourceLocation, known: Set<String>, reportUndefined: Bool = true,
+                    lookup: @escaping (String) -> String?) -> String? {
             do throws(ExpansionError) {
                 let r = try lexer.process(word, lookup: lookup)
-                for name in r.unmatched.sorted() where !known.contains(name) && !EvaluationOptions.proxyArgs.contains(name) {
+                for name in r.unmatched.sorted() where reportUndefined && !known.contains(name) && !EvaluationOptions.proxyArgs.contains(name) {
                     let message = Suggest.wrap("Usage of undefined variable '$\(name)'", value: name, candidates: Array(known), format: { "$" + $0 })
                     undefined.append(Diagnostic(severity: .warning, code: "UndefinedVar", message: message, location: loc))
                 }
@@ -148,9 +150,9 @@ public enum DockerfileEvaluator {
         for index in order {
             let stage = dockerfile.stages[index]
             let globalSnapshot = global
-            let base = expand(stage.from.image, at: stage.location, known: declaredGlobals, lookup: { globalSnapshot[$0] }) ?? stage.from.image
+            let base = expand(stage.from.image, at: stage.location, known: declaredGlobals, reportUndefined: false, lookup: { globalSnapshot[$0] }) ?? stage.from.image
             let platform = stage.from.platform.flatMap {
-                expand($0, at: stage.location, known: declaredGlobals, lookup: { globalSnapshot[$0] })
+                expand($0, at: stage.location, known: declaredGlobals, reportUndefined: false, lookup: { globalSnapshot[$0] })
             }
             var baseStage: Int?
             var env: [String: String] = [:]

@@ -8,8 +8,19 @@ public enum DockerfilePrinter {
     public static func print(_ tree: SyntaxTree) -> String {
         var out = ""
         for d in tree.directives { out += "# \(d.name)=\(d.value)\n" }
+        let escape = tree.escapeToken == "`" ? "`" : "\\"
         for node in tree.nodes {
-            out += line(for: node)
+            var text = line(for: node)
+            if node.keyword.isEmpty {
+                // A continuation that runs into the end of the file makes a node with no keyword.
+                text = escape
+            } else if text.hasSuffix(escape) {
+                // A line ending in the escape character would continue onto the next one. The
+                // original ended in a blank that BuildKit trims but the continuation check does
+                // not see (such as U+00A0); write one back.
+                text += "\u{A0}"
+            }
+            out += text
             out += "\n"
             for doc in node.heredocs {
                 out += doc.content

@@ -41,20 +41,13 @@ public struct ShellLexer: Sendable {
     }
 
     /// Expands `word`, looking variables up with `lookup` (nil means unset).
-    public func process(_ word: String, lookup: (String) -> String?) throws(ExpansionError) -> ExpansionResult {
-        let outcome: Result<ExpansionResult, ExpansionError> = withoutActuallyEscaping(lookup) { lookup in
-            var state = ShellWordState(
-                chars: Array(word.unicodeScalars), lexer: self, lookup: lookup, rawEscapes: rawEscapes)
-            do throws(ExpansionError) {
-                let (result, words) = try state.processStopOn(Optional<Unicode.Scalar>.none, rawEscapes: rawEscapes)
-                return .success(ExpansionResult(result: result, words: words, unmatched: state.unmatched))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case .success(let r): return r
-        case .failure(let e): throw ExpansionError("failed to process \(GoText.quote(word)): \(e.message)")
+    public func process(_ word: String, lookup: @escaping (String) -> String?) throws(ExpansionError) -> ExpansionResult {
+        var state = ShellWordState(chars: Array(word.unicodeScalars), lexer: self, lookup: lookup, rawEscapes: rawEscapes)
+        do throws(ExpansionError) {
+            let (result, words) = try state.processStopOn(Optional<Unicode.Scalar>.none, rawEscapes: rawEscapes)
+            return ExpansionResult(result: result, words: words, unmatched: state.unmatched)
+        } catch {
+            throw ExpansionError("failed to process \(GoText.quote(word)): \(error.message)")
         }
     }
 
