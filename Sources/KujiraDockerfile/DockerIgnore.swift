@@ -30,14 +30,14 @@ public struct DockerIgnore: Sendable, Hashable {
         for rawLine in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
             var line = String(decoding: rawLine, as: UTF8.self)
-            if lineNumber == 1, line.hasPrefix("\u{FEFF}") { line.removeFirst() }
-            if line.hasPrefix("#") { continue }
+            if lineNumber == 1, line.utf8.starts(with: [0xEF, 0xBB, 0xBF]) { line = String(decoding: line.utf8.dropFirst(3), as: UTF8.self) }
+            if line.utf8.first == UInt8(ascii: "#") { continue }
             line = GoText.trimSpace(line)
             if line.isEmpty { continue }
             var exclusion = false
-            if line.hasPrefix("!") {
+            if line.utf8.first == UInt8(ascii: "!") {
                 exclusion = true
-                line = GoText.trimSpace(String(line.dropFirst()))
+                line = GoText.trimSpace(String(decoding: line.utf8.dropFirst(), as: UTF8.self))
             }
             if !line.isEmpty {
                 line = DockerIgnore.clean(line)

@@ -87,7 +87,10 @@ public enum DockerfileParser {
         sink.items = lexDiagnostics.filter { $0.severity == .error }
         var globalArgs: [DockerfileInstruction] = []
         var stages: [Stage] = []
-        for node in tree.nodes {
+        // Borrow the nodes instead of copying each one out of the array.
+        tree.nodes.withUnsafeBufferPointer { nodes in
+          for i in nodes.indices {
+            let node = nodes[i]
             switch InstructionParser.parse(node, file: fileName) {
             case .failure(let e):
                 sink.error("instruction", e.message, line: node.startLine, column: column(of: e.near, in: node), endLine: node.endLine)
@@ -104,6 +107,7 @@ public enum DockerfileParser {
                     stages[stages.count - 1].instructions.append(inst)
                 }
             }
+          }
         }
         if stages.isEmpty && !sink.hasErrors {
             sink.error("stage", "dockerfile contains no stages to build", line: tree.nodes.last?.startLine ?? 1)
@@ -118,11 +122,18 @@ public enum DockerfileParser {
             lint = lint.map { var d = $0; d.severity = .error; return d }
         }
         var result = dockerfile
-        result.warnings = lint.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
-        let all = (sink.items + result.warnings).sorted {
-            ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column)
+        result.warnings = inFileOrder(lint)
+        return (result, inFileOrder(sink.items + result.warnings))
+    }
+
+    /// Sorts by position (stable), skipping the sort when the list is already in order.
+    static func inFileOrder(_ items: [Diagnostic]) -> [Diagnostic] {
+        func before(_ a: Diagnostic, _ b: Diagnostic) -> Bool {
+            (a.location.line, a.location.column) < (b.location.line, b.location.column)
         }
-        return (result, all)
+        if zip(items, items.dropFirst()).allSatisfy({ !before($1, $0) }) { return items }
+        return items.enumerated().sorted { before($0.element, $1.element) || (!before($1.element, $0.element) && $0.offset < $1.offset) }
+            .map(\.element)
     }
 
     /// The column of `near` on the node's start line, or the keyword's column.

@@ -85,7 +85,15 @@ public struct EvaluatedBuild: Sendable, Hashable {
 public enum DockerfileEvaluator {
     /// Evaluates the stages `options.target` needs.
     public static func evaluate(_ dockerfile: Dockerfile, options: EvaluationOptions = EvaluationOptions()) -> Result<EvaluatedBuild, DockerfileError> {
-        evaluate(dockerfile, options: options, stagesToEvaluate: nil)
+        guard let target = StageGraph.targetIndex(options.target, in: dockerfile) else {
+            let name = options.target ?? ""
+            return .failure(DockerfileError(diagnostics: [Diagnostic(
+                severity: .error, code: "stage", message: "target stage \(GoText.quote(name)) could not be found",
+                location: SourceLocation(file: dockerfile.fileName, line: 1, column: 1))]))
+        }
+        let order = StageGraph(dockerfile).stagesNeeded(for: target)
+        let (build, errors, _) = run(dockerfile, options: options, target: target, order: order)
+        return errors.isEmpty ? .success(build) : .failure(DockerfileError(diagnostics: errors))
     }
 
     static func platformArgs(_ platform: String, prefix: String) -> [String: String] {
@@ -98,18 +106,13 @@ public enum DockerfileEvaluator {
         ]
     }
 
-    static func evaluate(_ dockerfile: Dockerfile, options: EvaluationOptions, stagesToEvaluate: [Int]?) -> Result<EvaluatedBuild, DockerfileError> {
+    /// Evaluates the stages in `order`; returns the build, the errors and the UndefinedVar warnings.
+    static func run(_ dockerfile: Dockerfile, options: EvaluationOptions, target: Int, order: [Int])
+        -> (EvaluatedBuild, [Diagnostic], [Diagnostic]) {
         var sink = DiagnosticSink(file: dockerfile.fileName)
         let escape: Unicode.Scalar = dockerfile.syntax.escapeToken == "`" ? "`" : "\\"
         let lexer = ShellLexer(escapeToken: escape)
-        guard let target = StageGraph.targetIndex(options.target, in: dockerfile) else {
-            let name = options.target ?? ""
-            return .failure(DockerfileError(diagnostics: [Diagnostic(
-                severity: .error, code: "stage", message: "target stage \(GoText.quote(name)) could not be found",
-                location: SourceLocation(file: dockerfile.fileName, line: 1, column: 1))]))
-        }
-        let graph = StageGraph(dockerfile)
-        let order = stagesToEvaluate ?? graph.stagesNeeded(for: target)
+        let escapeByte: UInt8 = escape == "`" ? 0x60 : 0x5C
 
         // Global scope.
         var global = platformArgs(options.targetPlatform, prefix: "TARGET")
@@ -118,11 +121,15 @@ public enum DockerfileEvaluator {
         var globalsWithValue: [String: String] = [:]
         var undefined: [Diagnostic] = []
         // FROM lines report undeclared names through the UndefinedArgInFrom rule instead.
-        func expand(_ word: String, at loc: SourceLocation, known: Set<String>, reportUndefined: Bool = true,
+        func expand(_ word: String, at loc: SourceLocation, known: @autoclosure () -> Set<String>, reportUndefined: Bool = true,
                     lookup: @escaping (String) -> String?) -> String? {
+            // Words without `$`, quotes or escapes expand to themselves: skip the lexer.
+            if !word.utf8.contains(where: { $0 == 0x24 || $0 == 0x22 || $0 == 0x27 || $0 == escapeByte }) { return word }
             do throws(ExpansionError) {
                 let r = try lexer.process(word, lookup: lookup)
-                for name in r.unmatched.sorted() where reportUndefined && !known.contains(name) && !EvaluationOptions.proxyArgs.contains(name) {
+                if r.unmatched.isEmpty || !reportUndefined { return r.result }
+                let known = known()
+                for name in r.unmatched.sorted() where !known.contains(name) && !EvaluationOptions.proxyArgs.contains(name) {
                     let message = Suggest.wrap("Usage of undefined variable '$\(name)'", value: name, candidates: Array(known), format: { "$" + $0 })
                     undefined.append(Diagnostic(severity: .warning, code: "UndefinedVar", message: message, location: loc))
                 }
@@ -173,9 +180,10 @@ public enum DockerfileEvaluator {
             for inst in stage.instructions {
                 let envSnapshot = env
                 let argsSnapshot = args
-                let known = declared.union(envSnapshot.keys).union(argsSnapshot.keys)
+                let declaredSnapshot = declared
+                func known() -> Set<String> { declaredSnapshot.union(envSnapshot.keys).union(argsSnapshot.keys) }
                 let lookup: (String) -> String? = { envSnapshot[$0] ?? argsSnapshot[$0] }
-                func x(_ s: String) -> String { expand(s, at: inst.location, known: known, lookup: lookup) ?? s }
+                func x(_ s: String) -> String { expand(s, at: inst.location, known: known(), lookup: lookup) ?? s }
                 var out = inst.instruction
                 switch inst.instruction {
                 case .arg(let decls):
@@ -273,10 +281,10 @@ public enum DockerfileEvaluator {
             evaluated[index] = e
             result.append(e)
         }
-        if sink.hasErrors { return .failure(DockerfileError(diagnostics: sink.items)) }
         var seen = Set<Diagnostic>()
-        return .success(EvaluatedBuild(
+        let build = EvaluatedBuild(
             target: target, stages: result, globalArgs: global,
-            undefinedVariableWarnings: undefined.filter { seen.insert($0).inserted }))
+            undefinedVariableWarnings: undefined.filter { seen.insert($0).inserted })
+        return (build, sink.items, build.undefinedVariableWarnings)
     }
 }

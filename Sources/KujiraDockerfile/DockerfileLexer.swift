@@ -73,6 +73,7 @@ public enum DockerfileLexer {
 
         mutating func run() -> (SyntaxTree?, [Diagnostic]) {
             var nodes: [SyntaxNode] = []
+            nodes.reserveCapacity(buf.count / 32)
             var comments: [String] = []
             var lineBuffer: [UInt8] = []
             lineBuffer.reserveCapacity(256)
@@ -152,7 +153,7 @@ public enum DockerfileLexer {
                 node.startLine = startLine
                 node.column = column
                 node.firstLineLength = contentEnd - t
-                if needsHeredocs(node), lineBuffer.contains(UInt8(ascii: "<")) {
+                if needsHeredocs(node), containsHeredocMarker(lineBuffer) {
                     do throws(ExpansionError) {
                         let docs = try HeredocScanner.heredocs(in: line)
                         if !docs.isEmpty {
@@ -185,10 +186,20 @@ public enum DockerfileLexer {
             return (tree, sink.items + warnings)
         }
 
+        func containsHeredocMarker(_ bytes: [UInt8]) -> Bool {
+            var previous: UInt8 = 0
+            for b in bytes {
+                if b == 0x3C && previous == 0x3C { return true }
+                previous = b
+            }
+            return false
+        }
+
         func needsHeredocs(_ node: SyntaxNode) -> Bool {
-            var target = node
-            if node.command == "onbuild", case .subcommand(let child) = node.arguments { target = child }
-            return HeredocScanner.commands.contains(target.command) && !target.isJSON
+            if node.kind == .onbuild, case .subcommand(let child) = node.arguments {
+                return child.kind.takesHeredocs && !child.isJSON
+            }
+            return node.kind.takesHeredocs && !node.isJSON
         }
 
         /// Reads each heredoc's body up to its terminator line; nil when the file ends first.

@@ -13,23 +13,44 @@ public enum DockerfileLinter {
         var extra: [Diagnostic] = []
         var skip = dockerfile.syntax.checkDirective.skip
         if skip.contains("all") { skip = Set(["UndefinedVar", "UndefinedArgInFrom"]) }
-        for stage in dockerfile.stages {
-            options.target = String(stage.index)
-            switch DockerfileEvaluator.evaluate(dockerfile, options: options, stagesToEvaluate: [stage.index]) {
-            case .failure(let e): extra += e.diagnostics
-            case .success(let build):
-                if !skip.contains("UndefinedVar") { extra += build.undefinedVariableWarnings }
-            }
-        }
+        // Every stage, in file order (a stage's base stage always comes first).
+        let (_, errors, undefined) = DockerfileEvaluator.run(
+            dockerfile, options: options, target: max(0, dockerfile.stages.count - 1), order: Array(dockerfile.stages.indices))
+        extra += errors
+        if !skip.contains("UndefinedVar") { extra += undefined }
         var seen = Set<Diagnostic>()
         let all = (diagnostics + extra).filter { seen.insert($0).inserted }
         return all.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
     }
 
+    /// BuildKit's SecretsUsedInArgOrEnv: a `_`-separated part of the name is a secret word
+    /// (case-insensitive) and no part is `public`. Byte-level: this runs on every ARG and ENV.
     static func secretPattern(_ name: String) -> Bool {
-        let parts = name.lowercased().split(separator: "_").map(String.init)
-        let secretWords: Set<String> = ["apikey", "auth", "credential", "credentials", "key", "password", "pword", "passwd", "secret", "token"]
-        return parts.contains { secretWords.contains($0) } && !parts.contains("public")
+        var secret = false
+        var isPublic = false
+        var token: [UInt8] = []
+        token.reserveCapacity(16)
+        func finish() {
+            switch token.count {
+            case 3: secret = secret || token == Array("key".utf8)
+            case 4: secret = secret || token == Array("auth".utf8)
+            case 5: secret = secret || token == Array("token".utf8) || token == Array("pword".utf8)
+            case 6:
+                isPublic = isPublic || token == Array("public".utf8)
+                secret = secret || token == Array("apikey".utf8) || token == Array("passwd".utf8) || token == Array("secret".utf8)
+            case 8: secret = secret || token == Array("password".utf8)
+            case 10: secret = secret || token == Array("credential".utf8)
+            case 11: secret = secret || token == Array("credentials".utf8)
+            default: break
+            }
+            token.removeAll(keepingCapacity: true)
+        }
+        for b in name.utf8 {
+            if b == UInt8(ascii: "_") { finish(); continue }
+            token.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
+        }
+        finish()
+        return secret && !isPublic
     }
 
     static let platformArgs: Set<String> = [
@@ -42,20 +63,24 @@ public enum DockerfileLinter {
         var sink = DiagnosticSink(file: dockerfile.fileName)
         let nodes = dockerfile.syntax.nodes
         // ConsistentInstructionCasing: compare with the majority.
-        var upper = 0, lower = 0
-        for n in nodes {
-            if n.keyword == n.keyword.uppercased() { upper += 1 } else if n.keyword == n.keyword.lowercased() { lower += 1 }
-        }
-        let majorityUpper = upper >= lower
-        for n in nodes {
-            let isUpper = n.keyword == n.keyword.uppercased()
-            let isLower = n.keyword == n.keyword.lowercased()
-            if (majorityUpper && !isUpper) || (!majorityUpper && !isLower) {
-                sink.warning("ConsistentInstructionCasing",
-                             "Command '\(n.keyword)' should match the case of the command majority (\(majorityUpper ? "uppercase" : "lowercase"))",
-                             line: n.startLine, column: n.column)
+        func casing(_ k: String) -> (upper: Bool, lower: Bool) {
+            var hasUpper = false, hasLower = false
+            for b in k.utf8 {
+                if b >= 0x41 && b <= 0x5A { hasUpper = true } else if b >= 0x61 && b <= 0x7A { hasLower = true }
             }
+            return (!hasLower, !hasUpper)
         }
+        let casings = nodes.map { casing($0.keyword) }
+        let upper = casings.filter { $0.upper }.count
+        let lower = casings.filter { $0.lower && !$0.upper }.count
+        let majorityUpper = upper >= lower
+        for (n, c) in zip(nodes, casings) where (majorityUpper && !c.upper) || (!majorityUpper && !c.lower) {
+            sink.warning("ConsistentInstructionCasing",
+                         "Command '\(n.keyword)' should match the case of the command majority (\(majorityUpper ? "uppercase" : "lowercase"))",
+                         line: n.startLine, column: n.column)
+        }
+        var fromNodes: [Int: SyntaxNode] = [:]
+        for n in nodes where n.kind == .from { fromNodes[n.startLine] = n }
         let globalArgNames = Set(dockerfile.globalArgs.flatMap { inst -> [String] in
             if case .arg(let a) = inst.instruction { return a.map(\.name) }
             return []
@@ -68,7 +93,7 @@ public enum DockerfileLinter {
             if let written = f.stageNameAsWritten, written != written.lowercased() {
                 sink.warning("StageNameCasing", "Stage name '\(written)' should be lowercase", line: loc.line, column: loc.column)
             }
-            if let asWord = f.asKeyword, let node = nodes.first(where: { $0.startLine == loc.line }) {
+            if let asWord = f.asKeyword, let node = fromNodes[loc.line] {
                 let fromUpper = node.keyword == node.keyword.uppercased()
                 let asUpper = asWord == asWord.uppercased()
                 if fromUpper != asUpper {

@@ -33,6 +33,8 @@ public enum DockerfilePrinter {
 
     /// One instruction line, without heredoc bodies.
     public static func line(for node: SyntaxNode) -> String {
+        // An unknown instruction keeps nothing but its text: write that back as it was.
+        if node.kind == .unknown { return node.keyword + " " + unknownArguments(node) }
         var parts = [node.keyword]
         for flag in node.flags { parts.append(printFlag(flag)) }
         var args: String?
@@ -48,7 +50,7 @@ public enum DockerfilePrinter {
                 args = kv.map { $0.key + "=" + $0.value }.joined(separator: " ")
             }
         case .words(let words):
-            switch LineParsers.shape(of: node.command) {
+            switch LineParsers.shape(of: node.kind) {
             case .ignore:
                 args = unknownArguments(node)
             case .health:
@@ -74,9 +76,16 @@ public enum DockerfilePrinter {
     }
 
     static func unknownArguments(_ node: SyntaxNode) -> String {
-        var o = node.original
-        if o.hasPrefix(node.keyword) { o = String(o.dropFirst(node.keyword.count)) }
-        return GoText.trimSpace(o)
+        GoText.trimSpace(Self.dropKeyword(node))
+    }
+
+    /// The logical line without its leading keyword (byte-wise: a combining mark after the
+    /// keyword must not change where it ends).
+    static func dropKeyword(_ node: SyntaxNode) -> String {
+        let o = node.original.utf8
+        let k = node.keyword.utf8
+        guard o.starts(with: k) else { return node.original }
+        return String(decoding: o.dropFirst(k.count), as: UTF8.self)
     }
 
     /// A flag, quoting its value when the flag splitter would otherwise change it.
@@ -84,7 +93,7 @@ public enum DockerfilePrinter {
         let needsQuotes = flag.utf8.contains { GoText.isSpaceByte($0) || $0 == 0x22 || $0 == 0x27 || $0 == 0x5C } || flag == "--"
         guard needsQuotes else { return flag }
         var body = ""
-        for c in flag.dropFirst(2).unicodeScalars {
+        for c in flag.unicodeScalars.dropFirst(2) {
             if c == "\"" || c == "\\" { body += "\\" }
             body.unicodeScalars.append(c)
         }

@@ -2,9 +2,6 @@
 // Reference: Dockerfile reference, "Here-Documents"; BuildKit parser.go (heredocsFromLine).
 
 enum HeredocScanner {
-    /// Instructions whose lines may carry heredocs.
-    static let commands: Set<String> = ["run", "copy", "add"]
-
     /// The heredocs announced on `line`, in order, contents still empty.
     static func heredocs(in line: String) throws(ExpansionError) -> [Heredoc] {
         var lexer = ShellLexer(escapeToken: "\\")
@@ -22,6 +19,9 @@ enum HeredocScanner {
 
     /// Reads one word as a heredoc announcement (`^(\d*)<<(-?)([^<]*)$`), or nil.
     static func parse(_ word: String) throws(ExpansionError) -> Heredoc? {
+        // Most words are not heredocs: look for "<<" before copying anything.
+        var previous: UInt8 = 0
+        guard word.utf8.contains(where: { b in defer { previous = b }; return b == 0x3C && previous == 0x3C }) else { return nil }
         let bytes = Array(word.utf8)
         var i = 0
         while i < bytes.count, bytes[i] >= 0x30 && bytes[i] <= 0x39 { i += 1 }

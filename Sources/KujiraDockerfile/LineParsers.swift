@@ -15,18 +15,18 @@ enum LineParsers {
              health, string, subcommand, ignore
     }
 
-    static func shape(of command: String) -> Shape {
-        switch command {
-        case "add", "copy", "volume": return .maybeJSONToList
-        case "arg": return .nameOrNameValue
-        case "cmd", "entrypoint", "run", "shell": return .maybeJSON
-        case "env": return .env
-        case "label": return .label
-        case "expose", "from": return .whitespaceList
-        case "healthcheck": return .health
-        case "maintainer", "stopsignal", "user", "workdir": return .string
-        case "onbuild": return .subcommand
-        default: return .ignore
+    static func shape(of kind: InstructionKind) -> Shape {
+        switch kind {
+        case .add, .copy, .volume: return .maybeJSONToList
+        case .arg: return .nameOrNameValue
+        case .cmd, .entrypoint, .run, .shell: return .maybeJSON
+        case .env: return .env
+        case .label: return .label
+        case .expose, .from: return .whitespaceList
+        case .healthcheck: return .health
+        case .maintainer, .stopsignal, .user, .workdir: return .string
+        case .onbuild: return .subcommand
+        case .unknown: return .ignore
         }
     }
 
@@ -34,9 +34,8 @@ enum LineParsers {
     static func node(from line: String, escape: UInt8, depth: Int = 0) throws(LineParseError) -> SyntaxNode {
         var line = line
         let (keyword, flags, rest, column) = line.withUTF8 { splitCommand($0) }
-        let command = keyword.lowercased()
         var node = SyntaxNode(keyword: keyword, flags: flags, original: line, column: column)
-        switch shape(of: command) {
+        switch shape(of: node.kind) {
         case .ignore:
             node.arguments = .words([""])
         case .string:

@@ -50,26 +50,39 @@ public struct StageGraph: Sendable, Hashable {
             } else if stage.from.image.lowercased() != "scratch" {
                 external.append(stage.from.image)
             }
-            for inst in stage.instructions {
-                switch inst.instruction {
-                case .copy(let c), .add(let c):
-                    guard let from = c.from else { continue }
-                    if let i = lookup(from, before: nil) {
-                        d.append(StageDependency(stage: i, kind: .copyFrom, location: inst.location))
-                    } else {
-                        external.append(from)
-                    }
-                case .run(let r):
-                    for m in r.mounts {
-                        guard let from = m.from else { continue }
-                        if let i = lookup(from, before: nil) {
-                            d.append(StageDependency(stage: i, kind: .mountFrom, location: inst.location))
+            // Only COPY, ADD and RUN can name another stage; look at the payload of those alone.
+            stage.instructions.withUnsafeBufferPointer { instructions in
+                for i in instructions.indices {
+                    switch instructions[i].instruction {
+                    case .copy, .add:
+                        guard case .copy(let c) = instructions[i].instruction, let from = c.from else {
+                            if case .add(let c) = instructions[i].instruction, let from = c.from {
+                                if let s = lookup(from, before: nil) {
+                                    d.append(StageDependency(stage: s, kind: .copyFrom, location: instructions[i].location))
+                                } else {
+                                    external.append(from)
+                                }
+                            }
+                            continue
+                        }
+                        if let s = lookup(from, before: nil) {
+                            d.append(StageDependency(stage: s, kind: .copyFrom, location: instructions[i].location))
                         } else {
                             external.append(from)
                         }
+                    case .run:
+                        guard case .run(let r) = instructions[i].instruction, !r.mounts.isEmpty else { continue }
+                        for m in r.mounts {
+                            guard let from = m.from else { continue }
+                            if let s = lookup(from, before: nil) {
+                                d.append(StageDependency(stage: s, kind: .mountFrom, location: instructions[i].location))
+                            } else {
+                                external.append(from)
+                            }
+                        }
+                    default:
+                        continue
                     }
-                default:
-                    continue
                 }
             }
             deps.append(d)

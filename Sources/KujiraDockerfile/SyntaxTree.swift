@@ -68,6 +68,39 @@ public indirect enum SyntaxArguments: Sendable, Hashable, Codable {
     case subcommand(SyntaxNode)
 }
 
+/// Instruction keywords, for dispatch without string comparisons on the hot path.
+enum InstructionKind: UInt8, Sendable, Hashable, Codable {
+    case unknown, add, arg, cmd, copy, entrypoint, env, expose, from, healthcheck, label, maintainer,
+         onbuild, run, shell, stopsignal, user, volume, workdir
+
+    init(command: String) {
+        switch command {
+        case "add": self = .add
+        case "arg": self = .arg
+        case "cmd": self = .cmd
+        case "copy": self = .copy
+        case "entrypoint": self = .entrypoint
+        case "env": self = .env
+        case "expose": self = .expose
+        case "from": self = .from
+        case "healthcheck": self = .healthcheck
+        case "label": self = .label
+        case "maintainer": self = .maintainer
+        case "onbuild": self = .onbuild
+        case "run": self = .run
+        case "shell": self = .shell
+        case "stopsignal": self = .stopsignal
+        case "user": self = .user
+        case "volume": self = .volume
+        case "workdir": self = .workdir
+        default: self = .unknown
+        }
+    }
+
+    /// RUN, COPY and ADD lines may announce heredocs.
+    var takesHeredocs: Bool { self == .run || self == .copy || self == .add }
+}
+
 /// One instruction as the line parser reads it.
 public struct SyntaxNode: Sendable, Hashable, Codable {
     /// The instruction keyword as written (`RUN`, `run`, `Run`).
@@ -109,10 +142,39 @@ public struct SyntaxNode: Sendable, Hashable, Codable {
         self.endLine = endLine
         self.column = column
         self.comments = comments
+        let lower = SyntaxNode.lowercase(keyword)
+        self.storedCommand = lower
+        self.kind = InstructionKind(command: lower)
+    }
+
+    /// Lower case, byte by byte for ASCII (every real keyword), Unicode-aware otherwise.
+    static func lowercase(_ s: String) -> String {
+        var hasUpper = false
+        for b in s.utf8 {
+            if b >= 0x80 { return s.lowercased() }
+            if b >= 0x41 && b <= 0x5A { hasUpper = true }
+        }
+        guard hasUpper else { return s }
+        let bytes = s.utf8
+        return String(unsafeUninitializedCapacity: bytes.count) { out in
+            var i = 0
+            for b in bytes {
+                out[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                i += 1
+            }
+            return i
+        }
     }
 
     /// The keyword in lower case (`run`), the key the instruction table uses.
-    public var command: String { keyword.lowercased() }
+    public var command: String {
+        get { storedCommand ?? keyword.lowercased() }
+        set { storedCommand = newValue; kind = InstructionKind(command: newValue) }
+    }
+    /// Set by the lexer, which lowers ASCII keywords byte by byte.
+    var storedCommand: String?
+    /// The instruction the keyword names, looked up once.
+    var kind: InstructionKind = .unknown
 
     /// The arguments flattened as BuildKit's `nodeArgs` does: ENV/LABEL as key, value,
     /// separator triples; ONBUILD as the trigger keyword followed by its arguments.

@@ -90,3 +90,24 @@ enum DockerfileGenerator {
         #expect(df.stages[0].instructions.count > 150_000)
     }
 }
+
+/// Inputs the fuzzer found, kept as regression cases.
+@Suite struct FuzzRegressionTests {
+    static let inputs: [[UInt8]] = [
+        Array("\\".utf8),
+        Array("# escape=`\nFR\u{FFFD}UkV=Ma#R$a$$$#/escape=UEUDRNILDw}\" \\ \n`\n".utf8),
+        [0x46, 0x52, 0x4F, 0x4D, 0x55, 0x4E, 0x20, 0x2D, 0x2D, 0x22, 0xD9, 0x8F, 0xEF, 0xBF, 0xBD, 0xC2, 0xA0, 0xEF, 0xBF,
+         0x6D, 0x6F, 0x75, 0x74, 0x55, 0xAC, 0xFE, 0x52, 0x55, 0x4E, 0x20, 0x2D, 0x2D, 0x6D, 0x6F, 0x75, 0x7A, 0x3A, 0x39,
+         0x01, 0xFF, 0xFF, 0x9D, 0xDF, 0xC2, 0x79, 0x6E, 0x53, 0x20, 0x23, 0x20],
+    ]
+
+    @Test(arguments: inputs.indices)
+    func roundTrip(_ index: Int) throws {
+        let text = String(decoding: Self.inputs[index], as: UTF8.self)
+        _ = DockerfileLinter.check(text)
+        guard let tree = try? DockerfileParser.parseSyntax(text) else { return }
+        let printed = DockerfilePrinter.print(tree)
+        let again = try DockerfileParser.parseSyntax(printed)
+        #expect(again.dump() == tree.dump(), "printed: \(printed.debugDescription) original: \(tree.dump().debugDescription)")
+    }
+}

@@ -17,19 +17,21 @@ struct BuildFlags {
     /// Parses `flags` against `specs`; the message of the first problem on failure.
     static func parse(_ flags: [String], specs: [Spec]) -> Result<BuildFlags, FlagError> {
         var out = BuildFlags()
-        let byName = Dictionary(specs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        if flags.isEmpty { return .success(out) }
         for raw in flags {
             guard raw.hasPrefix("--") else { return .failure(FlagError(flag: raw, message: "Arg should start with -- : \(raw)")) }
             if raw == "--" { break }
-            var arg = String(raw.dropFirst(2))
+            // Byte-wise, as BuildKit: a combining mark after `=` must not hide it.
+            let body = raw.utf8.dropFirst(2)
+            var arg = String(decoding: body, as: UTF8.self)
             var value = ""
             var hasValue = false
-            if let eq = arg.firstIndex(of: "=") {
-                value = String(arg[arg.index(after: eq)...])
-                arg = String(arg[..<eq])
+            if let eq = body.firstIndex(of: UInt8(ascii: "=")) {
+                value = String(decoding: body[body.index(after: eq)...], as: UTF8.self)
+                arg = String(decoding: body[..<eq], as: UTF8.self)
                 hasValue = true
             }
-            guard let spec = byName[arg] else {
+            guard let spec = specs.first(where: { $0.name == arg }) else {
                 let message = Suggest.wrap(
                     "unknown flag: --\(arg)", value: arg, candidates: specs.map(\.name), format: { "--" + $0 })
                 return .failure(FlagError(flag: raw, message: message))

@@ -12,26 +12,26 @@ enum InstructionParser {
 
     static func parse(_ node: SyntaxNode, file: String) -> Result<DockerfileInstruction, InstructionError> {
         let result: Result<Instruction, InstructionError>
-        switch node.command {
-        case "from": result = from(node)
-        case "run": result = run(node)
-        case "cmd": result = flagsOnly(node).map { .cmd(commandForm(node)) }
-        case "entrypoint": result = flagsOnly(node).map { .entrypoint(commandForm(node)) }
-        case "shell": result = shell(node)
-        case "label": result = keyValues(node, "LABEL").map { .label($0) }
-        case "env": result = keyValues(node, "ENV").map { .env($0) }
-        case "expose": result = expose(node)
-        case "add": result = copy(node, isAdd: true)
-        case "copy": result = copy(node, isAdd: false)
-        case "arg": result = arg(node)
-        case "volume": result = volume(node)
-        case "user": result = single(node, "USER").map { .user($0) }
-        case "workdir": result = single(node, "WORKDIR").map { .workdir($0) }
-        case "healthcheck": result = healthcheck(node)
-        case "stopsignal": result = stopSignal(node)
-        case "onbuild": result = onbuild(node, file: file)
-        case "maintainer": result = single(node, "MAINTAINER").map { .maintainer($0) }
-        default:
+        switch node.kind {
+        case .from: result = from(node)
+        case .run: result = run(node)
+        case .cmd: result = flagsOnly(node).map { .cmd(commandForm(node)) }
+        case .entrypoint: result = flagsOnly(node).map { .entrypoint(commandForm(node)) }
+        case .shell: result = shell(node)
+        case .label: result = keyValues(node, "LABEL").map { .label($0) }
+        case .env: result = keyValues(node, "ENV").map { .env($0) }
+        case .expose: result = expose(node)
+        case .add: result = copy(node, isAdd: true)
+        case .copy: result = copy(node, isAdd: false)
+        case .arg: result = arg(node)
+        case .volume: result = volume(node)
+        case .user: result = single(node, "USER").map { .user($0) }
+        case .workdir: result = single(node, "WORKDIR").map { .workdir($0) }
+        case .healthcheck: result = healthcheck(node)
+        case .stopsignal: result = stopSignal(node)
+        case .onbuild: result = onbuild(node, file: file)
+        case .maintainer: result = single(node, "MAINTAINER").map { .maintainer($0) }
+        case .unknown:
             let message = Suggest.wrap("unknown instruction: \(node.keyword)", value: node.keyword, candidates: Instruction.keywords)
             result = .failure(InstructionError(message: message))
         }
@@ -185,10 +185,9 @@ enum InstructionParser {
         }
         var sources: [String] = []
         var contents: [Heredoc] = []
-        let byName = Dictionary(node.heredocs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for src in args.dropLast() {
-            if !node.isJSON, let doc = (try? HeredocScanner.parse(src)) ?? nil {
-                var d = byName[doc.name] ?? doc
+            if !node.isJSON, !node.heredocs.isEmpty, let doc = (try? HeredocScanner.parse(src)) ?? nil {
+                var d = node.heredocs.first { $0.name == doc.name } ?? doc
                 d.chomp = doc.chomp
                 d.expand = doc.expand
                 contents.append(d)
@@ -226,10 +225,10 @@ enum InstructionParser {
         if args.isEmpty { return .failure(InstructionError(message: "ARG requires at least one argument")) }
         var out: [ArgDeclaration] = []
         for a in args {
-            if let eq = a.firstIndex(of: "=") {
-                let key = String(a[..<eq])
+            if let eq = a.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                let key = String(decoding: a.utf8[..<eq], as: UTF8.self)
                 if key.isEmpty { return .failure(InstructionError(message: "ARG names can not be blank", near: a)) }
-                out.append(ArgDeclaration(name: key, defaultValue: String(a[a.index(after: eq)...])))
+                out.append(ArgDeclaration(name: key, defaultValue: String(decoding: a.utf8[a.utf8.index(after: eq)...], as: UTF8.self)))
             } else {
                 out.append(ArgDeclaration(name: a))
             }
@@ -318,9 +317,8 @@ enum InstructionParser {
         default: break
         }
         // The expression stored in the image: the line without the ONBUILD keyword, then the heredocs.
-        var expression = node.original
-        if expression.hasPrefix(node.keyword) { expression = String(expression.dropFirst(node.keyword.count)) }
-        expression = String(expression.drop(while: { GoText.isSpace($0.unicodeScalars.first?.value ?? 0) }))
+        var expression = DockerfilePrinter.dropKeyword(node)
+        expression = String(String.UnicodeScalarView(expression.unicodeScalars.drop(while: { GoText.isSpace($0.value) })))
         for doc in node.heredocs { expression += "\n" + doc.content + doc.name }
         child.heredocs = node.heredocs
         child.startLine = node.startLine

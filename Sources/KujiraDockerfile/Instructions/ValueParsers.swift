@@ -76,6 +76,10 @@ enum ValueParsers {
     /// An EXPOSE port spec: `port[/proto]`, a range `a-b[/proto]`; an `ip:host:` prefix is
     /// accepted (BuildKit warns about it).
     static func port(_ spec: String) -> ValueError? {
+        // The common case, digits only.
+        if !spec.isEmpty, spec.utf8.count <= 5, spec.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return UInt16(spec) == nil ? ValueError("invalid containerPort: \(spec)") : nil
+        }
         var rest = spec
         var proto = "tcp"
         if let slash = rest.lastIndex(of: "/") {
