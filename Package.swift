@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "kujira",
             dependencies: [
-                "KujiraOCI", "KujiraArchive", "KujiraImage",
+                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraDockerfile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",

@@ -61,7 +61,7 @@ while n < target:
     elif k == 11:
         lines.append(f"VOLUME /{w()}")
     elif k == 12:
-        lines.append(f"RUN echo {w()} {w()}")
+        lines.append(f"RUN echo {w()} {w()} {w()}")
     elif k == 13:
         lines.append(f"STOPSIGNAL SIGTERM")
     elif k == 14:
