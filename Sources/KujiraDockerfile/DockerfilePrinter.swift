@@ -14,11 +14,13 @@ public enum DockerfilePrinter {
             if node.keyword.isEmpty {
                 // A continuation that runs into the end of the file makes a node with no keyword.
                 text = escape
-            } else if text.hasSuffix(escape) {
-                // A line ending in the escape character would continue onto the next one. The
-                // original ended in a blank that BuildKit trims but the continuation check does
-                // not see (such as U+00A0); write one back.
-                text += "\u{A0}"
+            } else {
+                // A line ending in the escape character (and blanks) would continue onto the next
+                // one. The original ended in a blank that BuildKit trims but the continuation
+                // check does not see (such as U+00A0); write one back.
+                var trimmed = Substring(text)
+                while let last = trimmed.unicodeScalars.last, last == " " || last == "\t" { trimmed = trimmed.dropLast() }
+                if trimmed.hasSuffix(escape) { text = String(trimmed) + "\u{A0}" }
             }
             out += text
             out += "\n"
