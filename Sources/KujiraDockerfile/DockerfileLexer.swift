@@ -141,40 +141,44 @@ public enum DockerfileLexer {
                         location: SourceLocation(file: sink.file, line: currentLine, column: 1)))
                 }
 
-                var node: SyntaxNode
+                // The node goes straight into the array and is completed in place (no copies).
                 do throws(LineParseError) {
-                    node = try LineParsers.node(from: line, escape: escape)
+                    nodes.append(try LineParsers.node(from: line, escape: escape))
                 } catch {
                     sink.error("syntax", error.message, line: startLine, column: column, endLine: currentLine)
                     sawNodeError = true
                     comments.removeAll()
                     continue
                 }
-                node.startLine = startLine
-                node.column = column
-                node.firstLineLength = contentEnd - t
-                if needsHeredocs(node), containsHeredocMarker(lineBuffer) {
+                let last = nodes.count - 1
+                nodes[last].startLine = startLine
+                nodes[last].column = column
+                nodes[last].firstLineLength = contentEnd - t
+                if needsHeredocs(nodes[last]), containsHeredocMarker(lineBuffer) {
                     do throws(ExpansionError) {
                         let docs = try HeredocScanner.heredocs(in: line)
                         if !docs.isEmpty {
                             guard let read = readHeredocBodies(docs) else {
                                 sink.error("heredoc", "unterminated heredoc", line: startLine, column: column, endLine: currentLine)
+                                nodes.removeLast()
                                 fatal = true
                                 break
                             }
-                            node.heredocs = read
+                            nodes[last].heredocs = read
                         }
                     } catch {
                         sink.error("heredoc", error.message, line: startLine, column: column, endLine: currentLine)
+                        nodes.removeLast()
                         sawNodeError = true
                         comments.removeAll()
                         continue
                     }
                 }
-                node.endLine = currentLine
-                node.comments = comments
-                comments.removeAll()
-                nodes.append(node)
+                nodes[last].endLine = currentLine
+                if !comments.isEmpty {
+                    nodes[last].comments = comments
+                    comments.removeAll()
+                }
             }
 
             if !fatal && nodes.isEmpty && !sawNodeError {

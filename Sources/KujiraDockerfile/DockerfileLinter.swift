@@ -74,10 +74,10 @@ public enum DockerfileLinter {
         let upper = casings.filter { $0.upper }.count
         let lower = casings.filter { $0.lower && !$0.upper }.count
         let majorityUpper = upper >= lower
-        for (n, c) in zip(nodes, casings) where (majorityUpper && !c.upper) || (!majorityUpper && !c.lower) {
+        for (i, c) in casings.enumerated() where (majorityUpper && !c.upper) || (!majorityUpper && !c.lower) {
             sink.warning("ConsistentInstructionCasing",
-                         "Command '\(n.keyword)' should match the case of the command majority (\(majorityUpper ? "uppercase" : "lowercase"))",
-                         line: n.startLine, column: n.column)
+                         "Command '\(nodes[i].keyword)' should match the case of the command majority (\(majorityUpper ? "uppercase" : "lowercase"))",
+                         line: nodes[i].startLine, column: nodes[i].column)
         }
         var fromNodes: [Int: SyntaxNode] = [:]
         for n in nodes where n.kind == .from { fromNodes[n.startLine] = n }
@@ -119,25 +119,29 @@ public enum DockerfileLinter {
             }
             var seenSingle: [String: Int] = [:]
             var absoluteWorkdir = false
-            for inst in stage.instructions {
-                let l = inst.location
-                switch inst.instruction {
+            // Borrow each instruction; most are skipped without copying their payload.
+            stage.instructions.withUnsafeBufferPointer { instructions in
+            for index in instructions.indices {
+                let l = instructions[index].location
+                switch instructions[index].instruction {
+                case .run, .copy, .add, .from, .user, .volume, .shell, .stopSignal:
+                    continue
                 case .cmd(let form), .entrypoint(let form):
                     if case .shell = form {
                         sink.warning("JSONArgsRecommended",
-                                     "JSON arguments recommended for \(inst.instruction.keyword) to prevent unintended behavior related to OS signals",
+                                     "JSON arguments recommended for \(instructions[index].instruction.keyword) to prevent unintended behavior related to OS signals",
                                      line: l.line, column: l.column)
                     }
                 case .maintainer:
                     sink.warning("MaintainerDeprecated", "Maintainer instruction is deprecated in favor of using label", line: l.line, column: l.column)
                 case .env(let pairs), .label(let pairs):
-                    let kw = inst.instruction.keyword
+                    let kw = instructions[index].instruction.keyword
                     if pairs.contains(where: \.legacy) {
                         sink.warning("LegacyKeyValueFormat",
                                      "\"\(kw) key=value\" should be used instead of legacy \"\(kw) key value\" format",
                                      line: l.line, column: l.column)
                     }
-                    if case .env = inst.instruction {
+                    if case .env = instructions[index].instruction {
                         for p in pairs where secretPattern(p.key) {
                             sink.warning("SecretsUsedInArgOrEnv",
                                          "Do not use ARG or ENV instructions for sensitive data (ENV \(GoText.quote(p.key)))",
@@ -181,7 +185,7 @@ public enum DockerfileLinter {
                 default:
                     break
                 }
-                let kw = inst.instruction.keyword
+                let kw = instructions[index].instruction.keyword
                 if kw == "CMD" || kw == "ENTRYPOINT" || kw == "HEALTHCHECK" {
                     if seenSingle[kw] != nil {
                         sink.warning("MultipleInstructionsDisallowed",
@@ -190,6 +194,7 @@ public enum DockerfileLinter {
                     }
                     seenSingle[kw] = l.line
                 }
+            }
             }
         }
         for inst in dockerfile.globalArgs {
