@@ -61,7 +61,7 @@ public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
 
 /// The error thrown when a Dockerfile is refused; it carries every error found, in file order.
 public struct DockerfileError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The errors (never empty) and, after them, any warnings found on the way.
+    /// Every error (at least one) and every warning found, in file order.
     public var diagnostics: [Diagnostic]
 
     /// Creates an error from diagnostics.
