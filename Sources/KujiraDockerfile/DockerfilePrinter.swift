@@ -84,10 +84,17 @@ public enum DockerfilePrinter {
     /// The logical line without its leading keyword (byte-wise: a combining mark after the
     /// keyword must not change where it ends).
     static func dropKeyword(_ node: SyntaxNode) -> String {
-        let o = node.original.utf8
-        let k = node.keyword.utf8
-        guard o.starts(with: k) else { return node.original }
-        return String(decoding: o.dropFirst(k.count), as: UTF8.self)
+        // The logical line may start with blanks when its first physical line held only the
+        // escape character.
+        var o = node.original
+        return o.withUTF8 { buf in
+            let start = GoText.skipSpace(buf, from: 0, to: buf.count)
+            let k = node.keyword.utf8
+            guard buf.count - start >= k.count, k.elementsEqual(UnsafeBufferPointer(rebasing: buf[start..<(start + k.count)])) else {
+                return String(buf, start, buf.count)
+            }
+            return String(buf, start + k.count, buf.count)
+        }
     }
 
     /// A flag, quoting its value when the flag splitter would otherwise change it.
