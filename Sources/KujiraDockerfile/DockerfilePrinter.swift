@@ -47,7 +47,10 @@ public enum DockerfilePrinter {
             args = line(for: child)
         case .keyValues(let kv):
             if kv.count == 1 && kv[0].separator.isEmpty {
-                args = kv[0].key + " " + kv[0].value
+                // A key ending in an escape character would escape a single blank and glue the
+                // value to it; two blanks leave one to separate (the value starts after the run).
+                let blank = kv[0].key.hasSuffix("\\") || kv[0].key.hasSuffix("`") ? "  " : " "
+                args = kv[0].key + blank + kv[0].value
             } else {
                 args = kv.map { $0.key + "=" + $0.value }.joined(separator: " ")
             }
