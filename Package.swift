@@ -24,12 +24,13 @@ let package = Package(
         .library(name: "KujiraOCI", targets: ["KujiraOCI"]),
         .library(name: "KujiraArchive", targets: ["KujiraArchive"]),
         .library(name: "KujiraImage", targets: ["KujiraImage"]),
+        .library(name: "KujiraDockerfile", targets: ["KujiraDockerfile"]),
         .library(name: "KujiraRegistry", targets: ["KujiraRegistry"]),
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
         .library(name: "KujiraNetwork", targets: ["KujiraNetwork"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraRuntime", "KujiraNetwork", "KujiraGPU"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-runtime", targets: ["kujira-runtime"]),
         // The container init (C, no Swift runtime): installed next to kujira-runtime.
@@ -102,10 +103,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Dockerfile parser, instruction model, expansion and .dockerignore: pure, no I/O.
+        .target(
+            name: "KujiraDockerfile",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kujira-dockerfile-bench",
+            dependencies: ["KujiraDockerfile"],
+            path: "Benchmarks/DockerfileBench",
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "kujira",
             dependencies: [
-                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU",
+                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -189,6 +202,11 @@ let package = Package(
         .testTarget(
             name: "KujiraNetworkTests",
             dependencies: ["KujiraNetwork", "CKujiraNetlink"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraDockerfileTests",
+            dependencies: ["KujiraDockerfile"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
