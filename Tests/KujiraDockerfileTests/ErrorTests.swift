@@ -46,6 +46,7 @@ let errorCases: [ErrorCase] = [
     ErrorCase(dockerfile: "FROM a\nCOPY --chwon=x a b\n", message: "unknown flag: --chwon (did you mean --chown?)", line: 2, column: 6),
     ErrorCase(dockerfile: "FROM a\nADD --from=x a b\n", message: "unknown flag: --from", line: 2, column: 5),
     ErrorCase(dockerfile: "FROM a\nCOPY --checksum=sha256:00 a b\n", message: "unknown flag: --checksum", line: 2, column: 6),
+    ErrorCase(dockerfile: "FROM a\nADD --parents a b\n", message: "unknown flag: --parents", line: 2, column: 5),
     ErrorCase(dockerfile: "FROM a\nCOPY --from a b\n", message: "Missing a value on flag: from", line: 2, column: 6),
     ErrorCase(dockerfile: "FROM a\nCOPY --link=maybe a b\n", message: "Expecting boolean value for flag link, not: maybe", line: 2, column: 6),
     ErrorCase(dockerfile: "FROM a\nCOPY --link= a b\n", message: "Missing a value on flag: link", line: 2, column: 6),

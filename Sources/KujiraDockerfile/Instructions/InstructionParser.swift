@@ -165,14 +165,16 @@ enum InstructionParser {
             return .failure(InstructionError(
                 message: "\(name) requires at least two arguments, but only one was provided. Destination could not be determined"))
         }
+        // The options of the reference: ADD has no --from and no --parents; COPY no --checksum,
+        // --keep-git-dir or --unpack.
         var specs = [
             Spec(name: "chown", kind: .string), Spec(name: "chmod", kind: .string), Spec(name: "link", kind: .bool),
-            Spec(name: "exclude", kind: .strings), Spec(name: "parents", kind: .bool),
+            Spec(name: "exclude", kind: .strings),
         ]
         if isAdd {
             specs += [Spec(name: "keep-git-dir", kind: .bool), Spec(name: "checksum", kind: .string), Spec(name: "unpack", kind: .bool)]
         } else {
-            specs.append(Spec(name: "from", kind: .string))
+            specs += [Spec(name: "from", kind: .string), Spec(name: "parents", kind: .bool)]
         }
         let fl: BuildFlags
         switch flags(node, specs) {
