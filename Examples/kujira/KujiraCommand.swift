@@ -16,6 +16,9 @@ struct KujiraCommand: AsyncParsableCommand {
         subcommands: [
             Images.self, ImageGroup.self, Pull.self, Push.self, Tag.self, Rmi.self,
             Save.self, Load.self, Import.self, Login.self, Logout.self, CDI.self, BuildCheck.self, DockerfileGroup.self,
+            ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerStop.self, ContainerKill.self,
+            ContainerRestart.self, ContainerRemove.self, ContainerList.self, ContainerLogs.self, ContainerExec.self,
+            ContainerWait.self, ContainerInspect.self, ContainerPause.self, ContainerUnpause.self, MonitorCommand.self,
         ]
     )
 
