@@ -30,6 +30,7 @@ enum ContainerSpecBuilder {
         }
         if options.entrypoint != nil && options.command.isEmpty { cmd = [] }
         var env = imageConfig.env ?? []
+        if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.insert(BundleSpec.defaultPath, at: 0) }
         for entry in try userEnvironment(options) { setEnv(&env, entry) }
         var labels = imageConfig.labels ?? [:]
         for label in options.labels {
