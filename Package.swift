@@ -30,7 +30,7 @@ let package = Package(
         .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
         .library(name: "KujiraNetwork", targets: ["KujiraNetwork"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU", "Kujira"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-runtime", targets: ["kujira-runtime"]),
         // The container init (C, no Swift runtime): installed next to kujira-runtime.
@@ -103,6 +103,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The engine: containers with names, state, monitors, logs (Docs/engine.md).
+        .target(
+            name: "Kujira",
+            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "CKujiraRuntime"],
+            path: "Sources/Kujira",
+            swiftSettings: swiftSettings
+        ),
+
         // Dockerfile parser, instruction model, expansion and .dockerignore: pure, no I/O.
         .target(
             name: "KujiraDockerfile",
@@ -119,6 +127,7 @@ let package = Package(
             name: "kujira",
             dependencies: [
                 "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile",
+                "Kujira", "KujiraRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -207,6 +216,11 @@ let package = Package(
         .testTarget(
             name: "KujiraDockerfileTests",
             dependencies: ["KujiraDockerfile"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraEngineTests",
+            dependencies: ["Kujira", "KujiraImage", "KujiraOCI"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,6 +7,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Root directory of Kujira's persistent state.")
     var root: String = "/var/lib/kujira"
 
+    @Option(help: "Root directory of the runtime state of live containers (a tmpfs).")
+    var state: String = "/run/kujira"
+
     @Flag(help: "Print debugging details of errors.")
     var debug = false
 

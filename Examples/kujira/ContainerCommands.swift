@@ -1,0 +1,175 @@
+import ArgumentParser
+import Foundation
+import Kujira
+import KujiraImage
+import KujiraRuntime
+
+/// Opens the engine over the global `--root` and `--state`.
+func openEngine(_ globals: GlobalOptions) throws -> Engine {
+    try Engine(root: globals.root, state: globals.state)
+}
+
+/// Runs `body`, turning engine and runtime errors into `kujira: message` and Docker's exit
+/// status 125 (126/127 when the container's process could not be started).
+func engineCommand<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as EngineError {
+        throw CLIError(error.description, exitCode: error.dockerExitCode)
+    } catch let error as RuntimeError {
+        throw CLIError(error.description, exitCode: 125)
+    } catch let error as ImageStoreError {
+        throw CLIError(error.description, exitCode: 125)
+    }
+}
+
+/// The flags `create` and `run` share, spelled as Docker spells them.
+struct ContainerCreateArguments: ParsableArguments {
+    @Option(help: "Assign a name to the container.") var name: String?
+    @Option(help: "Overwrite the default ENTRYPOINT of the image.") var entrypoint: String?
+    @Option(name: .shortAndLong, help: "Set environment variables.") var env: [String] = []
+    @Option(name: .customLong("env-file"), help: "Read in a file of environment variables.") var envFile: [String] = []
+    @Option(name: [.customShort("w"), .customLong("workdir")], help: "Working directory inside the container.") var workdir: String?
+    @Option(name: .shortAndLong, help: "Username or UID (format: <name|uid>[:<group|gid>]).") var user: String?
+    @Option(name: [.customShort("h"), .customLong("hostname")], help: "Container host name.") var hostname: String?
+    @Option(name: [.short, .customLong("label")], help: "Set meta data on a container.") var label: [String] = []
+    @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only.") var readOnly = false
+    @Option(name: .shortAndLong, help: "Memory limit (e.g. 32m).") var memory: String?
+    @Option(name: .customLong("memory-swap"), help: "Memory plus swap limit; -1 for unlimited swap.") var memorySwap: String?
+    @Option(name: [.customShort("c"), .customLong("cpu-shares")], help: "CPU shares (relative weight).") var cpuShares: Int64?
+    @Option(help: "Number of CPUs.") var cpus: Double?
+    @Option(name: .customLong("pids-limit"), help: "Tune container pids limit.") var pidsLimit: Int64?
+    @Option(name: .customLong("cap-add"), help: "Add Linux capabilities.") var capAdd: [String] = []
+    @Option(name: .customLong("cap-drop"), help: "Drop Linux capabilities.") var capDrop: [String] = []
+    @Flag(help: "Give extended privileges to this container.") var privileged = false
+    @Option(name: .customLong("security-opt"), help: "Security options (seccomp=unconfined|PROFILE.json, no-new-privileges).") var securityOpt: [String] = []
+    @Option(help: "Ulimit options (NAME=SOFT[:HARD]).") var ulimit: [String] = []
+    @Option(name: .customLong("stop-signal"), help: "Signal to stop the container.") var stopSignal: String?
+    @Option(name: .customLong("stop-timeout"), help: "Timeout (in seconds) to stop a container.") var stopTimeout: Int?
+    @Option(help: "Mount a tmpfs directory (PATH[:OPTIONS]).") var tmpfs: [String] = []
+    @Option(name: .shortAndLong, help: "Bind mount a host directory (/host:/container[:ro]).") var volume: [String] = []
+    @Option(help: "Restart policy: no, on-failure[:N], always, unless-stopped.") var restart: String = "no"
+    @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits.") var autoRemove = false
+    @Option(help: "Network: none (loopback only, the default) or host.") var network: String = "none"
+    @Flag(name: .shortAndLong, help: "Keep STDIN open (not yet forwarded).") var interactive = false
+    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (not yet supported).") var tty = false
+    @Argument(help: "The image.") var image: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
+
+    /// The engine's options, with the image name resolved as `kujira images` shows it.
+    func options(_ globals: GlobalOptions) throws -> ContainerOptions {
+        if tty { throw CLIError("-t (a pseudo-TTY) is not supported yet; run without -t", exitCode: 125) }
+        if interactive { throw CLIError("-i (forwarding stdin) is not supported yet; run without -i", exitCode: 125) }
+        let store = try ImageStore(root: globals.root)
+        var options = ContainerOptions(image: try lookupImage(image, in: store).name)
+        options.command = command.first == "--" ? Array(command.dropFirst()) : command
+        options.name = name
+        options.entrypoint = entrypoint
+        options.env = env
+        options.envFiles = envFile
+        options.workingDir = workdir
+        options.user = user
+        options.hostname = hostname
+        options.labels = label
+        options.readOnly = readOnly
+        options.memory = memory
+        options.memorySwap = memorySwap
+        options.cpuShares = cpuShares
+        options.cpus = cpus
+        options.pidsLimit = pidsLimit
+        options.capAdd = capAdd
+        options.capDrop = capDrop
+        options.privileged = privileged
+        options.securityOpt = securityOpt
+        options.ulimits = ulimit
+        options.stopSignal = stopSignal
+        options.stopTimeout = stopTimeout
+        options.tmpfs = tmpfs
+        options.volumes = volume
+        options.restart = restart
+        options.autoRemove = autoRemove
+        options.network = network
+        options.environment = ProcessInfo.processInfo.environment
+        return options
+    }
+}
+
+/// `kujira create [OPTIONS] IMAGE [COMMAND…]`: prints the new container's id.
+struct ContainerCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a new container.")
+    @OptionGroup var globals: GlobalOptions
+    @OptionGroup var arguments: ContainerCreateArguments
+
+    func run() throws {
+        try engineCommand {
+            let record = try openEngine(globals).create(try arguments.options(globals))
+            print(record.id)
+        }
+    }
+}
+
+/// `kujira run [OPTIONS] IMAGE [COMMAND…]`: create, start and, unless `-d`, follow the
+/// output and exit with the container's exit code.
+struct ContainerRun: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Create and run a new container.")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Run the container in the background and print its id.") var detach = false
+    @OptionGroup var arguments: ContainerCreateArguments
+
+    func run() throws {
+        let code: Int32 = try engineCommand {
+            let engine = try openEngine(globals)
+            let options = try arguments.options(globals)
+            let record = try engine.create(options)
+            do {
+                try engine.start(record.id, attachedClient: detach ? 0 : getpid())
+            } catch {
+                if options.autoRemove { try? engine.remove(record.id, force: true) }
+                throw error
+            }
+            if detach {
+                print(record.id)
+                return 0
+            }
+            let out = FileHandle.standardOutput, err = FileHandle.standardError
+            try engine.logs(record.id, follow: true) { entry in
+                (entry.stream == "stderr" ? err : out).write(Data(entry.log.utf8))
+            }
+            let code = try engine.wait(record.id)
+            if options.autoRemove { try engine.remove(record.id, force: true) }
+            return code
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `kujira start CONTAINER…`.
+struct ContainerStart: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one or more stopped containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            for container in containers {
+                try engine.start(container)
+                print(container)
+            }
+        }
+    }
+}
+
+/// `kujira __monitor --root R --state S ID`: the per-container monitor (hidden; started by
+/// `start` and `run`).
+struct MonitorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "__monitor", abstract: "Run a container's monitor (internal).",
+                                                    shouldDisplay: false)
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "The container id.") var id: String
+
+    func run() throws {
+        let status = try engineCommand { try openEngine(globals).runMonitor(id: id, syncFD: 3) }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

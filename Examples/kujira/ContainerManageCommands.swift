@@ -1,0 +1,267 @@
+import ArgumentParser
+import Foundation
+import Kujira
+import KujiraImage
+
+/// `kujira stop [-t N] CONTAINER…`.
+struct ContainerStop: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop one or more running containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Option(name: [.customShort("t"), .customLong("time")], help: "Seconds to wait before killing the container.") var time: Int?
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            for container in containers {
+                try engine.stop(container, timeout: time)
+                print(container)
+            }
+        }
+    }
+}
+
+/// `kujira kill [-s SIGNAL] CONTAINER…`.
+struct ContainerKill: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Kill one or more running containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Option(name: .shortAndLong, help: "Signal to send to the container.") var signal: String = "KILL"
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            let number = try Signals.parse(signal)
+            for container in containers {
+                try engine.kill(container, signal: number)
+                print(container)
+            }
+        }
+    }
+}
+
+/// `kujira restart [-t N] CONTAINER…`.
+struct ContainerRestart: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart one or more containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Option(name: [.customShort("t"), .customLong("time")], help: "Seconds to wait before killing the container.") var time: Int?
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            for container in containers {
+                try engine.restart(container, timeout: time)
+                print(container)
+            }
+        }
+    }
+}
+
+/// `kujira rm [-f] CONTAINER…`.
+struct ContainerRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Force the removal of a running container (uses SIGKILL).") var force = false
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            for container in containers {
+                try engine.remove(container, force: force)
+                print(container)
+            }
+        }
+    }
+}
+
+/// `kujira ps [-a] [-q]`: a table like `docker ps`.
+struct ContainerList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).") var all = false
+    @Flag(name: .shortAndLong, help: "Only display container IDs.") var quiet = false
+    @Flag(name: .customLong("no-trunc"), help: "Don't truncate output.") var noTrunc = false
+
+    func run() throws {
+        try engineCommand {
+            let records = try openEngine(globals).list().filter { all || $0.state.isActive }
+            if quiet {
+                records.forEach { print(noTrunc ? $0.id : $0.shortID) }
+                return
+            }
+            var rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
+            for record in records {
+                var command = (record.config.entrypoint + record.config.cmd).joined(separator: " ")
+                if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
+                let created = parseTime(record.created).map { relativeTime($0) } ?? ""
+                rows.append([noTrunc ? record.id : record.shortID, displayName(record.image), "\"\(command)\"", created,
+                             statusText(record), "", record.name])
+            }
+            printTable(rows)
+        }
+    }
+
+    /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`, … as `docker ps` writes them.
+    func statusText(_ record: ContainerRecord) -> String {
+        let state = record.state
+        func since(_ text: String) -> String {
+            guard let date = parseTime(text) else { return "" }
+            return relativeTime(date).replacingOccurrences(of: " ago", with: "")
+        }
+        switch state.status {
+        case .created: return "Created"
+        case .running: return "Up \(since(state.startedAt))"
+        case .paused: return "Up \(since(state.startedAt)) (Paused)"
+        case .restarting: return "Restarting (\(state.exitCode)) \(since(state.finishedAt)) ago"
+        case .exited: return "Exited (\(state.exitCode)) \(since(state.finishedAt)) ago"
+        case .dead: return "Dead"
+        }
+    }
+}
+
+/// Parses an RFC 3339 time with up to nanoseconds.
+func parseTime(_ text: String) -> Date? {
+    guard let dot = text.firstIndex(of: ".") else { return ISO8601DateFormatter().date(from: text) }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    let rest = text[text.index(after: dot)...]
+    let digits = rest.prefix { $0.isNumber }
+    return formatter.date(from: String(text[..<dot]) + "." + digits.prefix(3) + rest.dropFirst(digits.count))
+}
+
+/// `kujira logs [-f] [--tail N] [-t] CONTAINER`.
+struct ContainerLogs: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Fetch the logs of a container.")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Follow log output.") var follow = false
+    @Option(name: [.customShort("n"), .customLong("tail")], help: "Number of lines to show from the end of the logs (or all).") var tail: String = "all"
+    @Flag(name: .shortAndLong, help: "Show timestamps.") var timestamps = false
+    @Argument(help: "The container (name or id).") var container: String
+
+    func run() throws {
+        try engineCommand {
+            let count: Int? = tail == "all" ? nil : Int(tail)
+            if tail != "all" && count == nil { throw CLIError("--tail \(tail): give a number or all", exitCode: 125) }
+            let out = FileHandle.standardOutput, err = FileHandle.standardError
+            try openEngine(globals).logs(container, follow: follow, tail: count) { entry in
+                let text = timestamps ? "\(entry.time) \(entry.log)" : entry.log
+                (entry.stream == "stderr" ? err : out).write(Data(text.utf8))
+            }
+        }
+    }
+}
+
+/// `kujira exec [-e] [-w] [-u] [-d] CONTAINER COMMAND…`: exits with the command's status.
+struct ContainerExec: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Execute a command in a running container.")
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Detached mode: run command in the background.") var detach = false
+    @Option(name: .shortAndLong, help: "Set environment variables.") var env: [String] = []
+    @Option(name: .shortAndLong, help: "Username or UID.") var user: String?
+    @Option(name: [.customShort("w"), .customLong("workdir")], help: "Working directory inside the container.") var workdir: String?
+    @Flag(name: .shortAndLong, help: "Keep STDIN open (stdin is passed through).") var interactive = false
+    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (not yet supported).") var tty = false
+    @Argument(help: "The container (name or id).") var container: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
+
+    func run() throws {
+        if tty { throw CLIError("-t (a pseudo-TTY) is not supported yet; run without -t", exitCode: 125) }
+        let code = try engineCommand {
+            var options = ExecProcessOptions()
+            options.env = env
+            options.user = user
+            options.workingDir = workdir
+            options.detach = detach
+            return try openEngine(globals).exec(container, command: command.first == "--" ? Array(command.dropFirst()) : command, options: options)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `kujira wait CONTAINER…`: prints each exit code.
+struct ContainerWait: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "wait", abstract: "Block until containers stop, then print their exit codes.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            for container in containers { print(try engine.wait(container)) }
+        }
+    }
+}
+
+/// `kujira inspect NAME…`: containers, falling back to images, as a JSON array.
+struct ContainerInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Return low-level information on containers or images.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "Container or image names or ids.") var names: [String]
+
+    /// A container or an image document.
+    enum Document: Encodable {
+        case container(ContainerInspection)
+        case image(ImageInspection)
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .container(let value): try value.encode(to: encoder)
+            case .image(let value): try value.encode(to: encoder)
+            }
+        }
+    }
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            var documents: [Document] = []
+            for name in names {
+                do {
+                    documents.append(.container(try engine.inspect(name)))
+                } catch let error as EngineError where error.code == .notFound {
+                    let store = try ImageStore(root: globals.root)
+                    guard let record = try? lookupImage(name, in: store) else {
+                        throw CLIError("no such object: \(name)", exitCode: 1)
+                    }
+                    documents.append(.image(try ImageInspection(record: record, allRecords: try store.list(), store: store)))
+                }
+            }
+            try printJSON(documents)
+        }
+    }
+}
+
+/// `kujira pause CONTAINER…`.
+struct ContainerPause: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause all processes within one or more containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            for container in containers {
+                try engine.pause(container)
+                print(container)
+            }
+        }
+    }
+}
+
+/// `kujira unpause CONTAINER…`.
+struct ContainerUnpause: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "unpause", abstract: "Unpause all processes within one or more containers.")
+    @OptionGroup var globals: GlobalOptions
+    @Argument(help: "Containers (names or ids).") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try openEngine(globals)
+            for container in containers {
+                try engine.unpause(container)
+                print(container)
+            }
+        }
+    }
+}

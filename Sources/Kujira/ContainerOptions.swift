@@ -1,0 +1,66 @@
+/// What `create` and `run` take, field for field the Docker CLI flags of the same names.
+public struct ContainerOptions: Sendable, Hashable {
+    /// The image name or id.
+    public var image: String
+    /// The command (replaces the image's `Cmd`); empty keeps it.
+    public var command: [String] = []
+    /// `--name`; nil picks a random `adjective_surname`.
+    public var name: String?
+    /// `--entrypoint`; nil keeps the image's, `""` clears it. Setting it clears the image's `Cmd`.
+    public var entrypoint: String?
+    /// `-e NAME=VALUE` (or `-e NAME`, taking the value from `environment`).
+    public var env: [String] = []
+    /// `--env-file` paths (read at create).
+    public var envFiles: [String] = []
+    /// `-w`.
+    public var workingDir: String?
+    /// `-u`.
+    public var user: String?
+    /// `-h`.
+    public var hostname: String?
+    /// `--label KEY=VALUE`.
+    public var labels: [String] = []
+    /// `--read-only`.
+    public var readOnly = false
+    /// `-m`, e.g. `32m`.
+    public var memory: String?
+    /// `--memory-swap`, e.g. `64m` or `-1`.
+    public var memorySwap: String?
+    /// `-c`.
+    public var cpuShares: Int64?
+    /// `--cpus`, e.g. `1.5`.
+    public var cpus: Double?
+    /// `--pids-limit`.
+    public var pidsLimit: Int64?
+    /// `--cap-add`.
+    public var capAdd: [String] = []
+    /// `--cap-drop`.
+    public var capDrop: [String] = []
+    /// `--privileged`.
+    public var privileged = false
+    /// `--security-opt` (`seccomp=unconfined`, `seccomp=PROFILE.json`, `no-new-privileges`).
+    public var securityOpt: [String] = []
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    public var ulimits: [String] = []
+    /// `--stop-signal`.
+    public var stopSignal: String?
+    /// `--stop-timeout` seconds.
+    public var stopTimeout: Int?
+    /// `--tmpfs PATH[:OPTIONS]`.
+    public var tmpfs: [String] = []
+    /// `-v /host:/container[:ro|rw]`.
+    public var volumes: [String] = []
+    /// `--restart`.
+    public var restart: String = "no"
+    /// `--rm`.
+    public var autoRemove = false
+    /// `--network`: `none` (default: an own network namespace with loopback only) or `host`.
+    public var network: String = "none"
+    /// `-i` (not yet forwarded: stdin is /dev/null).
+    public var interactive = false
+    /// The environment `-e NAME` reads from.
+    public var environment: [String: String] = [:]
+
+    /// Options for `image` with everything else at Docker's defaults.
+    public init(image: String) { self.image = image }
+}

@@ -1,0 +1,201 @@
+/// What the engine knows about one container, persisted as
+/// `<root>/containers/<id>/config.v2.json` (the name Docker uses), with field names shaped
+/// like `docker inspect`'s so that the file reads the way users expect.
+public struct ContainerRecord: Codable, Sendable, Hashable {
+    /// The 64-hex-digit id.
+    public var id: String
+    /// The name, without Docker's leading `/`.
+    public var name: String
+    /// When the container was created (RFC 3339 with nanoseconds).
+    public var created: String
+    /// The image reference the user gave.
+    public var image: String
+    /// The image id (`sha256:` config digest).
+    public var imageID: String
+    /// The process and metadata settings.
+    public var config: ContainerConfig
+    /// The host-side settings.
+    public var hostConfig: ContainerHostConfig
+    /// Bind and tmpfs mounts.
+    public var mounts: [ContainerMount]
+    /// The runtime state, written by the monitor.
+    public var state: ContainerState
+    /// How often the restart policy restarted the container.
+    public var restartCount: Int
+    /// The container's rootfs mount point.
+    public var rootfsPath: String
+    /// The json-file log.
+    public var logPath: String
+
+    /// The 12-character short id.
+    public var shortID: String { String(id.prefix(12)) }
+}
+
+/// The Docker `Config` subset the engine records.
+public struct ContainerConfig: Codable, Sendable, Hashable {
+    /// The hostname.
+    public var hostname: String
+    /// The user, as given (`name`, `uid`, `uid:gid`, …), or empty.
+    public var user: String
+    /// The environment.
+    public var env: [String]
+    /// The command (after the entrypoint).
+    public var cmd: [String]
+    /// The entrypoint.
+    public var entrypoint: [String]
+    /// The working directory.
+    public var workingDir: String
+    /// Labels: the image's, then the user's.
+    public var labels: [String: String]
+    /// The signal `stop` sends first.
+    public var stopSignal: String
+    /// Seconds `stop` waits before SIGKILL.
+    public var stopTimeout: Int
+    /// Whether stdin is kept open (`-i`).
+    public var openStdin: Bool
+}
+
+/// The Docker `HostConfig` subset the engine records.
+public struct ContainerHostConfig: Codable, Sendable, Hashable {
+    /// `--rm`.
+    public var autoRemove: Bool
+    /// `--restart`.
+    public var restartPolicy: RestartPolicy
+    /// `--network`: `none` or `host`.
+    public var networkMode: String
+    /// `-m`, bytes (0: unlimited).
+    public var memory: Int64
+    /// `--memory-swap`, bytes (0: unset, -1: unlimited).
+    public var memorySwap: Int64
+    /// `-c`.
+    public var cpuShares: Int64
+    /// `--cpus` × 10⁹.
+    public var nanoCpus: Int64
+    /// `--pids-limit` (0: unlimited).
+    public var pidsLimit: Int64
+    /// `--cap-add`.
+    public var capAdd: [String]
+    /// `--cap-drop`.
+    public var capDrop: [String]
+    /// `--privileged`.
+    public var privileged: Bool
+    /// `--read-only`.
+    public var readonlyRootfs: Bool
+    /// `--security-opt`.
+    public var securityOpt: [String]
+    /// `-v` as given.
+    public var binds: [String]
+    /// `--tmpfs`, destination → options.
+    public var tmpfs: [String: String]
+    /// `--ulimit` as given.
+    public var ulimits: [String]
+}
+
+/// A restart policy (`--restart`).
+public struct RestartPolicy: Codable, Sendable, Hashable {
+    /// `no`, `on-failure`, `always` or `unless-stopped`.
+    public var name: String
+    /// For `on-failure`: the most restarts (0: unlimited).
+    public var maximumRetryCount: Int
+
+    /// No restarts.
+    public static let no = RestartPolicy(name: "no", maximumRetryCount: 0)
+
+    /// Creates a policy.
+    public init(name: String, maximumRetryCount: Int = 0) {
+        self.name = name
+        self.maximumRetryCount = maximumRetryCount
+    }
+
+    /// Parses `no`, `on-failure[:N]`, `always`, `unless-stopped`.
+    public static func parse(_ text: String) throws -> RestartPolicy {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        switch parts.first ?? "" {
+        case "", "no": return .no
+        case "always", "unless-stopped":
+            guard parts.count == 1 else { throw EngineError(.invalidArgument, "restart policy \(text): only on-failure takes a count") }
+            return RestartPolicy(name: parts[0])
+        case "on-failure":
+            guard parts.count == 1 || Int(parts[1]).map({ $0 >= 0 }) == true else {
+                throw EngineError(.invalidArgument, "restart policy \(text): the count must be a non-negative number")
+            }
+            return RestartPolicy(name: "on-failure", maximumRetryCount: parts.count == 2 ? Int(parts[1]) ?? 0 : 0)
+        default:
+            throw EngineError(.invalidArgument, "invalid restart policy \(text): use no, on-failure[:N], always or unless-stopped")
+        }
+    }
+
+    /// Whether a container that exited with `exitCode` after `restartCount` restarts is
+    /// restarted; never after a manual stop.
+    public func shouldRestart(exitCode: Int32, restartCount: Int, manuallyStopped: Bool) -> Bool {
+        if manuallyStopped { return false }
+        switch name {
+        case "always", "unless-stopped": return true
+        case "on-failure": return exitCode != 0 && (maximumRetryCount == 0 || restartCount < maximumRetryCount)
+        default: return false
+        }
+    }
+}
+
+/// A mount of a container, as `docker inspect` shows it in `Mounts`.
+public struct ContainerMount: Codable, Sendable, Hashable {
+    /// `bind` or `tmpfs`.
+    public var type: String
+    /// The host path (bind) or empty.
+    public var source: String
+    /// The path in the container.
+    public var destination: String
+    /// Whether the mount is writable.
+    public var rw: Bool
+}
+
+/// The status of a container, as Docker names it.
+public enum ContainerStatus: String, Codable, Sendable, Hashable {
+    /// Created, never started (or started and failed before running).
+    case created
+    /// Its process runs.
+    case running
+    /// Its processes are frozen.
+    case paused
+    /// It exited and the restart policy is about to start it again.
+    case restarting
+    /// Its process exited.
+    case exited
+    /// Its monitor vanished and it could not be cleaned up.
+    case dead
+}
+
+/// The runtime state of a container (`docker inspect`'s `State`).
+public struct ContainerState: Codable, Sendable, Hashable {
+    /// The status.
+    public var status: ContainerStatus
+    /// The host pid of the container's process while it runs, else 0.
+    public var pid: Int32
+    /// The exit code of the last run.
+    public var exitCode: Int32
+    /// Whether the OOM killer killed a process of the last run.
+    public var oomKilled: Bool
+    /// Why the last start failed, or empty.
+    public var error: String
+    /// When the last run started, or empty.
+    public var startedAt: String
+    /// When the last run finished, or empty.
+    public var finishedAt: String
+    /// The monitor's pid while it lives, else 0.
+    public var monitorPid: Int32
+    /// The monitor's start time (clock ticks since boot), to tell a reused pid apart.
+    public var monitorStartTime: UInt64
+    /// Set by `stop` and `kill`: the restart policy does not apply to this exit.
+    public var manuallyStopped: Bool
+    /// The pid of a `run` that is attached and removes the container itself (`--rm`): the
+    /// monitor waits for it to go before removing, so the client can read the exit code.
+    public var attachedClientPid: Int32
+
+    /// A new container's state.
+    public static let created = ContainerState(
+        status: .created, pid: 0, exitCode: 0, oomKilled: false, error: "", startedAt: "", finishedAt: "",
+        monitorPid: 0, monitorStartTime: 0, manuallyStopped: false, attachedClientPid: 0)
+
+    /// Whether the container is running, paused or restarting (its monitor should be alive).
+    public var isActive: Bool { status == .running || status == .paused || status == .restarting }
+}

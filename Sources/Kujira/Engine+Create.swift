@@ -1,0 +1,73 @@
+// `create`: a container from an image, ready to start.
+//
+//     var options = ContainerOptions(image: "busybox")
+//     options.command = ["sh", "-c", "echo hi"]
+//     options.memory = "32m"
+//     let record = try engine.create(options)
+//
+// The image is unpacked (once per layer chain), the container's overlay rootfs mounted at
+// <root>/containers/<id>/rootfs, the runtime bundle config.json written next to it, and the
+// record saved last, under the lock that makes names unique: a crash before that leaves no
+// container, only a directory that `rm` of no one sees and the next create of the id never
+// meets (ids are random).
+
+import KujiraImage
+import KujiraOCI
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Engine {
+    /// Creates a container from `options`.
+    /// - Throws: ``EngineError`` (`.notFound` image, `.conflict` name, `.invalidArgument`
+    ///   option) or the image store's error.
+    @discardableResult
+    public func create(_ options: ContainerOptions) throws -> ContainerRecord {
+        if let name = options.name, !NameGenerator.isValid(name) {
+            throw EngineError(.invalidArgument, "invalid container name \"\(name)\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        }
+        let imageRecord: ImageRecord
+        do {
+            imageRecord = try images.lookup(options.image)
+        } catch {
+            throw EngineError(.notFound, "no such image: \(options.image); pull or load it first", cause: error)
+        }
+        let details = try images.details(of: imageRecord)
+        let snapshots = try images.snapshotStore()
+        let chain = try snapshots.ensureUnpacked(details)
+
+        let id = SystemSupport.randomID()
+        let dir = directory(id)
+        let rootfs = "\(dir)/rootfs"
+        try snapshots.prepareRootfs(containerID: id, chain: chain, target: rootfs)
+        do {
+            var record = try ContainerSpecBuilder.record(id: id, options: options, image: details, imageID: imageRecord.configDigest?.description ?? "",
+                                                         rootfs: rootfs, logPath: "\(dir)/\(id)-json.log")
+            let spec = try ContainerSpecBuilder.spec(record: record, image: details.configuration, options: options, directory: dir)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)))
+            try lock.withLock {
+                let names = Set(allIDs().compactMap { load($0)?.name })
+                if let name = options.name {
+                    guard !names.contains(name) else {
+                        throw EngineError(.conflict, "the container name \"\(name)\" is already in use; remove that container or choose another name")
+                    }
+                    record.name = name
+                } else {
+                    var retry = 0
+                    repeat {
+                        record.name = NameGenerator.random(retry: retry)
+                        retry += 1
+                    } while names.contains(record.name)
+                }
+                try save(record)
+            }
+            return record
+        } catch {
+            try? snapshots.removeRootfs(containerID: id)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,148 @@
+// `inspect`: a container as `docker inspect` shows it (the commonly used subset).
+//
+//     let document = try engine.inspect("web")
+//     print(document.state.oomKilled)
+
+/// `docker inspect`'s document for a container; encodes with Docker's field names.
+public struct ContainerInspection: Encodable, Sendable {
+    /// `State`.
+    public struct State: Encodable, Sendable {
+        /// Docker's field names.
+        enum CodingKeys: String, CodingKey {
+            case status = "Status", running = "Running", paused = "Paused", restarting = "Restarting"
+            case oomKilled = "OOMKilled", dead = "Dead", pid = "Pid", exitCode = "ExitCode", error = "Error"
+            case startedAt = "StartedAt", finishedAt = "FinishedAt"
+        }
+        /// `created`, `running`, `paused`, `restarting`, `exited`, `dead`.
+        public var status: String
+        /// Running (or paused).
+        public var running: Bool
+        /// Paused.
+        public var paused: Bool
+        /// Restarting.
+        public var restarting: Bool
+        /// The OOM killer killed a process of the last run.
+        public var oomKilled: Bool
+        /// Dead.
+        public var dead: Bool
+        /// The host pid, or 0.
+        public var pid: Int32
+        /// The last exit code.
+        public var exitCode: Int32
+        /// Why the last start failed.
+        public var error: String
+        /// When the last run started (Docker's zero time if never).
+        public var startedAt: String
+        /// When the last run finished (Docker's zero time if never).
+        public var finishedAt: String
+    }
+
+    /// `Config`.
+    public struct Config: Encodable, Sendable {
+        /// Docker's field names.
+        enum CodingKeys: String, CodingKey {
+            case hostname = "Hostname", user = "User", env = "Env", cmd = "Cmd", image = "Image"
+            case workingDir = "WorkingDir", entrypoint = "Entrypoint", labels = "Labels"
+            case stopSignal = "StopSignal", stopTimeout = "StopTimeout", openStdin = "OpenStdin"
+        }
+        var hostname: String, user: String, env: [String], cmd: [String], image: String
+        var workingDir: String, entrypoint: [String], labels: [String: String]
+        var stopSignal: String, stopTimeout: Int, openStdin: Bool
+    }
+
+    /// `HostConfig`.
+    public struct HostConfig: Encodable, Sendable {
+        /// Docker's field names.
+        enum CodingKeys: String, CodingKey {
+            case binds = "Binds", networkMode = "NetworkMode", restartPolicy = "RestartPolicy", autoRemove = "AutoRemove"
+            case capAdd = "CapAdd", capDrop = "CapDrop", privileged = "Privileged", readonlyRootfs = "ReadonlyRootfs"
+            case securityOpt = "SecurityOpt", tmpfs = "Tmpfs", memory = "Memory", memorySwap = "MemorySwap"
+            case cpuShares = "CpuShares", nanoCpus = "NanoCpus", pidsLimit = "PidsLimit", ulimits = "Ulimits"
+        }
+        /// `RestartPolicy`.
+        struct Restart: Encodable, Sendable {
+            enum CodingKeys: String, CodingKey { case name = "Name", maximumRetryCount = "MaximumRetryCount" }
+            var name: String, maximumRetryCount: Int
+        }
+        var binds: [String], networkMode: String, restartPolicy: Restart, autoRemove: Bool
+        var capAdd: [String], capDrop: [String], privileged: Bool, readonlyRootfs: Bool
+        var securityOpt: [String], tmpfs: [String: String], memory: Int64, memorySwap: Int64
+        var cpuShares: Int64, nanoCpus: Int64, pidsLimit: Int64, ulimits: [String]
+    }
+
+    /// An entry of `Mounts`.
+    public struct Mount: Encodable, Sendable {
+        enum CodingKeys: String, CodingKey { case type = "Type", source = "Source", destination = "Destination", rw = "RW" }
+        var type: String, source: String, destination: String, rw: Bool
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id", created = "Created", path = "Path", args = "Args", state = "State", image = "Image"
+        case logPath = "LogPath", name = "Name", restartCount = "RestartCount", driver = "Driver"
+        case hostConfig = "HostConfig", mounts = "Mounts", config = "Config"
+    }
+
+    /// The full id.
+    public var id: String
+    /// When it was created.
+    public var created: String
+    /// The executable (first word of entrypoint + cmd).
+    public var path: String
+    /// The remaining arguments.
+    public var args: [String]
+    /// The state.
+    public var state: State
+    /// The image id.
+    public var image: String
+    /// The json-file log path.
+    public var logPath: String
+    /// `/` + the name.
+    public var name: String
+    /// Restarts made by the restart policy.
+    public var restartCount: Int
+    /// The storage driver (`overlay2`-like overlay, or copy).
+    public var driver: String
+    var hostConfig: HostConfig
+    var mounts: [Mount]
+    var config: Config
+
+    static let zeroTime = "0001-01-01T00:00:00Z"
+
+    init(_ record: ContainerRecord) {
+        let command = record.config.entrypoint + record.config.cmd
+        id = record.id
+        created = record.created
+        path = command.first ?? ""
+        args = Array(command.dropFirst())
+        let status = record.state.status
+        state = State(status: status.rawValue, running: status == .running || status == .paused, paused: status == .paused,
+                      restarting: status == .restarting, oomKilled: record.state.oomKilled, dead: status == .dead,
+                      pid: record.state.pid, exitCode: record.state.exitCode, error: record.state.error,
+                      startedAt: record.state.startedAt.isEmpty ? Self.zeroTime : record.state.startedAt,
+                      finishedAt: record.state.finishedAt.isEmpty ? Self.zeroTime : record.state.finishedAt)
+        image = record.imageID
+        logPath = record.logPath
+        name = "/" + record.name
+        restartCount = record.restartCount
+        driver = "overlay"
+        let host = record.hostConfig
+        hostConfig = HostConfig(binds: host.binds, networkMode: host.networkMode,
+                                restartPolicy: .init(name: host.restartPolicy.name, maximumRetryCount: host.restartPolicy.maximumRetryCount),
+                                autoRemove: host.autoRemove, capAdd: host.capAdd, capDrop: host.capDrop, privileged: host.privileged,
+                                readonlyRootfs: host.readonlyRootfs, securityOpt: host.securityOpt, tmpfs: host.tmpfs,
+                                memory: host.memory, memorySwap: host.memorySwap, cpuShares: host.cpuShares,
+                                nanoCpus: host.nanoCpus, pidsLimit: host.pidsLimit, ulimits: host.ulimits)
+        mounts = record.mounts.map { Mount(type: $0.type, source: $0.source, destination: $0.destination, rw: $0.rw) }
+        let config = record.config
+        self.config = Config(hostname: config.hostname, user: config.user, env: config.env, cmd: config.cmd, image: record.image,
+                             workingDir: config.workingDir, entrypoint: config.entrypoint, labels: config.labels,
+                             stopSignal: config.stopSignal, stopTimeout: config.stopTimeout, openStdin: config.openStdin)
+    }
+}
+
+extension Engine {
+    /// The `docker inspect` document of container `nameOrID`.
+    public func inspect(_ nameOrID: String) throws -> ContainerInspection {
+        ContainerInspection(try container(nameOrID))
+    }
+}

@@ -1,0 +1,35 @@
+// `rm`: remove a container, its rootfs (overlay upper dir), log and runtime state.
+//
+//     try engine.remove("web", force: true)   // kills it first if it runs
+
+import KujiraRuntime
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Engine {
+    /// Removes container `nameOrID`; a running one only with `force` (SIGKILL first).
+    /// - Throws: ``EngineError`` `.invalidState` for a running container without `force`.
+    public func remove(_ nameOrID: String, force: Bool = false) throws {
+        let record = try container(nameOrID)
+        if record.state.isActive {
+            guard force else {
+                throw EngineError(.invalidState, "cannot remove running container \(record.name): stop it first, or use rm -f")
+            }
+            try update(record.id) { $0.state.manuallyStopped = true }
+            try? runtime.kill(id: record.id, signal: SIGKILL, all: true)
+            _ = try waitUntilInactive(record.id, milliseconds: 30_000)
+        }
+        try lock.withLock {
+            guard load(record.id) != nil else { return }
+            // The record goes first: from here on no reader sees a half-removed container.
+            unlink(recordPath(record.id))
+            try? runtime.delete(id: record.id, force: true)
+            if let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record.id), containerID: record.id) {
+                try? cgroup.destroy()
+            }
+            try images.snapshotStore().removeRootfs(containerID: record.id)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+// `start`: hand a created or exited container to a new monitor process and wait until the
+// monitor reports that the container's process runs (or why it does not).
+//
+//     try engine.start("web")
+//
+// The monitor is spawned (posix_spawn, no fork of this multi-threaded process) with fds
+// 0-2 on /dev/null and <root>/containers/<id>/monitor.log and fd 3 a socket back to us; it
+// calls setsid, so it outlives this process and its terminal.
+
+internal import CKujiraRuntime
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Engine {
+    /// Starts container `nameOrID` under a new monitor; a running container is left alone.
+    /// - Parameter attachedClient: the pid of a client that follows the container and, with
+    ///   `--rm`, removes it itself: the monitor then waits for that process to exit before
+    ///   removing the container (0: none).
+    /// - Throws: ``EngineError`` `.startFailed` with the runtime's reason (a missing
+    ///   executable, a bad mount, …).
+    @discardableResult
+    public func start(_ nameOrID: String, attachedClient: Int32 = 0) throws -> ContainerRecord {
+        let record = try container(nameOrID)
+        if record.state.isActive { return record }
+        let id = record.id
+        try update(id) { record in
+            record.state.manuallyStopped = false
+            record.state.attachedClientPid = attachedClient
+            record.state.error = ""
+        }
+        var sockets: [Int32] = [-1, -1]
+        guard kujira_socketpair(Int32(SOCK_STREAM.rawValue), &sockets) == 0 else { throw EngineError.posix("socketpair", errno: errno) }
+        defer { close(sockets[0]) }
+        let pid = try spawnMonitor(id: id, syncFD: sockets[1])
+        close(sockets[1])
+
+        var message: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(sockets[0], &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            message += buffer[0..<count]
+        }
+        let text = String(decoding: message, as: UTF8.self)
+        guard text == "ok" else {
+            // Reap the monitor if it already exited, so a long-lived caller keeps no zombie.
+            var status: Int32 = 0
+            waitpid(pid, &status, WNOHANG)
+            throw EngineError(.startFailed, text.isEmpty
+                ? "the monitor of container \(record.name) exited before starting it; see \(directory(id))/monitor.log"
+                : text)
+        }
+        return try container(id)
+    }
+
+    /// Spawns `monitorExecutable __monitor --root ROOT --state STATE ID`.
+    func spawnMonitor(id: String, syncFD: Int32) throws -> pid_t {
+        let logPath = "\(directory(id))/monitor.log"
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        defer {
+            if devNull >= 0 { close(devNull) }
+            if log >= 0 { close(log) }
+        }
+        guard devNull >= 0, log >= 0 else { throw EngineError.posix("opening \(logPath)", errno: errno) }
+        // Every source fd above the targets, so no mapping overwrites another's source.
+        let sources = [devNull, log, log, syncFD].map { fcntl($0, F_DUPFD_CLOEXEC, 10) }
+        defer { for fd in sources where fd >= 0 { close(fd) } }
+        guard sources.allSatisfy({ $0 >= 0 }) else { throw EngineError.posix("duplicating the monitor's fds", errno: errno) }
+        let arguments = [monitorExecutable, "__monitor", "--root", root, "--state", state, id]
+        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let targets: [Int32] = [0, 1, 2, 3]
+        let result = argv.withUnsafeBufferPointer { argvBuffer in
+            envp.withUnsafeBufferPointer { envpBuffer in
+                kujira_spawn(monitorExecutable, argvBuffer.baseAddress, envpBuffer.baseAddress, sources, targets, 4, 4, 0, &pid)
+            }
+        }
+        guard result == 0 else { throw EngineError.posix("starting the monitor \(monitorExecutable)", errno: result) }
+        return pid
+    }
+}

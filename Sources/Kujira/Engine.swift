@@ -1,0 +1,156 @@
+public import KujiraRuntime
+public import KujiraImage
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The container engine: containers with names and ids made from images in an
+/// ``ImageStore``, each run by its own small monitor process that outlives the caller
+/// (DESIGN.md, "Process model"). Every operation lives in its own file (`Engine+Create`,
+/// `Engine+Start`, `Engine+Stop`, …).
+///
+/// ```swift
+/// let engine = try Engine(root: "/var/lib/kujira", state: "/run/kujira")
+/// var options = ContainerOptions(image: "busybox")
+/// options.command = ["echo", "hi"]
+/// let container = try engine.create(options)
+/// try engine.start(container.id)
+/// let code = try engine.wait(container.id)
+/// ```
+///
+/// State lives in files: `<root>/containers/<id>/config.v2.json` (the record, replaced
+/// atomically under an `flock` on `<root>/containers.lock`), the runtime bundle
+/// `config.json`, the `<id>-json.log` log and the overlay rootfs; the live runtime state is
+/// under `<state>/runtime`. Any number of processes may use one root at once, and a
+/// `kill -9` of any of them leaves it consistent: the next reader reconciles a container
+/// whose monitor died.
+///
+/// The monitor is the `kujira` executable re-run as `kujira __monitor ID` (see
+/// ``monitorExecutable``): a program that embeds the library and is not `kujira` must set
+/// it, or call ``runMonitor(id:syncFD:)`` from its own hidden subcommand.
+///
+/// The operations block (waiting for processes and files); call them from a thread that may
+/// block, as a command-line tool does.
+public struct Engine: Sendable {
+    /// The persistent root (`--root`).
+    public let root: String
+    /// The runtime state root (`--state`, a tmpfs).
+    public let state: String
+    /// The executable started as the monitor with arguments
+    /// `__monitor --root ROOT --state STATE ID`.
+    public var monitorExecutable: String
+    /// The image store under ``root``.
+    public let images: ImageStore
+
+    /// Opens the engine over `root` and `state`, creating them if needed.
+    public init(root: String = "/var/lib/kujira", state: String = ContainerRuntime.defaultRoot,
+                monitorExecutable: String? = nil) throws {
+        self.root = root
+        self.state = state
+        self.images = try ImageStore(root: root)
+        self.monitorExecutable = monitorExecutable ?? Engine.currentExecutable()
+        try SystemSupport.makeDirectories("\(root)/containers", mode: 0o711)
+        try SystemSupport.makeDirectories(state, mode: 0o711)
+    }
+
+    /// The running executable's path (`/proc/self/exe`).
+    static func currentExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// The OCI runtime over `<state>/runtime`.
+    public var runtime: ContainerRuntime { ContainerRuntime(root: "\(state)/runtime") }
+
+    // MARK: - Paths
+
+    func directory(_ id: String) -> String { "\(root)/containers/\(id)" }
+    func recordPath(_ id: String) -> String { "\(directory(id))/config.v2.json" }
+    var lock: FileLock { FileLock(path: "\(root)/containers.lock") }
+    /// The cgroup every container gets: `/kujira/<id>` in each hierarchy.
+    static func cgroupsPath(_ id: String) -> String { "/kujira/\(id)" }
+
+    // MARK: - Records
+
+    /// Reads the record of `id`, or nil if it has none (being created or removed).
+    func load(_ id: String) -> ContainerRecord? {
+        guard let data = FileManager.default.contents(atPath: recordPath(id)) else { return nil }
+        return try? JSONDecoder().decode(ContainerRecord.self, from: data)
+    }
+
+    /// Writes a record; the caller holds ``lock``.
+    func save(_ record: ContainerRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try SystemSupport.writeAtomically(recordPath(record.id), Array(try encoder.encode(record)))
+    }
+
+    /// Reads, changes and writes the record of `id` under the lock; returns the new record.
+    @discardableResult
+    func update(_ id: String, _ change: (inout ContainerRecord) throws -> Void) throws -> ContainerRecord {
+        try lock.withLock {
+            guard var record = load(id) else { throw EngineError(.notFound, "no such container: \(id)") }
+            try change(&record)
+            try save(record)
+            return record
+        }
+    }
+
+    /// The ids of every container with a record.
+    func allIDs() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/containers")) ?? []
+        return names.filter { $0.count == 64 && FileManager.default.fileExists(atPath: recordPath($0)) }
+    }
+
+    /// Finds a container by full id, name, or unique id prefix, reconciling its state first.
+    /// - Throws: ``EngineError`` `.notFound`, or `.conflict` for an ambiguous prefix.
+    public func container(_ nameOrID: String) throws -> ContainerRecord {
+        let wanted = nameOrID.hasPrefix("/") ? String(nameOrID.dropFirst()) : nameOrID
+        let ids = allIDs()
+        var matches: [String] = []
+        if ids.contains(wanted) {
+            matches = [wanted]
+        } else if let byName = ids.first(where: { load($0)?.name == wanted }) {
+            matches = [byName]
+        } else if !wanted.isEmpty {
+            matches = ids.filter { $0.hasPrefix(wanted) }
+        }
+        guard let id = matches.first, let record = load(id) else {
+            throw EngineError(.notFound, "no such container: \(nameOrID)")
+        }
+        guard matches.count == 1 else {
+            throw EngineError(.conflict, "multiple containers match \(nameOrID): give more of the id")
+        }
+        return try reconcile(record)
+    }
+
+    /// Every container, newest first, each reconciled.
+    public func list() throws -> [ContainerRecord] {
+        try allIDs().compactMap { load($0) }.map { try reconcile($0) }.sorted { $0.created > $1.created }
+    }
+
+    /// Marks a container whose monitor died as exited and cleans up its runtime container
+    /// (killing what is left and removing its cgroup); the rootfs stays until `rm`.
+    func reconcile(_ record: ContainerRecord) throws -> ContainerRecord {
+        guard record.state.isActive || record.state.monitorPid != 0,
+              !SystemSupport.isAlive(record.state.monitorPid, startTime: record.state.monitorStartTime) else { return record }
+        return try lock.withLock {
+            guard var current = load(record.id) else { return record }
+            guard current.state.isActive || current.state.monitorPid != 0,
+                  !SystemSupport.isAlive(current.state.monitorPid, startTime: current.state.monitorStartTime) else { return current }
+            if current.state.isActive {
+                try? runtime.kill(id: current.id, signal: SIGKILL, all: true)
+                current.state.status = .exited
+                current.state.exitCode = 137
+                current.state.error = "the container's monitor (pid \(current.state.monitorPid)) died; the container was killed"
+                current.state.finishedAt = SystemSupport.timestamp()
+            }
+            try? runtime.delete(id: current.id, force: true)
+            current.state.pid = 0
+            current.state.monitorPid = 0
+            current.state.monitorStartTime = 0
+            try save(current)
+            return current
+        }
+    }
+}

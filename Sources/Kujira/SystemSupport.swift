@@ -1,0 +1,121 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small system helpers of the engine: timestamps, ids, process probes, files.
+enum SystemSupport {
+    /// Now, as RFC 3339 with nanoseconds in UTC (Docker's `time` and `StartedAt` format).
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let year = Int(parts.tm_year) + 1900, month = Int(parts.tm_mon) + 1
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(Int(parts.tm_mday), 2))T\(pad(Int(parts.tm_hour), 2)):"
+            + "\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(now.tv_nsec), 9))Z"
+    }
+
+    /// Parses a timestamp written by ``timestamp()`` (or any RFC 3339 time) to a Date.
+    static func date(_ text: String) -> Date? {
+        guard !text.isEmpty else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        // ISO8601DateFormatter takes at most milliseconds: cut the fraction to three digits.
+        if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+            let fraction = text[text.index(after: dot)..<zone].prefix(3)
+            return formatter.date(from: String(text[..<dot]) + "." + fraction + String(text[zone...]))
+        }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    /// 64 random hex digits.
+    static func randomID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in
+            let text = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - text.count) + text
+        }.joined()
+    }
+
+    /// The start time (field 22 of `/proc/PID/stat`) of a live, non-zombie process, or nil.
+    static func processStartTime(_ pid: Int32) -> UInt64? {
+        guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is the state (field 3); the start time is field 22.
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
+        return UInt64(fields[19])
+    }
+
+    /// Whether process `pid` lives and started at `startTime` (0: any start time).
+    static func isAlive(_ pid: Int32, startTime: UInt64) -> Bool {
+        guard let actual = processStartTime(pid) else { return false }
+        return startTime == 0 || actual == startTime
+    }
+
+    /// Writes `bytes` to `path` through a temporary file and a rename, fsync'd, so a crash
+    /// leaves either the old or the new content.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw EngineError.posix("creating \(temporary)", errno: errno) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(fd)
+                unlink(temporary)
+                throw EngineError.posix("writing \(temporary)", errno: code)
+            }
+            offset += written
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw EngineError.posix("renaming \(temporary) to \(path)", errno: code)
+        }
+    }
+
+    /// Creates `path` and its missing parents.
+    static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: Int(mode)])
+        } catch {
+            throw EngineError(.io, "cannot create directory \(path)", cause: error)
+        }
+    }
+
+    /// Sleeps for `milliseconds`.
+    static func sleep(milliseconds: Int) {
+        usleep(UInt32(milliseconds * 1000))
+    }
+}
+
+/// An exclusive `flock` on a file, held while `body` runs; serialises read-modify-write of
+/// container records between processes (CLI invocations, monitors). The kernel drops the
+/// lock when its holder dies, so `kill -9` never leaves it held.
+struct FileLock {
+    let path: String
+
+    func withLock<T>(_ body: () throws -> T) throws -> T {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw EngineError.posix("opening lock \(path)", errno: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw EngineError.posix("locking \(path)", errno: errno) }
+        }
+        return try body()
+    }
+}
