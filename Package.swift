@@ -65,6 +65,12 @@ let package = Package(
         // binary plan and execs the user's process (Docs/runtime.md, "Process model").
         .executableTarget(name: "kujira-init", path: "Sources/kujira-init"),
 
+        // The SQLite connection wrapper shared by the stores (package-internal, no public API).
+        .target(
+            name: "KujiraSQLite",
+            dependencies: ["CSQLite"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "KujiraOCI",
             dependencies: ["CCrypto"],
@@ -77,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "KujiraImage",
-            dependencies: ["KujiraOCI", "KujiraArchive", "CSQLite", "CKujiraSys"],
+            dependencies: ["KujiraOCI", "KujiraArchive", "KujiraSQLite", "CKujiraSys"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -99,7 +105,7 @@ let package = Package(
         ),
         .target(
             name: "KujiraNetwork",
-            dependencies: ["KujiraOCI", "CSQLite", "CKujiraNetlink"],
+            dependencies: ["KujiraOCI", "KujiraSQLite", "CKujiraNetlink"],
             swiftSettings: swiftSettings
         ),
 

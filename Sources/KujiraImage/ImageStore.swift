@@ -1,3 +1,4 @@
+import KujiraSQLite
 public import KujiraOCI
 import Foundation
 import Synchronization
@@ -40,7 +41,7 @@ public final class ImageStore: Sendable {
         self.content = try ContentStore(root: root)
         self.root = content.root
         self.lock = StoreLock(path: "\(content.root)/lock")
-        let db = try SQLiteDatabase(path: "\(content.root)/metadata.db")
+        let db = try SQLiteDatabase(path: "\(content.root)/metadata.db") { ImageStoreError(.database, $0) }
         try Self.migrate(db)
         self.database = Mutex(db)
     }

@@ -1,3 +1,4 @@
+import KujiraSQLite
 import Foundation
 
 /// The network database `<root>/network/network.db` (SQLite, WAL): networks, attachments,
@@ -18,7 +19,7 @@ final class NetworkStore {
     enum AttachmentState: String { case pending, attached }
 
     init(path: String) throws {
-        database = try SQLiteDatabase(path: path)
+        database = try SQLiteDatabase(path: path) { NetworkError(.database, $0) }
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601

@@ -2,27 +2,34 @@ import CSQLite
 
 /// A small wrapper around one SQLite connection: open in WAL mode with a busy timeout and
 /// foreign keys, prepared statements with bound parameters, and `BEGIN IMMEDIATE`
-/// transactions. Errors become ``ImageStoreError`` `.database` carrying SQLite's message.
+/// transactions. Errors carry SQLite's message and are made by the owning module (its own
+/// error type's `.database` code), so each module keeps one error type.
+///
+/// Package-internal: shared by KujiraImage (`metadata.db`) and KujiraNetwork (`network.db`),
+/// not part of Kujira's public API.
 ///
 /// The connection is opened `SQLITE_OPEN_NOMUTEX`: callers serialise use of one connection
-/// themselves (``ImageStore`` keeps it behind a `Mutex`), and other processes are kept apart
+/// themselves (behind a `Mutex`), and other processes are kept apart
 /// by SQLite's file locks. SQLite's unix VFS opens its database, WAL and shm files with
 /// `O_CLOEXEC` on Linux, so no descriptor leaks into a container process.
-final class SQLiteDatabase {
+package final class SQLiteDatabase {
     /// The database file.
-    let path: String
+    package let path: String
     private let handle: OpaquePointer
+    /// Turns a message into the owning module's error.
+    private let makeError: @Sendable (String) -> any Error
 
     /// Opens (creating if needed) the database at `path`.
-    init(path: String, busyTimeout: Duration = .seconds(10)) throws {
+    package init(path: String, busyTimeout: Duration = .seconds(10), makeError: @escaping @Sendable (String) -> any Error) throws {
         self.path = path
+        self.makeError = makeError
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
-            throw ImageStoreError(.database, "cannot open the metadata database \(path): \(message); check that the directory exists and is writable")
+            throw makeError("cannot open the metadata database \(path): \(message); check that the directory exists and is writable")
         }
         self.handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -43,7 +50,7 @@ final class SQLiteDatabase {
     deinit { sqlite3_close_v2(handle) }
 
     /// Runs one or more statements that take no parameters and return no rows of interest.
-    func execute(_ sql: String) throws {
+    package func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if rc != SQLITE_OK {
@@ -54,7 +61,7 @@ final class SQLiteDatabase {
     }
 
     /// Prepares a statement.
-    func prepare(_ sql: String) throws -> SQLiteStatement {
+    package func prepare(_ sql: String) throws -> SQLiteStatement {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard rc == SQLITE_OK, let statement else { throw failure(rc, lastMessage, sql: sql) }
@@ -63,7 +70,7 @@ final class SQLiteDatabase {
 
     /// Runs `sql` with `parameters` and returns every row.
     @discardableResult
-    func query(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> [SQLiteRow] {
+    package func query(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> [SQLiteRow] {
         let statement = try prepare(sql)
         try statement.bind(parameters)
         var rows = [SQLiteRow]()
@@ -72,12 +79,12 @@ final class SQLiteDatabase {
     }
 
     /// The number of rows the last INSERT, UPDATE or DELETE changed.
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    package var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so
     /// two processes never deadlock upgrading read locks; SQLite's busy timeout waits for the
     /// other writer. Commits when `body` returns, rolls back when it throws.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         let result: T
         do {
@@ -96,48 +103,48 @@ final class SQLiteDatabase {
     }
 
     /// The user_version pragma, used as the schema version.
-    var userVersion: Int {
+    package var userVersion: Int {
         get throws { try query("PRAGMA user_version").first?.int(0) ?? 0 }
     }
 
     fileprivate var lastMessage: String { String(cString: sqlite3_errmsg(handle)) }
 
-    fileprivate func failure(_ rc: Int32, _ message: String, sql: String) -> ImageStoreError {
+    fileprivate func failure(_ rc: Int32, _ message: String, sql: String) -> any Error {
         let what = (rc & 0xff) == SQLITE_BUSY
             ? "; another process holds the database \(path) locked for too long, retry"
             : ""
-        return ImageStoreError(.database, "metadata database \(path): \(message) (SQLite code \(rc)) in \"\(sql)\"\(what)")
+        return makeError("metadata database \(path): \(message) (SQLite code \(rc)) in \"\(sql)\"\(what)")
     }
 }
 
 /// A value bound to a statement parameter or read from a column.
-enum SQLiteValue: Sendable, Equatable {
+package enum SQLiteValue: Sendable, Equatable {
     case null
     case integer(Int64)
     case text(String)
 }
 
 /// One result row, its columns read by index.
-struct SQLiteRow: Sendable {
+package struct SQLiteRow: Sendable {
     /// The columns, in SELECT order.
-    let values: [SQLiteValue]
+    package let values: [SQLiteValue]
 
     /// Column `i` as text, or nil when NULL.
-    func text(_ i: Int) -> String? {
+    package func text(_ i: Int) -> String? {
         if case .text(let s) = values[i] { return s }
         if case .integer(let n) = values[i] { return String(n) }
         return nil
     }
 
     /// Column `i` as an integer, or nil when NULL or not an integer.
-    func int(_ i: Int) -> Int? {
+    package func int(_ i: Int) -> Int? {
         if case .integer(let n) = values[i] { return Int(n) }
         return nil
     }
 }
 
 /// A prepared statement, finalised when released.
-final class SQLiteStatement {
+package final class SQLiteStatement {
     private let database: SQLiteDatabase
     private let handle: OpaquePointer
     private let sql: String
@@ -151,7 +158,7 @@ final class SQLiteStatement {
     deinit { sqlite3_finalize(handle) }
 
     /// Resets the statement and binds `parameters` to `?1`, `?2`, ….
-    func bind(_ parameters: [SQLiteValue]) throws {
+    package func bind(_ parameters: [SQLiteValue]) throws {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (offset, value) in parameters.enumerated() {
@@ -167,7 +174,7 @@ final class SQLiteStatement {
     }
 
     /// Steps once: the next row, or nil when done.
-    func step() throws -> SQLiteRow? {
+    package func step() throws -> SQLiteRow? {
         let rc = sqlite3_step(handle)
         if rc == SQLITE_DONE { return nil }
         guard rc == SQLITE_ROW else { throw database.failure(rc, database.lastMessage, sql: sql) }
