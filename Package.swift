@@ -29,8 +29,9 @@ let package = Package(
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
         .library(name: "KujiraNetwork", targets: ["KujiraNetwork"]),
+        .library(name: "KujiraBuild", targets: ["KujiraBuild"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU", "KujiraBuild"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-runtime", targets: ["kujira-runtime"]),
         // The container init (C, no Swift runtime): installed next to kujira-runtime.
@@ -108,6 +109,12 @@ let package = Package(
             name: "KujiraDockerfile",
             swiftSettings: swiftSettings
         ),
+        // Dockerfile → image: stages, RUN through KujiraRuntime, COPY/ADD, the build cache.
+        .target(
+            name: "KujiraBuild",
+            dependencies: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraDockerfile", "KujiraRuntime"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kujira-dockerfile-bench",
             dependencies: ["KujiraDockerfile"],
@@ -118,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "kujira",
             dependencies: [
-                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile",
+                "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile", "KujiraBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -207,6 +214,11 @@ let package = Package(
         .testTarget(
             name: "KujiraDockerfileTests",
             dependencies: ["KujiraDockerfile"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraBuildTests",
+            dependencies: ["KujiraBuild", "KujiraImage", "KujiraOCI", "KujiraDockerfile"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
