@@ -15,7 +15,7 @@ struct KujiraCommand: AsyncParsableCommand {
         abstract: "A container engine for Linux, as a library with a docker-like CLI.",
         subcommands: [
             Images.self, ImageGroup.self, Pull.self, Push.self, Tag.self, Rmi.self,
-            Save.self, Load.self, Import.self, Login.self, Logout.self, CDI.self, BuildCheck.self, DockerfileGroup.self,
+            Save.self, Load.self, Import.self, Login.self, Logout.self, CDI.self, Build.self, DockerfileGroup.self,
         ]
     )
 
