@@ -60,9 +60,11 @@ struct StageImage: Sendable {
             return "ARG " + decls.map { d in d.defaultValue.map { "\(d.name)=\($0)" } ?? d.name }.joined(separator: " ")
         case .expose(let ports):
             var set = config.exposedPorts?.keys ?? []
-            for p in ports { set.insert(p.contains("/") ? p.lowercased() : p + "/tcp") }
+            let added = Set(ports.map { $0.contains("/") ? $0.lowercased() : $0 + "/tcp" })
+            set.formUnion(added)
             config.exposedPorts = ObjectKeySet(set)
-            return "EXPOSE map[" + set.sorted().map { "\($0):{}" }.joined(separator: " ") + "]"
+            // BuildKit prints this instruction's ports as a Go map (keys sorted).
+            return "EXPOSE map[" + added.sorted().map { "\($0):{}" }.joined(separator: " ") + "]"
         case .volume(let volumes):
             var set = config.volumes?.keys ?? []
             for v in volumes where !v.isEmpty { set.insert(v) }
