@@ -29,8 +29,9 @@ let package = Package(
         .library(name: "KujiraRuntime", targets: ["KujiraRuntime"]),
         .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
         .library(name: "KujiraNetwork", targets: ["KujiraNetwork"]),
+        .library(name: "KujiraBuild", targets: ["KujiraBuild"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU", "Kujira"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU", "KujiraBuild", "Kujira"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-runtime", targets: ["kujira-runtime"]),
         // The container init (C, no Swift runtime): installed next to kujira-runtime.
@@ -122,6 +123,12 @@ let package = Package(
             name: "KujiraDockerfile",
             swiftSettings: swiftSettings
         ),
+        // Dockerfile → image: stages, RUN through KujiraRuntime, COPY/ADD, the build cache.
+        .target(
+            name: "KujiraBuild",
+            dependencies: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraDockerfile", "KujiraRuntime"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kujira-dockerfile-bench",
             dependencies: ["KujiraDockerfile"],
@@ -133,7 +140,7 @@ let package = Package(
             name: "kujira",
             dependencies: [
                 "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile",
-                "Kujira", "KujiraRuntime",
+                "Kujira", "KujiraRuntime", "KujiraBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -227,6 +234,11 @@ let package = Package(
         .testTarget(
             name: "KujiraEngineTests",
             dependencies: ["Kujira", "KujiraImage", "KujiraOCI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraBuildTests",
+            dependencies: ["KujiraBuild", "KujiraImage", "KujiraOCI", "KujiraDockerfile"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

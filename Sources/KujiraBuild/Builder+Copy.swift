@@ -1,0 +1,71 @@
+// COPY and ADD: the planned items are written into an overlay of the stage (no container
+// runs), and the overlay's upper directory becomes the layer, exactly as for RUN, so parent
+// directories, symlinked destinations and existing files behave as they would for a RUN.
+//
+// Ownership follows Docker: files from the context belong to root (0:0), files from
+// another stage keep their owners, `--chown` sets both for every copied entry (a name takes
+// the user's primary group, a number is also the gid). `--chmod` (octal) sets the mode of
+// every copied file and directory. Modification times are kept (and clamped by
+// SOURCE_DATE_EPOCH). Hard links are copied as separate files.
+
+import KujiraOCI
+import KujiraImage
+import KujiraDockerfile
+import Glibc
+
+extension BuildRun {
+    /// Writes `plan` into a working rootfs of `image`; returns the layer.
+    func copyStep(_ plan: CopyPlan, image: StageImage, rootfs: WorkingRootfs, context: StepContext) throws -> (Descriptor, Digest) {
+        for directory in plan.directories {
+            try ensureDirectory(directory, in: rootfs.target, owner: nil)
+        }
+        let writer = try RootfsWriter(root: rootfs.target)
+        for item in plan.items {
+            let mtime = LayerEntry.Timestamp(seconds: item.mtime, nanoseconds: item.mtimeNanoseconds)
+            switch item.content {
+            case .directory:
+                try writer.apply(LayerEntry(path: item.destination, kind: .directory, mode: item.mode, uid: item.uid, gid: item.gid, mtime: mtime))
+            case .symlink(let target):
+                try writer.apply(LayerEntry(path: item.destination, kind: .symlink(to: target), mode: 0o777, uid: item.uid, gid: item.gid, mtime: mtime))
+            case .bytes(let bytes):
+                try writer.apply(LayerEntry(path: item.destination, kind: .regular, mode: item.mode, uid: item.uid, gid: item.gid, mtime: mtime)) { fd in
+                    try Self.writeAll(bytes, to: fd, name: item.destination)
+                }
+            case .file(let source):
+                try writer.apply(LayerEntry(path: item.destination, kind: .regular, mode: item.mode, uid: item.uid, gid: item.gid, mtime: mtime)) { fd in
+                    try Self.copyFile(source, to: fd, name: item.destination)
+                }
+            }
+        }
+        try writer.finish()
+        return try commitLayer { tar in try rootfs.diff(to: tar, clampMtime: options.sourceDateEpoch) }
+    }
+
+    static func writeAll(_ bytes: [UInt8], to fd: Int32, name: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress?.advanced(by: offset), $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BuildError(.io, "cannot write \(name): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    static func copyFile(_ source: String, to fd: Int32, name: String) throws {
+        let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard input >= 0 else { throw BuildError(.io, "cannot read \(source): \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BuildError(.io, "cannot read \(source): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { return }
+            try writeAll(Array(buffer[0..<n]), to: fd, name: name)
+        }
+    }
+}
