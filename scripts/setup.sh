@@ -19,5 +19,7 @@ if ((${#missing[@]})); then
 fi
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.1 or later is required)" >&2; exit 1; }
+# kujira and the container init it starts (kujira-init must sit next to it).
 swift build -c "$config" --product kujira
-echo "setup: built $(swift build -c "$config" --show-bin-path)/kujira"
+swift build -c "$config" --product kujira-init
+echo "setup: built $(swift build -c "$config" --show-bin-path)/kujira and kujira-init"
