@@ -8,11 +8,7 @@ K="$(swift build -c release --show-bin-path)/kujira"
 work=$(mktemp -d)
 root="$work/root"
 state="$work/state"
-cleanup() {
-    "$K" --root "$root" --state "$state" rm -f demo-once >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 
 # The build context: the example Dockerfile and busybox.
 mkdir -p "$work/context"
