@@ -45,7 +45,7 @@ struct Images: ParsableCommand {
 struct ImageGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images.",
-        subcommands: [ImageList.self, ImageInspect.self, Tag.self, Rmi.self, Pull.self, Push.self,
+        subcommands: [ImageList.self, ImageInspect.self, Tag.self, ImageRemove.self, Pull.self, Push.self,
                       Save.self, Load.self, Import.self, ImagePrune.self, ImageUnpack.self,
                       ImageMount.self, ImageUnmount.self])
     @OptionGroup var globals: GlobalOptions
@@ -104,7 +104,7 @@ struct Tag: ParsableCommand {
 /// `kujira rmi IMAGE…`: removes names; removing by ID removes every name of that image
 /// (with `--force` when there are several, as docker does), then collects unreferenced blobs.
 struct Rmi: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove images.", aliases: ["rm"])
+    static let configuration = CommandConfiguration(abstract: "Remove images.")
     @OptionGroup var globals: GlobalOptions
     @Flag(name: .shortAndLong, help: "Remove every name of an image given by ID.") var force = false
     @Argument(help: "Image names or IDs.") var images: [String]
@@ -131,6 +131,13 @@ struct Rmi: ParsableCommand {
         for digest in report.removed { print("Deleted: \(digest)") }
         try store.pruneSnapshots()
     }
+}
+
+/// `kujira image rm` (and `image rmi`): the same as `kujira rmi`.
+struct ImageRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove images.", aliases: ["rmi"])
+    @OptionGroup var rmi: Rmi
+    func run() throws { try rmi.run() }
 }
 
 /// `kujira image prune`: removes blobs no image refers to.

@@ -14,12 +14,10 @@ struct KujiraCommand: AsyncParsableCommand {
         commandName: "kujira",
         abstract: "A container engine for Linux, as a library with a docker-like CLI.",
         subcommands: [
-            // Container commands first: `rm` is the container command (Rmi keeps `rm` as an alias).
-            ContainerRemove.self,
             Images.self, ImageGroup.self, Pull.self, Push.self, Tag.self, Rmi.self,
             Save.self, Load.self, Import.self, Login.self, Logout.self, CDI.self, Build.self, DockerfileGroup.self,
             ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerStop.self, ContainerKill.self,
-            ContainerRestart.self, ContainerList.self, ContainerLogs.self, ContainerExec.self,
+            ContainerRestart.self, ContainerRemove.self, ContainerList.self, ContainerLogs.self, ContainerExec.self,
             ContainerWait.self, ContainerInspect.self, ContainerPause.self, ContainerUnpause.self, MonitorCommand.self,
         ]
     )
