@@ -50,6 +50,14 @@ struct PodmanTests {
             !id.isEmpty && FileManager.default.fileExists(atPath: ContainerRuntime.defaultRoot + "/" + id)
         }
 
+        /// The cgroup directories left for the container `id` (podman's cgroupfs parent is
+        /// `libpod_parent/libpod-<id>` in every hierarchy).
+        func cgroupsLeft(_ id: String) -> [String] {
+            let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
+            return hierarchies.map { "/sys/fs/cgroup/\($0)/libpod_parent/libpod-\(id)" }
+                .filter { FileManager.default.fileExists(atPath: $0) }
+        }
+
         /// Removes every container and deletes the store.
         func cleanup() {
             _ = try? podman(["rm", "--all", "--force", "--time", "0"], allowFailure: true)
@@ -68,6 +76,7 @@ struct PodmanTests {
         // --rm deleted the container in kujira-runtime's state and every mount of it.
         let id = try String(contentsOfFile: idFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!id.isEmpty && !store.runtimeKnows(id))
+        #expect(store.cgroupsLeft(id).isEmpty, "\(store.cgroupsLeft(id))")
         #expect(Peers.mounts(under: store.directory + "/graph/overlay").filter { $0.hasSuffix("/merged") }.isEmpty)
     }
 
@@ -89,6 +98,7 @@ struct PodmanTests {
         #expect(code.trimmingCharacters(in: .whitespacesAndNewlines) == "7")
         try store.podman(["rm", "k1"])
         #expect(!store.runtimeKnows(id))
+        #expect(store.cgroupsLeft(id).isEmpty, "\(store.cgroupsLeft(id))")
     }
 
     @Test func runWithTerminal() throws {
