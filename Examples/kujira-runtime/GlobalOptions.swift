@@ -23,7 +23,28 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Ignore cgroup permission errors ('true', 'false', or 'auto').")
     var rootless: String = "auto"
 
+    /// The plain settings these options hold.
+    var settings: RuntimeSettings {
+        RuntimeSettings(root: root, log: log, logFormat: logFormat, systemdCgroup: systemdCgroup, rootless: rootless)
+    }
+
     /// The runtime these options describe, with warnings going to the log.
+    func runtime() throws -> ContainerRuntime { try settings.runtime() }
+
+    /// Fails when the systemd cgroup driver was asked for (create, run, update).
+    func refuseSystemdCgroup() throws { try settings.refuseSystemdCgroup() }
+}
+
+/// runc's global options as plain values: what ``GlobalOptions`` parses with ArgumentParser and
+/// what ``FastPath`` parses by hand for the commands callers run per container.
+struct RuntimeSettings: Sendable {
+    var root: String = ContainerRuntime.defaultRoot
+    var log: String?
+    var logFormat: String = "text"
+    var systemdCgroup = false
+    var rootless: String = "auto"
+
+    /// The runtime these settings describe, with warnings going to the log.
     func runtime() throws -> ContainerRuntime {
         if rootless == "true" {
             throw CommandFailure("kujira-runtime: --rootless=true is not supported yet; run as root")
@@ -52,9 +73,11 @@ struct Logger: Sendable {
     let path: String?
     let json: Bool
 
-    init(_ options: GlobalOptions) {
-        path = options.log
-        json = options.logFormat == "json"
+    init(_ options: GlobalOptions) { self.init(options.settings) }
+
+    init(_ settings: RuntimeSettings) {
+        path = settings.log
+        json = settings.logFormat == "json"
     }
 
     func write(level: String, _ message: String) {
@@ -85,12 +108,17 @@ struct Logger: Sendable {
 
 /// Runs a command body, logging a failure as runc does and exiting 1.
 func reportingErrors(_ globals: GlobalOptions, _ body: () throws -> Void) throws {
+    try reportingErrors(globals.settings, body)
+}
+
+/// Runs a command body, logging a failure as runc does and exiting 1.
+func reportingErrors(_ settings: RuntimeSettings, _ body: () throws -> Void) throws {
     do {
         try body()
     } catch let exit as ExitCode {
         throw exit
     } catch {
-        Logger(globals).write(level: "error", "\(error)")
+        Logger(settings).write(level: "error", "\(error)")
         throw ExitCode(1)
     }
 }

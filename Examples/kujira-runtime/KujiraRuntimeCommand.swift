@@ -15,8 +15,11 @@ struct KujiraRuntimeCommand: ParsableCommand {
 
     /// Global options come before the subcommand (`kujira-runtime --root R create …`); they are
     /// moved after it, where each subcommand's ``GlobalOptions`` group parses them.
+    /// The hot per-container commands take ``FastPath`` (no ArgumentParser reflection).
     static func main() {
-        main(GlobalArguments.reordered(Array(CommandLine.arguments.dropFirst())))
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        FastPath.runIfPossible(arguments)
+        main(GlobalArguments.reordered(arguments))
     }
 }
 

@@ -21,16 +21,75 @@ struct CreateArguments: ParsableArguments {
     @Argument(help: "The container id.")
     var id: String
 
+    /// The plain values of these options.
+    var flags: CreateFlags {
+        CreateFlags(bundle: bundle, consoleSocket: consoleSocket, pidFile: pidFile, noPivot: noPivot, preserveFDs: preserveFDs, id: id)
+    }
+}
+
+/// The options of `create` and `run` as plain values (see ``CreateArguments``, ``FastPath``).
+struct CreateFlags: Sendable {
+    var bundle = "."
+    var consoleSocket: String?
+    var pidFile: String?
+    var noPivot = false
+    var preserveFDs: UInt32 = 0
+    var id = ""
+
     /// The library options, with socket activation ($LISTEN_FDS) handled as runc handles it.
     func options() -> CreateOptions {
         var options = CreateOptions(consoleSocket: consoleSocket, pidFile: pidFile, noPivot: noPivot, preserveFDs: preserveFDs)
-        let environment = Foundation.ProcessInfo.processInfo.environment
-        if let count = environment["LISTEN_FDS"].flatMap(UInt32.init), count > 0,
-           environment["LISTEN_PID"].flatMap(Int32.init) == getpid() {
+        if let count = getenv("LISTEN_FDS").flatMap({ UInt32(String(cString: $0)) }), count > 0,
+           getenv("LISTEN_PID").flatMap({ Int32(String(cString: $0)) }) == getpid() {
             options.preserveFDs += count
             options.extraEnvironment = ["LISTEN_FDS=\(count)", "LISTEN_PID=1"]
         }
         return options
+    }
+}
+
+/// The bodies of the commands callers run for every container, shared by the ArgumentParser
+/// commands and ``FastPath``.
+enum Lifecycle {
+    static func create(_ settings: RuntimeSettings, _ flags: CreateFlags) throws {
+        try settings.refuseSystemdCgroup()
+        try settings.runtime().create(id: flags.id, bundle: flags.bundle, options: flags.options())
+    }
+
+    static func start(_ settings: RuntimeSettings, id: String) throws {
+        try settings.runtime().start(id: id)
+    }
+
+    static func state(_ settings: RuntimeSettings, id: String) throws {
+        try printJSON(try settings.runtime().state(id: id))
+    }
+
+    static func kill(_ settings: RuntimeSettings, id: String, signal: String, all: Bool) throws {
+        try settings.runtime().kill(id: id, signal: try SignalName.parse(signal), all: all)
+    }
+
+    static func delete(_ settings: RuntimeSettings, id: String, force: Bool) throws {
+        try settings.runtime().delete(id: id, force: force)
+    }
+
+    /// create, start and (unless detached) wait and delete; the container's exit status.
+    static func run(_ settings: RuntimeSettings, _ flags: CreateFlags, detach: Bool) throws -> Int32 {
+        try settings.refuseSystemdCgroup()
+        let runtime = try settings.runtime()
+        if !detach { try ContainerRuntime.becomeSubreaper() }
+        let state = try runtime.create(id: flags.id, bundle: flags.bundle, options: flags.options())
+        do {
+            try runtime.start(id: flags.id)
+        } catch {
+            try? runtime.delete(id: flags.id, force: true)
+            throw error
+        }
+        if detach { return 0 }
+        let forwarding = SignalForwarder(pid: Int32(state.pid))
+        let status = try ContainerRuntime.waitForExit(pid: Int32(state.pid))
+        forwarding.stop()
+        try runtime.delete(id: flags.id, force: true)
+        return status
     }
 }
 
@@ -41,10 +100,7 @@ struct Create: ParsableCommand {
     @OptionGroup var arguments: CreateArguments
 
     func run() throws {
-        try reportingErrors(globals) {
-            try globals.refuseSystemdCgroup()
-            try globals.runtime().create(id: arguments.id, bundle: arguments.bundle, options: arguments.options())
-        }
+        try reportingErrors(globals) { try Lifecycle.create(globals.settings, arguments.flags) }
     }
 }
 
@@ -55,7 +111,7 @@ struct Start: ParsableCommand {
     @Argument(help: "The container id.") var id: String
 
     func run() throws {
-        try reportingErrors(globals) { try globals.runtime().start(id: id) }
+        try reportingErrors(globals) { try Lifecycle.start(globals.settings, id: id) }
     }
 }
 
@@ -66,7 +122,7 @@ struct State: ParsableCommand {
     @Argument(help: "The container id.") var id: String
 
     func run() throws {
-        try reportingErrors(globals) { try printJSON(try globals.runtime().state(id: id)) }
+        try reportingErrors(globals) { try Lifecycle.state(globals.settings, id: id) }
     }
 }
 
@@ -80,7 +136,7 @@ struct Kill: ParsableCommand {
 
     func run() throws {
         try reportingErrors(globals) {
-            try globals.runtime().kill(id: id, signal: try SignalName.parse(signal), all: all)
+            try Lifecycle.kill(globals.settings, id: id, signal: signal, all: all)
         }
     }
 }
@@ -93,7 +149,7 @@ struct Delete: ParsableCommand {
     @Argument(help: "The container id.") var id: String
 
     func run() throws {
-        try reportingErrors(globals) { try globals.runtime().delete(id: id, force: force) }
+        try reportingErrors(globals) { try Lifecycle.delete(globals.settings, id: id, force: force) }
     }
 }
 
@@ -106,23 +162,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         var status: Int32 = 0
-        try reportingErrors(globals) {
-            try globals.refuseSystemdCgroup()
-            let runtime = try globals.runtime()
-            if !detach { try ContainerRuntime.becomeSubreaper() }
-            let state = try runtime.create(id: arguments.id, bundle: arguments.bundle, options: arguments.options())
-            do {
-                try runtime.start(id: arguments.id)
-            } catch {
-                try? runtime.delete(id: arguments.id, force: true)
-                throw error
-            }
-            if detach { return }
-            let forwarding = SignalForwarder(pid: Int32(state.pid))
-            status = try ContainerRuntime.waitForExit(pid: Int32(state.pid))
-            forwarding.stop()
-            try runtime.delete(id: arguments.id, force: true)
-        }
+        try reportingErrors(globals) { status = try Lifecycle.run(globals.settings, arguments.flags, detach: detach) }
         if status != 0 { throw ExitCode(status) }
     }
 }

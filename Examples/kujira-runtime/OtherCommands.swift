@@ -75,10 +75,10 @@ struct SpecCommand: ParsableCommand {
     @Flag(help: "Generate a configuration for a rootless container.") var rootless = false
 
     func run() throws {
-        var globals = GlobalOptions()
-        globals.log = log
-        globals.logFormat = logFormat ?? "text"
-        try reportingErrors(globals) {
+        var settings = RuntimeSettings()
+        settings.log = log
+        settings.logFormat = logFormat ?? "text"
+        try reportingErrors(settings) {
             let path = bundle + "/config.json"
             if FileManager.default.fileExists(atPath: path) { throw CommandFailure("File \(path) exists. Remove it first") }
             let encoder = JSONEncoder()
