@@ -113,7 +113,7 @@ let package = Package(
         // The engine: containers with names, state, monitors, logs (Docs/engine.md).
         .target(
             name: "Kujira",
-            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "CKujiraRuntime"],
+            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime"],
             path: "Sources/Kujira",
             swiftSettings: swiftSettings
         ),

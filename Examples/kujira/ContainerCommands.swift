@@ -4,9 +4,11 @@ import Kujira
 import KujiraImage
 import KujiraRuntime
 
-/// Opens the engine over the global `--root` and `--state`.
+/// Opens the engine over the global `--root`, `--state`, `--cdi-spec-dir` and
+/// `--nvidia-driver-root`.
 func openEngine(_ globals: GlobalOptions) throws -> Engine {
-    try Engine(root: globals.root, state: globals.state)
+    try Engine(root: globals.root, state: globals.state, cdiSpecDirectories: globals.cdiDirectories,
+               nvidiaDriverRoot: globals.nvidiaDriverRoot)
 }
 
 /// Runs `body`, turning engine and runtime errors into `kujira: message` and Docker's exit
@@ -50,6 +52,8 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(name: .shortAndLong, help: "Bind mount a host directory (/host:/container[:ro]).") var volume: [String] = []
     @Option(help: "Restart policy: no, on-failure[:N], always, unless-stopped.") var restart: String = "no"
     @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits.") var autoRemove = false
+    @Option(help: "GPUs to add: all, a count, device=0,2 or \"capabilities=compute,utility\" (Docker's --gpus).") var gpus: String?
+    @Option(help: "A device to add: a CDI name (nvidia.com/gpu=all) or /dev/X[:/dev/Y][:rwm] (repeatable).") var device: [String] = []
     @Option(help: "Network: none (loopback only, the default) or host.") var network: String = "none"
     @Flag(name: .shortAndLong, help: "Keep STDIN open (not yet forwarded).") var interactive = false
     @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (not yet supported).") var tty = false
@@ -89,6 +93,8 @@ struct ContainerCreateArguments: ParsableArguments {
         options.restart = restart
         options.autoRemove = autoRemove
         options.network = network
+        options.gpus = gpus
+        options.devices = device
         options.environment = ProcessInfo.processInfo.environment
         return options
     }

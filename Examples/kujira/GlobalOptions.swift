@@ -17,6 +17,10 @@ struct GlobalOptions: ParsableArguments {
         "A CDI spec directory (repeatable; later ones win). Default: /etc/cdi, /var/run/cdi.", valueName: "dir"))
     var cdiSpecDirs: [String] = []
 
+    @Option(name: .customLong("nvidia-driver-root"), help: ArgumentHelp(
+        "The root the NVIDIA driver is found under for --gpus (a driver container's root). Default: /.", valueName: "dir"))
+    var nvidiaDriverRoot: String = "/"
+
     /// The CDI spec directories in force.
     var cdiDirectories: [String] { cdiSpecDirs.isEmpty ? CDIRegistry.defaultSpecDirectories : cdiSpecDirs }
 }

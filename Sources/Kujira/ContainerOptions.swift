@@ -56,6 +56,11 @@ public struct ContainerOptions: Sendable, Hashable {
     public var autoRemove = false
     /// `--network`: `none` (default: an own network namespace with loopback only) or `host`.
     public var network: String = "none"
+    /// `--gpus`: Docker's value (`all`, `2`, `device=0,2`, `"capabilities=compute,utility"`);
+    /// nil requests no GPU.
+    public var gpus: String?
+    /// `--device`: CDI names (`nvidia.com/gpu=all`) or host nodes (`/dev/X[:/dev/Y][:rwm]`).
+    public var devices: [String] = []
     /// `-i` (not yet forwarded: stdin is /dev/null).
     public var interactive = false
     /// The environment `-e NAME` reads from.

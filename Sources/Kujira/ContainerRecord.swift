@@ -89,6 +89,64 @@ public struct ContainerHostConfig: Codable, Sendable, Hashable {
     public var tmpfs: [String: String]
     /// `--ulimit` as given.
     public var ulimits: [String]
+    /// `--gpus` as given; nil when no GPU was requested.
+    public var gpus: String? = nil
+    /// `--device` values as given (CDI names or host device paths).
+    public var devices: [String] = []
+}
+
+extension ContainerHostConfig {
+    private enum CodingKeys: String, CodingKey {
+        case autoRemove, restartPolicy, networkMode, memory, memorySwap, cpuShares, nanoCpus, pidsLimit
+        case capAdd, capDrop, privileged, readonlyRootfs, securityOpt, binds, tmpfs, ulimits, gpus, devices
+    }
+
+    /// Decodes a record's host configuration; `gpus` and `devices` are optional, so records
+    /// written before they existed still decode.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        autoRemove = try c.decode(Bool.self, forKey: .autoRemove)
+        restartPolicy = try c.decode(RestartPolicy.self, forKey: .restartPolicy)
+        networkMode = try c.decode(String.self, forKey: .networkMode)
+        memory = try c.decode(Int64.self, forKey: .memory)
+        memorySwap = try c.decode(Int64.self, forKey: .memorySwap)
+        cpuShares = try c.decode(Int64.self, forKey: .cpuShares)
+        nanoCpus = try c.decode(Int64.self, forKey: .nanoCpus)
+        pidsLimit = try c.decode(Int64.self, forKey: .pidsLimit)
+        capAdd = try c.decode([String].self, forKey: .capAdd)
+        capDrop = try c.decode([String].self, forKey: .capDrop)
+        privileged = try c.decode(Bool.self, forKey: .privileged)
+        readonlyRootfs = try c.decode(Bool.self, forKey: .readonlyRootfs)
+        securityOpt = try c.decode([String].self, forKey: .securityOpt)
+        binds = try c.decode([String].self, forKey: .binds)
+        tmpfs = try c.decode([String: String].self, forKey: .tmpfs)
+        ulimits = try c.decode([String].self, forKey: .ulimits)
+        gpus = try c.decodeIfPresent(String.self, forKey: .gpus)
+        devices = try c.decodeIfPresent([String].self, forKey: .devices) ?? []
+    }
+
+    /// Encodes every field (`gpus` only when set).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(autoRemove, forKey: .autoRemove)
+        try c.encode(restartPolicy, forKey: .restartPolicy)
+        try c.encode(networkMode, forKey: .networkMode)
+        try c.encode(memory, forKey: .memory)
+        try c.encode(memorySwap, forKey: .memorySwap)
+        try c.encode(cpuShares, forKey: .cpuShares)
+        try c.encode(nanoCpus, forKey: .nanoCpus)
+        try c.encode(pidsLimit, forKey: .pidsLimit)
+        try c.encode(capAdd, forKey: .capAdd)
+        try c.encode(capDrop, forKey: .capDrop)
+        try c.encode(privileged, forKey: .privileged)
+        try c.encode(readonlyRootfs, forKey: .readonlyRootfs)
+        try c.encode(securityOpt, forKey: .securityOpt)
+        try c.encode(binds, forKey: .binds)
+        try c.encode(tmpfs, forKey: .tmpfs)
+        try c.encode(ulimits, forKey: .ulimits)
+        try c.encodeIfPresent(gpus, forKey: .gpus)
+        try c.encode(devices, forKey: .devices)
+    }
 }
 
 /// A restart policy (`--restart`).

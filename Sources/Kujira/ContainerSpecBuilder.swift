@@ -3,6 +3,7 @@
 // command replaces CMD, `-e`/`--env-file` replace image variables of the same name, `-u`/`-w`
 // replace USER/WORKDIR, labels are the image's then the user's.
 
+import KujiraGPU
 import KujiraImage
 import KujiraOCI
 import KujiraRuntime
@@ -69,13 +70,15 @@ enum ContainerSpecBuilder {
                 nanoCpus: Int64((options.cpus ?? 0) * 1e9), pidsLimit: options.pidsLimit ?? 0,
                 capAdd: options.capAdd, capDrop: options.capDrop, privileged: options.privileged,
                 readonlyRootfs: options.readOnly, securityOpt: options.securityOpt, binds: options.volumes,
-                tmpfs: tmpfs, ulimits: options.ulimits),
+                tmpfs: tmpfs, ulimits: options.ulimits, gpus: options.gpus, devices: options.devices),
             mounts: mounts, state: .created, restartCount: 0, rootfsPath: rootfs, logPath: logPath)
     }
 
     /// The runtime spec of `record`, written as the bundle's config.json. Also writes the
-    /// container's /etc/hostname, /etc/hosts and /etc/resolv.conf into `directory`.
-    static func spec(record: ContainerRecord, image: ImageConfiguration, options: ContainerOptions, directory: String) throws -> Spec {
+    /// container's /etc/hostname, /etc/hosts and /etc/resolv.conf into `directory`. `--gpus`
+    /// and `--device` are applied last, through `injector`.
+    static func spec(record: ContainerRecord, image: ImageConfiguration, options: ContainerOptions, directory: String,
+                     injector: @autoclosure () -> DeviceInjector) throws -> Spec {
         var configuration = image
         var config = configuration.config ?? ImageConfig()
         config.entrypoint = record.config.entrypoint
@@ -184,7 +187,23 @@ enum ContainerSpecBuilder {
                                 options: ["rbind", "rprivate"] + (bind.rw ? [] : ["ro"])))
         }
         spec.mounts = mounts
+
+        // Devices and GPUs: CDI edits on the finished spec.
+        try applyDevices(record.hostConfig, injector: injector, to: &spec)
         return spec
+    }
+
+    /// Applies `--gpus` and `--device` of `host` to `spec`; nothing when neither is given.
+    static func applyDevices(_ host: ContainerHostConfig, injector: () -> DeviceInjector, to spec: inout Spec) throws {
+        guard host.gpus != nil || !host.devices.isEmpty else { return }
+        do {
+            let request = try host.gpus.map { try GPURequest(parsing: $0) }
+            try injector().apply(devices: host.devices, gpus: request, annotations: [:], to: &spec)
+        } catch let error as GPUError {
+            let what = [host.gpus.map { "--gpus \($0)" }].compactMap { $0 } + host.devices.map { "--device \($0)" }
+            let code: EngineError.Code = error.code == .invalidRequest || error.code == .invalidName ? .invalidArgument : .unsupported
+            throw EngineError(code, "\(what.joined(separator: " ")): \(error.message)", cause: error.cause)
+        }
     }
 
     // MARK: - Parsing

@@ -3,6 +3,8 @@
 //     let document = try engine.inspect("web")
 //     print(document.state.oomKilled)
 
+import KujiraGPU
+
 /// `docker inspect`'s document for a container; encodes with Docker's field names.
 public struct ContainerInspection: Encodable, Sendable {
     /// `State`.
@@ -58,6 +60,22 @@ public struct ContainerInspection: Encodable, Sendable {
             case capAdd = "CapAdd", capDrop = "CapDrop", privileged = "Privileged", readonlyRootfs = "ReadonlyRootfs"
             case securityOpt = "SecurityOpt", tmpfs = "Tmpfs", memory = "Memory", memorySwap = "MemorySwap"
             case cpuShares = "CpuShares", nanoCpus = "NanoCpus", pidsLimit = "PidsLimit", ulimits = "Ulimits"
+            case devices = "Devices", deviceRequests = "DeviceRequests"
+        }
+        /// An entry of `Devices`: a `--device /dev/X[:/dev/Y][:rwm]`.
+        struct Device: Encodable, Sendable {
+            enum CodingKeys: String, CodingKey {
+                case pathOnHost = "PathOnHost", pathInContainer = "PathInContainer", cgroupPermissions = "CgroupPermissions"
+            }
+            var pathOnHost: String, pathInContainer: String, cgroupPermissions: String
+        }
+        /// An entry of `DeviceRequests`: `--gpus` (driver `nvidia` unless given) or the CDI
+        /// names of `--device` (driver `cdi`), as Docker records them.
+        struct DeviceRequest: Encodable, Sendable {
+            enum CodingKeys: String, CodingKey {
+                case driver = "Driver", count = "Count", deviceIDs = "DeviceIDs", capabilities = "Capabilities", options = "Options"
+            }
+            var driver: String, count: Int, deviceIDs: [String]?, capabilities: [[String]]?, options: [String: String]
         }
         /// `RestartPolicy`.
         struct Restart: Encodable, Sendable {
@@ -68,6 +86,35 @@ public struct ContainerInspection: Encodable, Sendable {
         var capAdd: [String], capDrop: [String], privileged: Bool, readonlyRootfs: Bool
         var securityOpt: [String], tmpfs: [String: String], memory: Int64, memorySwap: Int64
         var cpuShares: Int64, nanoCpus: Int64, pidsLimit: Int64, ulimits: [String]
+        var devices: [Device] = [], deviceRequests: [DeviceRequest] = []
+
+        /// `Devices` and `DeviceRequests` of `--gpus` and `--device` values as given.
+        static func deviceFields(gpus: String?, devices: [String]) -> (devices: [Device], requests: [DeviceRequest]) {
+            var hostDevices: [Device] = [], cdiNames: [String] = [], requests: [DeviceRequest] = []
+            for value in devices {
+                if CDIQualifiedName.isQualifiedName(value) {
+                    cdiNames.append(value)
+                } else if let device = try? HostDevice(parsing: value) {
+                    hostDevices.append(Device(pathOnHost: device.hostPath, pathInContainer: device.containerPath,
+                                              cgroupPermissions: device.permissions))
+                }
+            }
+            if let gpus, let request = try? GPURequest(parsing: gpus) {
+                let count: Int
+                switch request.count {
+                case .all: count = -1
+                case .first(let n): count = n
+                case nil: count = request.deviceIDs == nil ? -1 : 0
+                }
+                let capabilities = ["gpu"] + (request.capabilities?.map(\.rawValue).sorted() ?? [])
+                requests.append(DeviceRequest(driver: request.driver ?? "", count: count, deviceIDs: request.deviceIDs,
+                                              capabilities: [capabilities], options: request.options))
+            }
+            if !cdiNames.isEmpty {
+                requests.append(DeviceRequest(driver: "cdi", count: 0, deviceIDs: cdiNames, capabilities: nil, options: [:]))
+            }
+            return (hostDevices, requests)
+        }
     }
 
     /// An entry of `Mounts`.
@@ -132,6 +179,7 @@ public struct ContainerInspection: Encodable, Sendable {
                                 readonlyRootfs: host.readonlyRootfs, securityOpt: host.securityOpt, tmpfs: host.tmpfs,
                                 memory: host.memory, memorySwap: host.memorySwap, cpuShares: host.cpuShares,
                                 nanoCpus: host.nanoCpus, pidsLimit: host.pidsLimit, ulimits: host.ulimits)
+        (hostConfig.devices, hostConfig.deviceRequests) = HostConfig.deviceFields(gpus: host.gpus, devices: host.devices)
         mounts = record.mounts.map { Mount(type: $0.type, source: $0.source, destination: $0.destination, rw: $0.rw) }
         let config = record.config
         self.config = Config(hostname: config.hostname, user: config.user, env: config.env, cmd: config.cmd, image: record.image,

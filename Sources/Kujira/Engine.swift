@@ -1,3 +1,4 @@
+public import KujiraGPU
 public import KujiraRuntime
 public import KujiraImage
 import Foundation
@@ -42,12 +43,23 @@ public struct Engine: Sendable {
     public var monitorExecutable: String
     /// The image store under ``root``.
     public let images: ImageStore
+    /// The CDI spec directories `--device vendor/class=name` resolves against (lowest
+    /// priority first).
+    public var cdiSpecDirectories: [String]
+    /// The root the NVIDIA driver is found under for `--gpus` (`/proc/driver/nvidia`, its
+    /// libraries and `/dev/nvidia*`): `/` on a plain host, a driver container's root otherwise
+    /// (nvidia-container-toolkit's `driver-root`).
+    public var nvidiaDriverRoot: String
 
-    /// Opens the engine over `root` and `state`, creating them if needed.
+    /// Opens the engine over `root` and `state`, creating them if needed. `cdiSpecDirectories`
+    /// and `nvidiaDriverRoot` say where `--device` and `--gpus` find devices.
     public init(root: String = "/var/lib/kujira", state: String = ContainerRuntime.defaultRoot,
-                monitorExecutable: String? = nil) throws {
+                monitorExecutable: String? = nil, cdiSpecDirectories: [String] = CDIRegistry.defaultSpecDirectories,
+                nvidiaDriverRoot: String = "/") throws {
         self.root = root
         self.state = state
+        self.cdiSpecDirectories = cdiSpecDirectories
+        self.nvidiaDriverRoot = nvidiaDriverRoot
         self.images = try ImageStore(root: root)
         self.monitorExecutable = monitorExecutable ?? Engine.currentExecutable()
         try SystemSupport.makeDirectories("\(root)/containers", mode: 0o711)
@@ -57,6 +69,12 @@ public struct Engine: Sendable {
     /// The running executable's path (`/proc/self/exe`).
     static func currentExecutable() -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// The injector of `--gpus` and `--device`, over ``cdiSpecDirectories`` and
+    /// ``nvidiaDriverRoot``.
+    public var deviceInjector: DeviceInjector {
+        DeviceInjector(specDirectories: cdiSpecDirectories, nvidia: NVIDIADiscovery(driverRoot: HostRoot(nvidiaDriverRoot)))
     }
 
     /// The OCI runtime over `<state>/runtime`.
