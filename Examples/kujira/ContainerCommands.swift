@@ -25,6 +25,18 @@ func engineCommand<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
+/// Runs `body` on each named container in turn, printing each name once it is done, as
+/// docker's stop/start/restart/pause/… do; the first failure stops the loop.
+func forEachContainer(_ globals: GlobalOptions, _ containers: [String], _ body: (Engine, String) throws -> Void) throws {
+    try engineCommand {
+        let engine = try openEngine(globals)
+        for container in containers {
+            try body(engine, container)
+            print(container)
+        }
+    }
+}
+
 /// The flags `create` and `run` share, spelled as Docker spells them.
 struct ContainerCreateArguments: ParsableArguments {
     @Option(help: "Assign a name to the container.") var name: String?
@@ -156,12 +168,8 @@ struct ContainerStart: ParsableCommand {
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
-        try engineCommand {
-            let engine = try openEngine(globals)
-            for container in containers {
-                try engine.start(container)
-                print(container)
-            }
+        try forEachContainer(globals, containers) { engine, container in
+            try engine.start(container)
         }
     }
 }

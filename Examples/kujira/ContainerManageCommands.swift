@@ -11,12 +11,8 @@ struct ContainerStop: ParsableCommand {
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
-        try engineCommand {
-            let engine = try openEngine(globals)
-            for container in containers {
-                try engine.stop(container, timeout: time)
-                print(container)
-            }
+        try forEachContainer(globals, containers) { engine, container in
+            try engine.stop(container, timeout: time)
         }
     }
 }
@@ -48,12 +44,8 @@ struct ContainerRestart: ParsableCommand {
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
-        try engineCommand {
-            let engine = try openEngine(globals)
-            for container in containers {
-                try engine.restart(container, timeout: time)
-                print(container)
-            }
+        try forEachContainer(globals, containers) { engine, container in
+            try engine.restart(container, timeout: time)
         }
     }
 }
@@ -66,12 +58,8 @@ struct ContainerRemove: ParsableCommand {
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
-        try engineCommand {
-            let engine = try openEngine(globals)
-            for container in containers {
-                try engine.remove(container, force: force)
-                print(container)
-            }
+        try forEachContainer(globals, containers) { engine, container in
+            try engine.remove(container, force: force)
         }
     }
 }
@@ -239,12 +227,8 @@ struct ContainerPause: ParsableCommand {
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
-        try engineCommand {
-            let engine = try openEngine(globals)
-            for container in containers {
-                try engine.pause(container)
-                print(container)
-            }
+        try forEachContainer(globals, containers) { engine, container in
+            try engine.pause(container)
         }
     }
 }
@@ -256,12 +240,8 @@ struct ContainerUnpause: ParsableCommand {
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
-        try engineCommand {
-            let engine = try openEngine(globals)
-            for container in containers {
-                try engine.unpause(container)
-                print(container)
-            }
+        try forEachContainer(globals, containers) { engine, container in
+            try engine.unpause(container)
         }
     }
 }
