@@ -42,16 +42,20 @@ struct LeakTests {
         }
         #expect(inside.isEmpty, "processes left in the rootfs: \(inside)")
         #expect(Peers.processes(mentioning: box.directory).isEmpty)
-        // Other suites run in parallel and their children (reaped by Foundation's Process) can be
-        // zombies for an instant: only a zombie of ours that is still there a second later is a
-        // leak.
-        func zombies() -> Set<Int32> {
+        // The whole package's tests share this process, and other suites' children (reaped by
+        // Foundation's Process, or helpers other tests leave) can be zombies of it: only a
+        // zombie of the runtime or its init that is still there a second later is a leak of
+        // these cycles.
+        func zombies() -> Set<String> {
             let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
-            return Set(pids.filter { pid in
+            return Set(pids.compactMap { pid -> String? in
                 guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                      let close = stat.lastIndex(of: ")") else { return false }
+                      let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+                let name = String(stat[stat.index(after: open)..<close])
                 let fields = stat[stat.index(after: close)...].split(separator: " ")
-                return fields.count > 1 && fields[0] == "Z" && fields[1] == "\(getpid())"
+                guard fields.count > 1, fields[0] == "Z", fields[1] == "\(getpid())",
+                      name.hasPrefix("kujira-") else { return nil }
+                return "\(pid) (\(name))"
             })
         }
         let first = zombies()
