@@ -70,6 +70,12 @@ int kujira_spawn(const char *path, char *const argv[], char *const envp[],
 }
 
 int kujira_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+int kujira_set_child_subreaper_value(int value) { return prctl(PR_SET_CHILD_SUBREAPER, value ? 1 : 0, 0, 0, 0); }
+int kujira_get_child_subreaper(void) {
+    int value = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) < 0) return -1;
+    return value ? 1 : 0;
+}
 
 int kujira_socketpair(int type, int fds[2]) { return socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds); }
 

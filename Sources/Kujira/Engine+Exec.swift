@@ -48,14 +48,19 @@ extension Engine {
             process.user = User(uid: resolved.uid, gid: resolved.gid,
                                 additionalGids: resolved.additionalGids.isEmpty ? nil : resolved.additionalGids)
         }
-        if !options.detach { try ContainerRuntime.becomeSubreaper() }
-        let pid: Int32
-        do {
-            pid = try runtime.exec(id: record.id, process: process)
-        } catch {
-            throw EngineError(.startFailed, "exec in container \(record.name) failed", cause: error)
+        let runtime = self.runtime
+        func start() throws -> Int32 {
+            do {
+                return try runtime.exec(id: record.id, process: process)
+            } catch {
+                throw EngineError(.startFailed, "exec in container \(record.name) failed", cause: error)
+            }
         }
-        if options.detach { return 0 }
-        return try ContainerRuntime.waitForExit(pid: pid)
+        if options.detach {
+            _ = try start()
+            return 0
+        }
+        // A subreaper only while waiting: the exec'd process is reparented here to be waited for.
+        return try ContainerRuntime.withSubreaper { try ContainerRuntime.waitForExit(pid: try start()) }
     }
 }

@@ -83,7 +83,14 @@ extension BuildRun {
         let nullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         guard nullFD >= 0 else { throw BuildError(.io, "cannot open /dev/null: \(String(cString: strerror(errno)))") }
         defer { close(nullFD) }
-        try ContainerRuntime.becomeSubreaper()
+        // A subreaper only while this container runs: its init is reparented here to be waited
+        // for, but an embedding daemon must not collect every orphan for good.
+        return try ContainerRuntime.withSubreaper {
+            try runContainerAsSubreaper(id: id, bundle: bundle, logFD: logFD, nullFD: nullFD, context: context)
+        }
+    }
+
+    private func runContainerAsSubreaper(id: String, bundle: String, logFD: Int32, nullFD: Int32, context: StepContext) throws -> Int32 {
         defer { try? runtime.delete(id: id, force: true) }
         let state: RuncState
         do {

@@ -1,6 +1,7 @@
 public import KujiraOCI
 internal import CKujiraRuntime
 import Glibc
+import Synchronization
 
 /// An OCI runtime (runtime-spec 1.2): creates containers from bundles and manages them by id,
 /// with state under ``root``. The runc-compatible command line (`Examples/kujira-runtime`) is a
@@ -78,6 +79,33 @@ public struct ContainerRuntime: Sendable {
     public static func becomeSubreaper() throws {
         guard kujira_set_child_subreaper() == 0 else { throw RuntimeError.posix("PR_SET_CHILD_SUBREAPER") }
     }
+
+    /// Runs `body` with this process a child subreaper and then puts the flag back as it was.
+    /// For long-lived programs that embed the runtime (a builder in a daemon): while the flag
+    /// is set, every orphan of the process is reparented to it and, unless reaped, stays a
+    /// zombie, so it should be set only around waiting for a container.
+    /// Calls may overlap (several builds at once): the flag is set by the first and put back
+    /// by the last.
+    public static func withSubreaper<T>(_ body: () throws -> T) throws -> T {
+        try subreaperUsers.withLock { state in
+            if state.count == 0 {
+                state.wasSet = kujira_get_child_subreaper() == 1
+                if !state.wasSet { try becomeSubreaper() }
+            }
+            state.count += 1
+        }
+        defer {
+            subreaperUsers.withLock { state in
+                state.count -= 1
+                if state.count == 0 && !state.wasSet { _ = kujira_set_child_subreaper_value(0) }
+            }
+        }
+        return try body()
+    }
+
+    /// How many ``withSubreaper(_:)`` calls are running, and whether the flag was set before
+    /// the first of them.
+    private static let subreaperUsers = Mutex<(count: Int, wasSet: Bool)>((0, false))
 
     /// Waits for `pid` (a child, or a descendant of a subreaper) and returns its exit code, or
     /// 128 + the signal number if a signal killed it.

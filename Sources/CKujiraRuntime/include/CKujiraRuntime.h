@@ -27,6 +27,10 @@ int kujira_spawn(const char *path, char *const argv[], char *const envp[],
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process, so
 /// `run` and `exec` can wait for a container process that is a grandchild. 0 or -1/errno.
 int kujira_set_child_subreaper(void);
+/// PR_SET_CHILD_SUBREAPER with `value` (0 clears it).
+int kujira_set_child_subreaper_value(int value);
+/// PR_GET_CHILD_SUBREAPER: 1 when this process is a child subreaper, 0 when not, -1 on error.
+int kujira_get_child_subreaper(void);
 
 /// A connected AF_UNIX socket pair of `type` (SOCK_STREAM or SOCK_SEQPACKET) with
 /// SOCK_CLOEXEC. 0 or -1/errno.
