@@ -126,7 +126,7 @@ let package = Package(
         // Dockerfile → image: stages, RUN through KujiraRuntime, COPY/ADD, the build cache.
         .target(
             name: "KujiraBuild",
-            dependencies: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraDockerfile", "KujiraRuntime"],
+            dependencies: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraDockerfile", "KujiraRuntime", "KujiraRegistry"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
