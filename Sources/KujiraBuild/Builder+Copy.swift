@@ -17,8 +17,9 @@ import Glibc
 extension BuildRun {
     /// Writes `plan` into a working rootfs of `image`; returns the layer.
     func copyStep(_ plan: CopyPlan, image: StageImage, rootfs: WorkingRootfs, context: StepContext) throws -> (Descriptor, Digest) {
+        // Directories the copy creates belong to --chown's owner too, as with BuildKit.
         for directory in plan.directories {
-            try ensureDirectory(directory, in: rootfs.target, owner: nil)
+            try ensureDirectory(directory, in: rootfs.target, owner: plan.owner)
         }
         let writer = try RootfsWriter(root: rootfs.target)
         for item in plan.items {
