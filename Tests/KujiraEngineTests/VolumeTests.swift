@@ -213,4 +213,33 @@ struct VolumeTests {
         #expect(duplicate.status == 125 && duplicate.stderr.contains("duplicate mount point /x"))
         #expect(try box.volumeNames().isEmpty)
     }
+
+    @Test func aBindStyleVolumeMountsItsDevice() throws {
+        let box = try Sandbox()
+        let host = "\(box.dir)/device-dir"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        try "on the host\n".write(toFile: "\(host)/file", atomically: false, encoding: .utf8)
+        try box.mustRun(["volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=\(host)", "hostvol"])
+        let result = try box.mustRun(["run", "--rm", "--mount", "type=volume,src=hostvol,dst=/v", Sandbox.image, "sh", "-c",
+                                      "cat /v/file; echo back > /v/back"])
+        #expect(result.stdout == "on the host\n")
+        #expect(try String(contentsOfFile: "\(host)/back", encoding: .utf8) == "back\n")
+        // Mounted only while a container uses it: the volume's own folder stays empty.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(box.root)/volumes/hostvol/_data").isEmpty)
+    }
+
+    @Test func inspectShowsBindMountsAsDocker() throws {
+        let box = try Sandbox()
+        let host = "\(box.dir)/inspected"
+        try box.mustRun(["create", "--name", "binds", "-v", "\(host):/b:ro", "--mount", "type=volume,src=lab,dst=/l,volume-label=k=v",
+                         Sandbox.image, "true"])
+        let mounts = (try box.inspect("binds")["Mounts"] as? [[String: Any]] ?? []).sorted { ($0["Destination"] as? String ?? "") < ($1["Destination"] as? String ?? "") }
+        #expect(mounts.count == 2)
+        let bind = mounts.first ?? [:], volume = mounts.last ?? [:]
+        #expect(bind["Type"] as? String == "bind" && bind["Source"] as? String == host && bind["Mode"] as? String == "ro")
+        #expect(bind["RW"] as? Bool == false && bind["Propagation"] as? String == "rprivate" && bind["Name"] == nil)
+        #expect(volume["Type"] as? String == "volume" && volume["Name"] as? String == "lab" && volume["Driver"] as? String == "local")
+        #expect(try box.mustRun(["volume", "ls", "-q", "--filter", "label=k=v"]).stdout == "lab\n")
+        #expect(try box.mustRun(["volume", "ls", "-q", "--filter", "dangling=true"]).stdout == "")
+    }
 }
