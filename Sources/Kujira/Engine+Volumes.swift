@@ -192,6 +192,7 @@ extension Engine {
     /// directory of its rootfs with that directory's content and ownership (not for
     /// `nocopy`, bind mounts or volumes the driver mounts: a tmpfs starts empty).
     func copyUpVolumes(_ record: ContainerRecord) throws {
+        guard record.mounts.contains(where: { $0.type == "volume" }) else { return }
         let store = try volumeStore()
         for mount in record.mounts where mount.type == "volume" {
             guard let name = mount.name, !(mount.mode ?? "").split(separator: ",").contains("nocopy") else { continue }
@@ -207,6 +208,7 @@ extension Engine {
     /// Mounts the volumes of `record` that the driver mounts (`--opt type=…`), before its
     /// runtime container is made.
     func activateVolumes(_ record: ContainerRecord) throws {
+        guard record.mounts.contains(where: { $0.name != nil }) else { return }
         let store = try volumeStore()
         for name in Set(record.mounts.compactMap(\.name)) {
             let volume: Volume
@@ -220,9 +222,8 @@ extension Engine {
     /// Unmounts the driver-mounted volumes of `record` that no running container other
     /// than `record` uses any more.
     func deactivateVolumes(_ record: ContainerRecord) {
-        guard let store = try? volumeStore() else { return }
         let names = Set(record.mounts.compactMap(\.name))
-        guard !names.isEmpty else { return }
+        guard !names.isEmpty, let store = try? volumeStore() else { return }
         _ = try? store.withLock {
             let users = volumeUsers()
             for name in names {

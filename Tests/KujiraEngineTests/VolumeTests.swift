@@ -242,4 +242,26 @@ struct VolumeTests {
         #expect(try box.mustRun(["volume", "ls", "-q", "--filter", "label=k=v"]).stdout == "lab\n")
         #expect(try box.mustRun(["volume", "ls", "-q", "--filter", "dangling=true"]).stdout == "")
     }
+
+    @Test func aKilledMonitorLeavesNoVolumeMount() throws {
+        let box = try Sandbox()
+        try box.mustRun(["volume", "create", "--opt", "type=tmpfs", "--opt", "o=size=1m", "orphan"])
+        let id = try box.mustRun(["run", "-d", "-v", "orphan:/o", Sandbox.image, "sleep", "100"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let data = "\(box.root)/volumes/orphan/_data"
+        #expect(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).contains(data))
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(box.root)/containers/\(id)/config.v2.json")))
+        let monitor = (((record as? [String: Any])?["state"] as? [String: Any])?["monitorPid"] as? Int).map(Int32.init) ?? 0
+        #expect(monitor > 0)
+        kill(monitor, SIGKILL)
+        // Wait for the monitor to be gone (not a timing assertion: the reconcile below is what is checked).
+        _ = box.eventually(30) {
+            let stat = (try? String(contentsOfFile: "/proc/\(monitor)/stat", encoding: .utf8)) ?? ""
+            return stat.isEmpty || stat.contains(") Z ")
+        }
+        #expect(try box.mustRun(["ps", "-a"]).stdout.contains("Exited (137)"))
+        #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(data))
+        try box.mustRun(["rm", id])
+        try box.mustRun(["volume", "rm", "orphan"])
+    }
 }
