@@ -22,7 +22,7 @@ public enum VolumeCopier {
     /// - Throws: ``VolumeError`` `.io` when a read or a write fails.
     @discardableResult
     public static func copyUp(rootfs: String, path: String, into target: String) throws -> Bool {
-        let rootFD = open(rootfs, O_PATH_ | O_DIRECTORY | O_CLOEXEC)
+        let rootFD = open(rootfs, openPath | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw VolumeError.posix("opening rootfs \(rootfs)", errno: errno) }
         defer { close(rootFD) }
         let relative = path.split(separator: "/").joined(separator: "/")
@@ -65,7 +65,7 @@ public enum VolumeCopier {
         return try entries(fd).isEmpty
     }
 
-    static let O_PATH_: Int32 = KUJIRA_O_PATH
+    static let openPath: Int32 = KUJIRA_O_PATH
 
     /// The names in directory `fd` (without `.` and `..`), NUL-terminated, as the kernel gives
     /// them (not necessarily UTF-8).
