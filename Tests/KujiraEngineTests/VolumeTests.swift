@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 extension Sandbox {
@@ -263,5 +264,18 @@ struct VolumeTests {
         #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(data))
         try box.mustRun(["rm", id])
         try box.mustRun(["volume", "rm", "orphan"])
+    }
+
+    @Test func concurrentCreatesShareOneNewVolume() throws {
+        let box = try Sandbox()
+        let statuses = Mutex<[Int32]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { index in
+            let status = (try? box.kujira(["create", "--name", "c\(index)", "-v", "together:/t", Sandbox.image, "true"]).status) ?? -1
+            statuses.withLock { $0.append(status) }
+        }
+        #expect(statuses.withLock { $0 } == Array(repeating: 0, count: 6))
+        #expect(try box.volumeNames() == ["together"])
+        let users = try box.kujira(["volume", "rm", "together"])
+        #expect(users.status == 125 && users.stderr.contains("c0, c1, c2, c3, c4, c5"))
     }
 }
