@@ -6,7 +6,8 @@
 //
 // The move is one RTM_NEWLINK request with IFLA_NET_NS_FD (and IFLA_IFNAME for the new name),
 // sent from the runtime's namespace once the container's init exists and before `create`
-// returns. When the namespace goes away (delete), the kernel destroys virtual interfaces and
+// returns; the kernel renames the interface in the container's namespace, after the move, so
+// the container's names are checked first. When the namespace goes away (delete), the kernel destroys virtual interfaces and
 // gives physical ones back to the host's initial namespace.
 
 internal import CKujiraRuntime
@@ -40,6 +41,13 @@ extension ContainerRuntime {
     /// Moves every interface of `linux.netDevices` into the network namespace of `pid`.
     static func moveNetDevices(of spec: Spec, into pid: pid_t) throws {
         guard let devices = spec.linux?.netDevices, !devices.isEmpty else { return }
+        // The kernel moves first and renames in the target namespace, so a name taken there
+        // would fail only after the move: check the container's interfaces first (its init
+        // waits on the exec fifo, so nothing in it adds one meanwhile).
+        let present = try interfaceNames(ofProcess: pid)
+        for host in devices.keys.sorted() where present.contains(containerName(host: host, device: devices[host])) {
+            throw RuntimeError(.invalidConfig, "linux.netDevices: the container already has an interface named \"\(containerName(host: host, device: devices[host]))\" (for host interface \(host)); choose another name")
+        }
         let path = "/proc/\(pid)/ns/net"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RuntimeError.posix("opening \(path) to move linux.netDevices") }
@@ -56,6 +64,17 @@ extension ContainerRuntime {
                 throw RuntimeError(.io, "moving network interface \(host) into the container as \(name)\(hint)", cause: ErrnoText(errno: code))
             }
         }
+    }
+
+    /// The interfaces of the network namespace of `pid`, from /proc/<pid>/net/dev.
+    static func interfaceNames(ofProcess pid: pid_t) throws -> Set<String> {
+        guard let text = try FileIO.readText("/proc/\(pid)/net/dev") else {
+            throw RuntimeError(.io, "reading /proc/\(pid)/net/dev: the container's init is gone")
+        }
+        // Two header lines, then "  name: counters…" per interface.
+        return Set(text.split(separator: "\n").dropFirst(2).compactMap { line in
+            line.split(separator: ":", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) }
+        })
     }
 
     /// The entry's name in the container: `name`, or the host name when it has none.

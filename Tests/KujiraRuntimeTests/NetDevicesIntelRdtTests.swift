@@ -59,12 +59,8 @@ struct NetDevicesTests {
         try box.writeSpec()
         let state = try box.api.create(id: "c1", bundle: box.bundle)
         // /proc/<pid>/net shows the network namespace of <pid>: the container's.
-        let devices = try String(contentsOfFile: "/proc/\(state.pid)/net/dev", encoding: .utf8)
-        let names = devices.split(separator: "\n").compactMap { line in
-            line.split(separator: ":", maxSplits: 1).count == 2 ? line.split(separator: ":")[0].trimmingCharacters(in: .whitespaces) : nil
-        }
-        #expect(names.contains(inside), "\(devices)")
-        #expect(!names.contains(host))
+        let names = try ContainerRuntime.interfaceNames(ofProcess: pid_t(state.pid))
+        #expect(names == ["lo", inside], "\(names)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(host)"))
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(inside)"))
         #expect(FileManager.default.fileExists(atPath: "/sys/class/net/\(peer)"), "the peer stays on the host")
@@ -75,6 +71,24 @@ struct NetDevicesTests {
         try box.api.delete(id: "c1", force: true)
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(host)"))
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(inside)"))
+    }
+
+    @Test(.enabled(if: Privilege.shouldRun, Privilege.reason))
+    func nameTakenInTheContainerFailsCreateCleanly() throws {
+        let box = try Sandbox(script: "true")
+        defer { box.cleanup() }
+        let host = uniqueName("kjd"), peer = uniqueName("kjp")
+        let added = try runCommand("/usr/sbin/ip", ["link", "add", host, "type", "veth", "peer", "name", peer])
+        guard added.status == 0 else { throw TestFailure("ip link add \(host) type veth: \(added.stderr)") }
+        defer { _ = try? runCommand("/usr/sbin/ip", ["link", "delete", peer]) }
+        // Every new network namespace has "lo". The kernel would move the interface and then
+        // fail the rename; the runtime checks first, and the interface stays on the host.
+        box.spec.linux?.netDevices = [host: LinuxNetDevice(name: "lo")]
+        try box.writeSpec()
+        let error = #expect(throws: RuntimeError.self) { try box.api.create(id: "c1", bundle: box.bundle) }
+        #expect(error?.message.contains("the container already has an interface named \"lo\" (for host interface \(host))") == true, "\(String(describing: error))")
+        #expect(try box.api.list().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: "/sys/class/net/\(host)"), "a failed move leaves the interface on the host")
     }
 
     @Test(.enabled(if: Privilege.shouldRun, Privilege.reason))

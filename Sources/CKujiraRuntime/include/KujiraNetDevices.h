@@ -6,9 +6,10 @@
 
 /// Moves the interface `host_name` of the caller's network namespace into the namespace open
 /// at `ns_fd` (a /proc/<pid>/ns/net fd), renamed to `new_name` there when it is neither NULL
-/// nor empty; the kernel moves and renames in one step, so the name never collides in the
-/// caller's namespace. Returns 0, or -1 with errno set: ENODEV when there is no such
-/// interface, EEXIST when the name is taken in the target, or the kernel's error.
+/// nor empty. The kernel renames in the target namespace, so the new name never meets the
+/// caller's names; but it renames after the move, so a name taken in the target fails with
+/// EEXIST with the interface already moved (check the target's names first). Returns 0, or
+/// -1 with errno set: ENODEV when there is no such interface, or the kernel's error.
 int kujira_link_move_to_netns(const char *host_name, int ns_fd, const char *new_name);
 
 /// The index of interface `name` in the caller's network namespace, or 0 if there is none.
