@@ -65,6 +65,7 @@ extension Engine {
                 }
                 try save(record)
             }
+            emit("create", record)
             return record
         } catch {
             try? snapshots.removeRootfs(containerID: id)

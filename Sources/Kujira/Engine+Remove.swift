@@ -21,8 +21,8 @@ extension Engine {
             try? runtime.kill(id: record.id, signal: SIGKILL, all: true)
             _ = try waitUntilInactive(record.id, milliseconds: 30_000)
         }
-        try lock.withLock {
-            guard load(record.id) != nil else { return }
+        let removed = try lock.withLock {
+            guard load(record.id) != nil else { return false }
             // The record goes first: from here on no reader sees a half-removed container.
             unlink(recordPath(record.id))
             try? runtime.delete(id: record.id, force: true)
@@ -30,6 +30,8 @@ extension Engine {
                 try? cgroup.destroy()
             }
             try images.snapshotStore().removeRootfs(containerID: record.id)
+            return true
         }
+        if removed { emit("destroy", record) }
     }
 }
