@@ -648,3 +648,9 @@ struct VersionCommand: ParsableCommand {
         }
     }
 }
+
+/// Records an image event (`pull`, `tag`, `untag`, `delete`, `import`, `save`, `load`) in the
+/// root's event log; the image commands call it after their work is done.
+func imageEvent(_ globals: GlobalOptions, _ action: String, name: String, id: String) {
+    EventLog(root: globals.root).append(EngineEvent(type: .image, action: action, id: id, attributes: ["name": name]))
+}

@@ -84,14 +84,25 @@ extension Engine {
         _ = try diffSource(record)  // fails early when the rootfs is gone
 
         // Pause a running container for a consistent layer; thaw it whatever happens.
+        // A marker names this process while the container is frozen: if it dies (`kill -9`),
+        // the next reader of the container thaws it (``recoverInterruptedCommit(_:)``).
         var paused = false
+        let marker = "\(directory(record.id))/commit-pause"
         if options.pause && record.state.status == .running {
+            let owner = "\(getpid()) \(SystemSupport.processStartTime(getpid()) ?? 0)"
+            try SystemSupport.writeAtomically(marker, Array(owner.utf8))
             do { try runtime.pause(id: record.id) } catch {
+                unlink(marker)
                 throw EngineError(.invalidState, "cannot pause container \(record.name) to commit it; use --pause=false", cause: error)
             }
             paused = true
         }
-        defer { if paused { try? runtime.resume(id: record.id) } }
+        defer {
+            if paused {
+                try? runtime.resume(id: record.id)
+                unlink(marker)
+            }
+        }
 
         let result: CommitResult = try images.withWriteLease {
             let layer = try LayerWriter(store: images.content, compression: .gzip)
@@ -128,4 +139,20 @@ extension Engine {
         return result
     }
 
+}
+
+extension Engine {
+    /// Thaws a container that a `commit` froze and then died without thawing (its marker
+    /// names a process that is gone). Called whenever a container is read.
+    func recoverInterruptedCommit(_ record: ContainerRecord) {
+        let marker = "\(directory(record.id))/commit-pause"
+        guard access(marker, F_OK) == 0,
+              let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return }
+        let fields = text.split(separator: " ")
+        let pid = fields.first.flatMap { Int32($0) } ?? 0
+        let start = fields.dropFirst().first.flatMap { UInt64($0) } ?? 0
+        guard !SystemSupport.isAlive(pid, startTime: start) else { return }
+        if record.state.status == .running { try? runtime.resume(id: record.id) }
+        unlink(marker)
+    }
 }
