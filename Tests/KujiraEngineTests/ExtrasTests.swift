@@ -193,6 +193,17 @@ struct ExtrasTests {
         #expect(die == "3\n")
     }
 
+    @Test func imageCommandsEmitEvents() throws {
+        let box = try Sandbox()
+        let since = String(Date().timeIntervalSince1970 - 0.001)
+        try box.mustRun(["tag", Sandbox.image, "localhost/other:t"])
+        try box.mustRun(["rmi", "localhost/other:t"])
+        let until = String(Date().timeIntervalSince1970 + 0.5)
+        let output = try box.mustRun(["events", "--since", since, "--until", until, "--filter", "type=image",
+                                      "--format", "{{.Action}} {{.Actor.Attributes.name}}"]).stdout
+        #expect(output == "tag localhost/other:t\nuntag localhost/other:t\n")
+    }
+
     @Test func systemDfCountsImagesAndContainers() throws {
         let box = try Sandbox()
         func counts() throws -> [String: String] {
