@@ -111,6 +111,14 @@ struct ExtrasTests {
 
         // A missing destination ending in / is an error, as in Docker.
         #expect(try box.kujira(["cp", "files:/data/b", "\(box.dir)/missing/"]).status != 0)
+
+        // `-`: a tar stream on stdout, and one read from stdin.
+        let cli = "\(EngineHost.kujira) --root \(box.root) --state \(box.state)"
+        #expect(try Sandbox.exec("/bin/sh", ["-c", "\(cli) cp files:/data - > \(box.dir)/data.tar"]).status == 0)
+        #expect(try tarList("\(box.dir)/data.tar").sorted() == ["data/", "data/b", "data/sub/", "data/sub/a"])
+        try box.mustRun(["exec", "files", "mkdir", "/tmp/fromtar"])
+        #expect(try Sandbox.exec("/bin/sh", ["-c", "tar -C \(box.dir)/hostdir -cf - . | \(cli) cp - files:/tmp/fromtar"]).status == 0)
+        #expect(try box.mustRun(["exec", "files", "cat", "/tmp/fromtar/inner/x"]).stdout == "x\n")
         try box.mustRun(["rm", "-f", "files"])
     }
 
@@ -202,6 +210,21 @@ struct ExtrasTests {
         let output = try box.mustRun(["events", "--since", since, "--until", until, "--filter", "type=image",
                                       "--format", "{{.Action}} {{.Actor.Attributes.name}}"]).stdout
         #expect(output == "tag localhost/other:t\nuntag localhost/other:t\n")
+    }
+
+    @Test func systemPruneRemovesStoppedContainersAndUntaggedImages() throws {
+        let box = try Sandbox()
+        try box.mustRun(["run", "--name", "stopped", Sandbox.image, "sh", "-c", "echo x > /tmp/x"])
+        let untagged = try box.mustRun(["commit", "stopped"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try box.mustRun(["run", "-d", "--name", "alive", Sandbox.image, "sleep", "100"])
+        let output = try box.mustRun(["system", "prune", "-f"]).stdout
+        #expect(output.contains("Deleted Containers:") && output.contains("Total reclaimed space:"))
+        let names = try box.mustRun(["ps", "-a"]).stdout
+        #expect(names.contains("alive") && !names.contains("stopped"))
+        #expect(try box.kujira(["image", "inspect", untagged]).status != 0)
+        #expect(try box.kujira(["image", "inspect", Sandbox.image]).status == 0)
+        #expect(try box.kujira(["system", "prune", "-f", "--volumes"]).status != 0)
+        try box.mustRun(["rm", "-f", "alive"])
     }
 
     @Test func systemDfCountsImagesAndContainers() throws {
