@@ -9,6 +9,9 @@ public import KujiraArchive
 /// let extractor = TarExtractor(root: containerRootfs, preserveOwnership: false)
 /// try extractor.extract(from: FileDescriptorSource(fd: 0), into: "/tmp", rename: ("src", "dst"))
 /// ```
+///
+/// Entries named `.wh.*` are refused (``LayerError/Code/invalidPath``): the writer would apply
+/// them as whiteouts and delete their siblings.
 public struct TarExtractor: Sendable {
     /// The directory no entry may leave (a container's rootfs, or the host destination).
     public var root: String
@@ -44,6 +47,11 @@ public struct TarExtractor: Sendable {
                 }
             }
             let full = base.isEmpty ? path : base + "/" + path
+            // The writer would apply a `.wh.` name as a whiteout (deleting its sibling), which a
+            // copy must never do: such files are refused rather than misapplied.
+            if let last = path.split(separator: "/").last, last.hasPrefix(".wh.") {
+                throw LayerError(.invalidPath, "archive entry \(entry.path) has a name starting with .wh., which Kujira reserves for layer whiteouts; rename it to copy it")
+            }
             let layerEntry = try Self.layerEntry(entry)
             var adjusted = layerEntry
             adjusted.path = Array(full.utf8)

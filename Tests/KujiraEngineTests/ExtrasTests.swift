@@ -135,6 +135,12 @@ struct ExtrasTests {
         #expect(!FileManager.default.fileExists(atPath: "\(box.dir)/stolen"))
         try box.mustRun(["cp", "-L", "tricky:/tmp/secretlink", "\(box.dir)/secret"])
         #expect(try String(contentsOfFile: "\(box.dir)/secret", encoding: .utf8) == "inside\n")
+        // A file named like a whiteout is refused instead of deleting its sibling on the host.
+        try box.mustRun(["exec", "tricky", "sh", "-c", "mkdir /tmp/wh; echo keep > /tmp/wh/keep; touch /tmp/wh/.wh.victim"])
+        try FileManager.default.createDirectory(atPath: "\(box.dir)/wh", withIntermediateDirectories: true)
+        try "precious\n".write(toFile: "\(box.dir)/wh/victim", atomically: false, encoding: .utf8)
+        #expect(try box.kujira(["cp", "tricky:/tmp/wh/.", "\(box.dir)/wh"]).status != 0)
+        #expect(try String(contentsOfFile: "\(box.dir)/wh/victim", encoding: .utf8) == "precious\n")
         // Writing through a directory symlink lands in the container's /etc, not the host's.
         try "planted\n".write(toFile: "\(box.dir)/plant", atomically: false, encoding: .utf8)
         try box.mustRun(["cp", "\(box.dir)/plant", "tricky:/tmp/etclink/\(unique)"])
