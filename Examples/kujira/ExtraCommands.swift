@@ -29,16 +29,10 @@ struct ContainerCommit: ParsableCommand {
             options.message = message
             options.changes = change
             options.pause = pause
-            options.reference = reference.map(normalizedReference)
+            options.reference = reference
             let result = try openEngine(globals).commit(container, options)
             print(result.imageID)
         }
-    }
-
-    /// `REPO` without a tag gets `:latest`, as docker tags it.
-    func normalizedReference(_ text: String) -> String {
-        let lastComponent = text.split(separator: "/").last ?? ""
-        return lastComponent.contains(":") || text.contains("@") ? text : text + ":latest"
     }
 }
 

@@ -64,8 +64,10 @@ extension Engine {
             throw EngineError(.notFound, "the image of container \(record.name) (\(record.imageID)) is gone; commit needs it as the base", cause: error)
         }
         let base = try images.details(of: baseRecord)
+        // The name as the store spells names (`app` is `docker.io/library/app:latest`).
+        var name: String?
         if let reference = options.reference {
-            do { _ = try Reference(parsing: reference) } catch {
+            do { name = try Reference(parsing: reference).description } catch {
                 throw EngineError(.invalidArgument, "invalid reference \"\(reference)\": use REPOSITORY[:TAG], e.g. localhost/app:v2", cause: error)
             }
         }
@@ -131,9 +133,9 @@ extension Engine {
             let configDescriptor = try images.content.write(CanonicalJSON.encode(configuration), mediaType: MediaType.imageConfig)
             let manifest = Manifest(config: configDescriptor, layers: base.manifest.layers + [layerDescriptor])
             let target = try images.content.write(CanonicalJSON.encode(manifest), mediaType: MediaType.imageManifest)
-            let name = options.reference ?? target.digest.description
-            try images.put(name: name, target: target)
-            return CommitResult(imageID: configDescriptor.digest.description, name: name, diffID: diffID.description, entries: entries)
+            let stored = name ?? target.digest.description
+            try images.put(name: stored, target: target)
+            return CommitResult(imageID: configDescriptor.digest.description, name: stored, diffID: diffID.description, entries: entries)
         }
         emit("commit", record, ["comment": options.message ?? "", "imageID": result.imageID, "imageName": result.name])
         return result
