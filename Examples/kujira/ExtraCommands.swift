@@ -344,6 +344,11 @@ struct ContainerStatsCommand: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             for sample in samples { print(String(decoding: try encoder.encode(fields(sample)), as: UTF8.self)) }
         case let template? where template != "table":
+            if template.hasPrefix("table ") {
+                print(renderTemplate(template, ["Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+                                                "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O",
+                                                "BlockIO": "BLOCK I/O", "PIDs": "PIDS"]))
+            }
             for sample in samples { print(renderTemplate(template, fields(sample))) }
         default:
             var rows = [["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]]
@@ -367,8 +372,9 @@ func binaryBytes(_ bytes: UInt64) -> String {
 }
 
 /// Fills a Go-template-like `--format`: `{{.Field}}` (or `{{ .Field }}`, `{{json .}}` for
-/// every field as JSON); a leading `table ` prints the field names as a header first
-/// (handled by the caller); `\t` and `\n` escapes become tab and newline.
+/// every field as JSON); a leading `table ` is dropped (the caller prints a header line by
+/// rendering the template with the column titles); `\t` and `\n` escapes become tab and
+/// newline.
 func renderTemplate(_ template: String, _ fields: [String: String]) -> String {
     var text = template.hasPrefix("table ") ? String(template.dropFirst(6)) : template
     text = text.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n")
@@ -501,6 +507,10 @@ struct SystemDiskUsage: ParsableCommand {
                 encoder.outputFormatting = [.sortedKeys]
                 for row in rows { print(String(decoding: try encoder.encode(row), as: UTF8.self)) }
             case let template? where template != "table":
+                if template.hasPrefix("table ") {
+                    print(renderTemplate(template, ["Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+                                                    "Reclaimable": "RECLAIMABLE"]))
+                }
                 for row in rows { print(renderTemplate(template, row)) }
             default:
                 printTable([["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]]
