@@ -63,7 +63,8 @@ enum ContainerSpecBuilder {
                 hostname: options.hostname ?? (options.network == "host" ? hostHostname() : shortID),
                 user: options.user ?? imageConfig.user ?? "", env: env, cmd: cmd, entrypoint: entrypoint,
                 workingDir: options.workingDir ?? imageConfig.workingDir ?? "", labels: labels,
-                stopSignal: stopSignal, stopTimeout: options.stopTimeout ?? 10, openStdin: options.interactive),
+                stopSignal: stopSignal, stopTimeout: options.stopTimeout ?? 10, openStdin: options.interactive,
+                tty: options.tty, stdinOnce: options.stdinOnce && options.interactive),
             hostConfig: ContainerHostConfig(
                 autoRemove: options.autoRemove, restartPolicy: try RestartPolicy.parse(options.restart),
                 networkMode: options.network, memory: memory, memorySwap: swap, cpuShares: options.cpuShares ?? 0,
@@ -91,6 +92,7 @@ enum ContainerSpecBuilder {
         var spec = try BundleSpec.make(from: configuration, rootfs: record.rootfsPath)
         spec.root = Root(path: record.rootfsPath, readonly: record.hostConfig.readonlyRootfs)
         spec.hostname = record.config.hostname
+        AttachHub.applyTerminal(record.config, to: &spec)
         var linux = spec.linux ?? Linux()
         linux.cgroupsPath = Engine.cgroupsPath(record.id)
         if record.hostConfig.networkMode == "host" {
