@@ -69,6 +69,7 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(help: "Network: none (loopback only, the default) or host.") var network: String = "none"
     @Flag(name: .shortAndLong, help: "Keep STDIN open even if not attached.") var interactive = false
     @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.") var tty = false
+    @Flag(help: "Run an init inside the container that forwards signals and reaps processes.") var `init` = false
     @Argument(help: "The image.") var image: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
 
@@ -108,6 +109,7 @@ struct ContainerCreateArguments: ParsableArguments {
         options.environment = ProcessInfo.processInfo.environment
         options.interactive = interactive
         options.tty = tty
+        options.initProcess = `init`
         return options
     }
 }

@@ -71,6 +71,8 @@ public struct ContainerOptions: Sendable, Hashable {
     /// Close the container's stdin when the first attached client's stdin ends (Docker's
     /// `StdinOnce`, set by `run -i` without `-d`).
     public var stdinOnce = false
+    /// `--init`: run a minimal init (the host's catatonit or tini) as PID 1.
+    public var initProcess = false
 
     /// Options for `image` with everything else at Docker's defaults.
     public init(image: String) { self.image = image }

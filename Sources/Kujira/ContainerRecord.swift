@@ -122,12 +122,15 @@ public struct ContainerHostConfig: Codable, Sendable, Hashable {
     public var gpus: String? = nil
     /// `--device` values as given (CDI names or host device paths).
     public var devices: [String] = []
+    /// `--init`: a minimal init (the host's catatonit or tini) runs as PID 1.
+    public var initProcess: Bool = false
 }
 
 extension ContainerHostConfig {
     private enum CodingKeys: String, CodingKey {
         case autoRemove, restartPolicy, networkMode, memory, memorySwap, cpuShares, nanoCpus, pidsLimit
         case capAdd, capDrop, privileged, readonlyRootfs, securityOpt, binds, tmpfs, ulimits, gpus, devices
+        case initProcess = "init"
     }
 
     /// Decodes a record's host configuration; `gpus` and `devices` are optional, so records
@@ -152,6 +155,7 @@ extension ContainerHostConfig {
         ulimits = try c.decode([String].self, forKey: .ulimits)
         gpus = try c.decodeIfPresent(String.self, forKey: .gpus)
         devices = try c.decodeIfPresent([String].self, forKey: .devices) ?? []
+        initProcess = try c.decodeIfPresent(Bool.self, forKey: .initProcess) ?? false
     }
 
     /// Encodes every field (`gpus` only when set).
@@ -175,6 +179,7 @@ extension ContainerHostConfig {
         try c.encode(ulimits, forKey: .ulimits)
         try c.encodeIfPresent(gpus, forKey: .gpus)
         try c.encode(devices, forKey: .devices)
+        try c.encode(initProcess, forKey: .initProcess)
     }
 }
 

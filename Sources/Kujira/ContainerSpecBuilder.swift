@@ -71,7 +71,8 @@ enum ContainerSpecBuilder {
                 nanoCpus: Int64((options.cpus ?? 0) * 1e9), pidsLimit: options.pidsLimit ?? 0,
                 capAdd: options.capAdd, capDrop: options.capDrop, privileged: options.privileged,
                 readonlyRootfs: options.readOnly, securityOpt: options.securityOpt, binds: options.volumes,
-                tmpfs: tmpfs, ulimits: options.ulimits, gpus: options.gpus, devices: options.devices),
+                tmpfs: tmpfs, ulimits: options.ulimits, gpus: options.gpus, devices: options.devices,
+                initProcess: options.initProcess),
             mounts: mounts, state: .created, restartCount: 0, rootfsPath: rootfs, logPath: logPath)
     }
 
@@ -189,6 +190,7 @@ enum ContainerSpecBuilder {
                                 options: ["rbind", "rprivate"] + (bind.rw ? [] : ["ro"])))
         }
         spec.mounts = mounts
+        if record.hostConfig.initProcess { try InitProcess.apply(to: &spec) }
 
         // Devices and GPUs: CDI edits on the finished spec.
         try applyDevices(record.hostConfig, injector: injector, to: &spec)

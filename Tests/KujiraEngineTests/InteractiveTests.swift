@@ -116,6 +116,7 @@ struct InteractiveTests {
         session.type("echo h''i; exit 3\r")
         #expect(session.waitFor("hi"))
         #expect(session.finish() == 3)
+        #expect((try box.inspect("tty1")["Config"] as? [String: Any])?["Tty"] as? Bool == true)
         let logs = try box.mustRun(["logs", "tty1"]).stdout
         #expect(logs.contains("hi\r\n"))
         #expect(try box.state("tty1")["ExitCode"] as? Int == 3)
@@ -176,6 +177,28 @@ struct InteractiveTests {
         #expect(instance.exitCode == 7 && !instance.running && instance.pid > 0)
         #expect(throws: EngineError.self) { try engine.startExec(execID) }
         try box.mustRun(["rm", "-f", "web"])
+    }
+}
+
+/// `--init`: the host's static init (catatonit, installed by scripts/test.sh) as PID 1.
+@Suite(.enabled(if: EngineHost.enabled && (EngineHost.requirePrivileged || (try? InitProcess.locate()) != nil),
+                "needs root and catatonit or tini-static; KUJIRA_REQUIRE_PRIVILEGED=1 makes this a failure"))
+struct InitProcessTests {
+    @Test func initIsPID1AndTheCommandIsItsChild() throws {
+        let box = try Sandbox()
+        let result = try box.mustRun(["run", "--rm", "--init", Sandbox.image, "sh", "-c", "echo $$; tr '\\0' ' ' < /proc/1/cmdline"])
+        #expect(result.stdout.hasPrefix("2\n/dev/init -- sh -c"))
+    }
+
+    @Test func initForwardsStopSignal() throws {
+        let box = try Sandbox()
+        // sleep as PID 1 would ignore SIGTERM and be killed after the timeout (137); under the
+        // init it gets the signal and dies of it (143).
+        try box.mustRun(["run", "-d", "--init", "--name", "sleeper", Sandbox.image, "sleep", "1000"])
+        try box.mustRun(["stop", "-t", "120", "sleeper"])
+        #expect(try box.state("sleeper")["ExitCode"] as? Int == 143)
+        #expect((try box.inspect("sleeper")["HostConfig"] as? [String: Any])?["Init"] as? Bool == true)
+        try box.mustRun(["rm", "sleeper"])
     }
 }
 
