@@ -167,6 +167,14 @@ struct ContainerExec: ParsableCommand {
             let command = command.first == "--" ? Array(command.dropFirst()) : command
             let engine = try openEngine(globals)
             if tty { return try execWithTerminal(engine, container: container, command: command, options: options, interactive: interactive) }
+            // Without -i the process's stdin is /dev/null, as Docker's (it gets this process's fds 0-2).
+            if !interactive {
+                let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                if devNull >= 0 {
+                    dup2(devNull, 0)
+                    close(devNull)
+                }
+            }
             return try engine.exec(container, command: command, options: options)
         }
         if code != 0 { throw ExitCode(code) }
