@@ -39,6 +39,10 @@ final class AttachHub: Sendable {
     private let directoryFD: Int32
     private let listenFD: Int32
     private let input: Mutex<Input>
+    /// Whether the current run has a TTY; apart from ``input`` so that the output path never
+    /// waits for a stdin write (the container may be blocked writing output while not reading
+    /// input).
+    private let ttyMode = Mutex(false)
     private let clients = Mutex<[Int32: AttachStreams]>([:])
 
     /// Listens on `directory/attach`; `firstClient` (or -1) is a connection made before the
@@ -131,6 +135,7 @@ final class AttachHub: Sendable {
             Glibc.close(connection)
             guard master >= 0 else { throw EngineError.posix("receiving the pty master", errno: code) }
         }
+        ttyMode.withLock { $0 = config.tty }
         let first = input.withLock { input in
             input.tty = config.tty
             input.stdinFD = stdio.stdinWrite
@@ -177,7 +182,7 @@ final class AttachHub: Sendable {
     }
 
     private func broadcast(_ stream: UInt8, _ bytes: [UInt8]) {
-        let tty = input.withLock { $0.tty }
+        let tty = ttyMode.withLock { $0 }
         let wanted: AttachStreams = tty ? [.stdout, .stderr] : (stream == AttachFrame.stderr ? .stderr : .stdout)
         let data = tty ? bytes : AttachFrame.encode(stream, bytes)
         clients.withLock { clients in
@@ -224,14 +229,16 @@ final class AttachHub: Sendable {
         if !stdinEnded { endStdin() }
     }
 
+    /// Writes to the container's stdin through a duplicate of the fd, outside the lock: the
+    /// write may block until the container reads, and must block nothing else.
     private func writeStdin(_ bytes: [UInt8]) {
-        input.withLock { input in
-            if input.tty, input.master >= 0 {
-                AttachFrame.writeAll(input.master, bytes, socket: false)
-            } else if input.stdinFD >= 0 {
-                AttachFrame.writeAll(input.stdinFD, bytes, socket: false)
-            }
+        let fd = input.withLock { input -> Int32 in
+            let target = input.tty ? input.master : input.stdinFD
+            return target >= 0 ? fcntl(target, F_DUPFD_CLOEXEC, 3) : -1
         }
+        guard fd >= 0 else { return }
+        AttachFrame.writeAll(fd, bytes, socket: false)
+        Glibc.close(fd)
     }
 
     /// The end of an attached client's stdin: with `StdinOnce`, closes the container's

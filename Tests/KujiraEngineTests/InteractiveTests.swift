@@ -140,6 +140,30 @@ struct InteractiveTests {
         #expect(process.terminationStatus == 0)
     }
 
+    @Test func largeInputAndOutputFlowTogether() throws {
+        // 4 MiB through cat: the monitor must keep pumping output while a stdin write waits
+        // for the container to read (both pipes fill up).
+        let box = try Sandbox()
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
+        process.arguments = cli(box) + ["run", "--rm", "-i", Sandbox.image, "cat"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let line = Data(String(repeating: "x", count: 1023).utf8 + [0x0A])
+        let writer = Thread {
+            for _ in 0..<4096 { try? input.fileHandleForWriting.write(contentsOf: line) }
+            try? input.fileHandleForWriting.close()
+        }
+        writer.start()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(printed.count == 4096 * 1024)
+        #expect(process.terminationStatus == 0)
+    }
+
     @Test func attachAndDetachLeaveTheContainerRunning() throws {
         let box = try Sandbox()
         try box.mustRun(["run", "-dit", "--name", "bg", Sandbox.image, "sh"])
