@@ -164,6 +164,52 @@ struct InteractiveTests {
         #expect(process.terminationStatus == 0)
     }
 
+    @Test func startAttachesStdinAndAttachSelectsStreams() throws {
+        let box = try Sandbox()
+        try box.mustRun(["create", "-i", "--name", "reader", Sandbox.image, "sh", "-c", "read a; echo got $a; echo err >&2; exit 4"])
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
+        process.arguments = cli(box) + ["start", "-a", "-i", "reader"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: Data("hello\n".utf8))
+        try input.fileHandleForWriting.close()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(String(decoding: printed, as: UTF8.self) == "got hello\n")
+        #expect(process.terminationStatus == 4)
+
+        let onlyErr = try box.kujira(["run", "--rm", "-a", "stderr", Sandbox.image, "sh", "-c", "echo out; echo err >&2"])
+        #expect(onlyErr.stdout.isEmpty && onlyErr.stderr == "err\n" && onlyErr.status == 0)
+    }
+
+    @Test func signalsAreProxiedWithoutATTY() throws {
+        let box = try Sandbox()
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
+        process.arguments = cli(box) + ["run", "--rm", Sandbox.image, "sh", "-c",
+                                        "trap 'echo got TERM; exit 7' TERM; echo ready; while true; do sleep 0.1; done"]
+        let output = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        kill(process.processIdentifier, SIGTERM)
+        seen += output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(String(decoding: seen, as: UTF8.self) == "ready\ngot TERM\n")
+        #expect(process.terminationStatus == 7)
+    }
+
     @Test func attachAndDetachLeaveTheContainerRunning() throws {
         let box = try Sandbox()
         try box.mustRun(["run", "-dit", "--name", "bg", Sandbox.image, "sh"])
