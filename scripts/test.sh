@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh debug
 peers=(umoci skopeo runc jq debootstrap hyperfine docker-registry apache2-utils openssl podman
-       nftables containernetworking-plugins curl iproute2 containerd conmon time buildah)
+       nftables containernetworking-plugins curl iproute2 containerd conmon time buildah catatonit)
 missing=()
 for p in "${peers[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
