@@ -113,7 +113,7 @@ let package = Package(
         // The engine: containers with names, state, monitors, logs (Docs/engine.md).
         .target(
             name: "Kujira",
-            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime"],
+            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime", "KujiraNetwork"],
             path: "Sources/Kujira",
             swiftSettings: swiftSettings
         ),
@@ -140,7 +140,7 @@ let package = Package(
             name: "kujira",
             dependencies: [
                 "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile",
-                "Kujira", "KujiraRuntime", "KujiraBuild",
+                "Kujira", "KujiraRuntime", "KujiraBuild", "KujiraNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -233,7 +233,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KujiraEngineTests",
-            dependencies: ["Kujira", "KujiraImage", "KujiraOCI"],
+            dependencies: ["Kujira", "KujiraImage", "KujiraOCI", "KujiraNetwork"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
