@@ -184,6 +184,15 @@ public struct NetworkDocument: Encodable, Sendable {
 }
 
 extension Engine {
+    /// The PORTS column of `docker ps`: `127.0.0.1:18080->80/tcp, 0.0.0.0:32768->53/udp`.
+    public func publishedPortsText(_ record: ContainerRecord) -> String {
+        guard record.state.isActive, record.network?.ports.isEmpty == false else { return "" }
+        return networkAttachments(record.id).flatMap(\.ports).map { port in
+            let host = port.hostIP.map { $0.isV4 ? "\($0)" : "[\($0)]" } ?? "0.0.0.0"
+            return "\(host):\(port.hostPort)->\(port.containerPort)/\(port.proto.rawValue)"
+        }.joined(separator: ", ")
+    }
+
     /// `NetworkSettings` of `record` for `docker inspect`.
     func networkInspection(_ record: ContainerRecord) -> ContainerNetworkInspection {
         let attachments = record.network?.endpoints.isEmpty == false ? networkAttachments(record.id) : []

@@ -1,5 +1,7 @@
+@testable import Kujira
 import Foundation
 import KujiraNetwork
+import KujiraOCI
 import Testing
 
 /// What the network tests need besides root: `nft`, `curl` and `ip` (Debian's nftables, curl,
@@ -195,14 +197,14 @@ struct NetworkRunTests {
         defer { teardown(box) }
         try box.mustRun(["network", "create", "--subnet", NetworkTestHost.subnet(), "one"])
         try box.mustRun(["network", "create", "--subnet", NetworkTestHost.subnet(), "two"])
-        try box.mustRun(["run", "-d", "--name", "c", "--network", "one", Sandbox.image, "sleep", "100"])
-        try box.mustRun(["network", "connect", "--alias", "extra", "two", "c"])
-        #expect(try box.mustRun(["exec", "c", "ip", "-o", "addr", "show", "dev", "eth1"]).stdout.contains("inet "))
+        try box.mustRun(["run", "-d", "--name", "conn", "--network", "one", Sandbox.image, "sleep", "100"])
+        try box.mustRun(["network", "connect", "--alias", "extra", "two", "conn"])
+        #expect(try box.mustRun(["exec", "conn", "ip", "-o", "addr", "show", "dev", "eth1"]).stdout.contains("inet "))
         #expect(try box.mustRun(["run", "--rm", "--network", "two", Sandbox.image, "nslookup", "extra", "127.0.0.11"]).status == 0)
-        try box.mustRun(["network", "disconnect", "two", "c"])
-        #expect(try box.kujira(["exec", "c", "ip", "link", "show", "eth1"]).status != 0)
-        #expect(try box.kujira(["network", "disconnect", "two", "c"]).status != 0)
-        try box.mustRun(["network", "disconnect", "-f", "two", "c"])
+        try box.mustRun(["network", "disconnect", "two", "conn"])
+        #expect(try box.kujira(["exec", "conn", "ip", "link", "show", "eth1"]).status != 0)
+        #expect(try box.kujira(["network", "disconnect", "two", "conn"]).status != 0)
+        try box.mustRun(["network", "disconnect", "-f", "two", "conn"])
     }
 
     @Test func modesNoneHostAndContainer() throws {
@@ -213,7 +215,10 @@ struct NetworkRunTests {
         try box.mustRun(["run", "-d", "--name", "owner", Sandbox.image, "sleep", "100"])
         let own = try box.mustRun(["exec", "owner", "ip", "-o", "addr", "show", "dev", "eth0"]).stdout
         let shared = try box.mustRun(["run", "--rm", "--network", "container:owner", Sandbox.image, "ip", "-o", "addr", "show", "dev", "eth0"]).stdout
-        #expect(!own.isEmpty && own == shared)
+        func inet(_ text: String) -> String? {
+            text.split(separator: " ").split(separator: "inet").dropFirst().first?.first.map(String.init)
+        }
+        #expect(inet(own) != nil && inet(own) == inet(shared), "\(own) vs \(shared)")
         #expect(try box.kujira(["run", "--rm", "--network", "container:owner", "-p", "80", Sandbox.image, "true"]).status == 125)
         #expect(try box.kujira(["run", "--rm", "--network", "no-such-net", Sandbox.image, "true"]).status == 125)
     }
@@ -250,11 +255,71 @@ struct NetworkRunTests {
             #expect(!links.contains(id), "a veth of \(id.prefix(12)) is left")
             #expect(!FileManager.default.fileExists(atPath: "\(box.state)/netns/\(id)"))
         }
-        #expect(table.status == 0 && !table.stdout.contains("dnat"), "published ports are left: \(table.stdout)")
+        #expect(table.status == 0 && !table.stdout.contains("dnat ip to"), "published ports are left: \(table.stdout)")
         let document = try box.mustRun(["network", "inspect", "cycle"]).stdout
         let parsed = try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [[String: Any]]
         #expect((parsed?.first?["Containers"] as? [String: Any])?.isEmpty == true)
         try box.mustRun(["rm", "victim"])
         try box.mustRun(["network", "rm", "cycle"])
+    }
+}
+
+/// The engine's network plumbing that needs no root.
+struct NetworkUnitTests {
+    @Test func defaultRootKeepsTheWellKnownNamesOthersGetTheirOwn() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kujira-netunit-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let engine = try Engine(root: "\(dir)/root", state: "\(dir)/state")
+        let configuration = engine.networkConfiguration
+        let tag = Engine.rootTag(engine.root)
+        #expect(tag.count == 8 && tag == NetworkTestHost.rootTag(engine.root))
+        #expect(configuration.tableName == "kujira_\(tag)")
+        #expect(configuration.defaultBridge == "kj0-\(tag)" && configuration.defaultBridge.utf8.count <= 15)
+        #expect(configuration.bridgePrefix.utf8.count < 15 && configuration.vethPrefix.utf8.count < 15)
+        #expect(Engine.rootTag("/a") != Engine.rootTag("/b"))
+        let standard = NetworkManagerConfiguration(root: Engine.defaultRoot)
+        #expect(standard.tableName == "kujira" && standard.defaultBridge == "kujira0")
+    }
+
+    @Test func blockingReturnsAndRethrows() throws {
+        #expect(try Blocking.run { 42 } == 42)
+        #expect(throws: EngineError.self) { try networkAwait { () async throws -> Int in throw NetworkError(.networkNotFound, "gone") } }
+        do {
+            _ = try networkAwait { () async throws -> Int in throw NetworkError(.portInUse, "busy") }
+        } catch let error as EngineError {
+            #expect(error.code == .conflict && error.message.contains("busy"))
+        }
+    }
+
+    @Test func namespacePathGoesIntoTheSpec() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kujira-netunit-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let engine = try Engine(root: "\(dir)/root", state: "\(dir)/state")
+        let id = String(repeating: "a", count: 64), other = String(repeating: "b", count: 64)
+        var record = ContainerRecord(
+            id: id, name: "x", created: "", image: "i", imageID: "",
+            config: ContainerConfig(hostname: "h", user: "", env: [], cmd: ["true"], entrypoint: [], workingDir: "", labels: [:],
+                                    stopSignal: "SIGTERM", stopTimeout: 10, openStdin: false),
+            hostConfig: ContainerHostConfig(autoRemove: false, restartPolicy: .no, networkMode: "bridge", memory: 0, memorySwap: 0,
+                                            cpuShares: 0, nanoCpus: 0, pidsLimit: 0, capAdd: [], capDrop: [], privileged: false,
+                                            readonlyRootfs: false, securityOpt: [], binds: [], tmpfs: [:], ulimits: []),
+            mounts: [], state: .created, restartCount: 0, rootfsPath: "/r", logPath: "/l")
+        var spec = Spec(linux: Linux(namespaces: [LinuxNamespace(type: .pid), LinuxNamespace(type: .network)]))
+        engine.applyNetworkNamespace(record, to: &spec)
+        #expect(spec.linux?.namespaces?.first { $0.type == .network }?.path == "\(dir)/state/netns/\(id)")
+        record.network = ContainerNetworkSettings(joinedContainer: other)
+        engine.applyNetworkNamespace(record, to: &spec)
+        #expect(spec.linux?.namespaces?.filter { $0.type == .network }.map(\.path) == ["\(dir)/state/netns/\(other)"])
+        record.hostConfig.networkMode = "host"
+        var hostSpec = Spec(linux: Linux(namespaces: [LinuxNamespace(type: .pid)]))
+        engine.applyNetworkNamespace(record, to: &hostSpec)
+        #expect(hostSpec.linux?.namespaces?.contains { $0.type == .network } == false)
+
+        // A record written before networking decodes, without network settings.
+        let encoded = try JSONEncoder().encode(record)
+        var object = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+        object.removeValue(forKey: "network")
+        let old = try JSONDecoder().decode(ContainerRecord.self, from: try JSONSerialization.data(withJSONObject: object))
+        #expect(old.network == nil && old.id == id)
     }
 }
