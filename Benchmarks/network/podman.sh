@@ -36,7 +36,7 @@ tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 $KJ import --change 'CMD ["sh"]' "$work/rootfs" localhost/bench:1 >/dev/null
 $PM import --change 'CMD ["sh"]' "$work/rootfs.tar" localhost/bench:1 >/dev/null
 $KJ network create --subnet 10.219.250.0/24 "kjbench$tag" >/dev/null
-$PM network create --subnet 10.219.251.0/24 --interface-name "pmb$tag" "kjbench$tag" >/dev/null
+$PM network create --subnet 10.219.251.0/24 "kjbench$tag" >/dev/null
 
 # series NAME COMMAND…: N timed runs (after one warm-up), prints median and p90 in ms.
 series() {
@@ -50,7 +50,7 @@ series() {
     sort -n "$work/times" | awk -v n="$name" '{a[NR]=$1} END {printf "%-32s median %7.1f ms   p90 %7.1f ms\n", n, a[int((NR+1)/2)]/1000, a[int(NR*0.9+0.5)]/1000}'
 }
 export KUJIRA_IP_FORWARD=0
-series "kujira  --network none"  $KJ run --rm --network none localhost/bench:1 true
-series "kujira  --network bridge-net" $KJ run --rm --network "kjbench$tag" localhost/bench:1 true
-series "podman  --network none"  $PM run --rm --network none localhost/bench:1 true
-series "podman  --network bridge-net" $PM run --rm --network "kjbench$tag" localhost/bench:1 true
+series "kujira  --network none"  $KJ run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none localhost/bench:1 true
+series "kujira  --network bridge-net" $KJ run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network "kjbench$tag" localhost/bench:1 true
+series "podman  --network none"  $PM run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none localhost/bench:1 true
+series "podman  --network bridge-net" $PM run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network "kjbench$tag" localhost/bench:1 true
