@@ -192,6 +192,26 @@ struct NetworkRunTests {
         })
     }
 
+    @Test func addressAndDNSFlagsShapeTheContainer() throws {
+        let box = try Sandbox()
+        defer { teardown(box) }
+        let subnet = NetworkTestHost.subnet()
+        let prefix = subnet.split(separator: ".").prefix(3).joined(separator: ".")
+        try box.mustRun(["network", "create", "--subnet", subnet, "flags"])
+        let out = try box.mustRun(["run", "--rm", "--network", "flags", "--ip", "\(prefix).42", "--mac-address", "02:42:0a:00:00:42",
+                                   "--add-host", "db:192.0.2.7", "--add-host", "gw:host-gateway", "--dns-search", "example.org",
+                                   "-h", "box", Sandbox.image, "sh", "-c",
+                                   "cat /etc/hosts /etc/resolv.conf /etc/hostname; ip -o addr show dev eth0; ip -o link show dev eth0"]).stdout
+        #expect(out.contains("\(prefix).42\tbox"))
+        #expect(out.contains("192.0.2.7\tdb") && out.contains("\(prefix).1\tgw"))
+        #expect(out.contains("nameserver 127.0.0.11") && out.contains("search example.org"))
+        #expect(out.contains("inet \(prefix).42/24") && out.contains("02:42:0a:00:00:42"))
+        let plain = try box.mustRun(["run", "--rm", "--dns", "192.0.2.53", "--dns-option", "ndots:2", Sandbox.image, "cat", "/etc/resolv.conf"]).stdout
+        #expect(plain.contains("nameserver 192.0.2.53") && plain.contains("options ndots:2"))
+        #expect(try box.kujira(["run", "--rm", "--network", "flags", "--ip", "10.1.2.3", Sandbox.image, "true"]).status == 125)
+        #expect(try box.kujira(["run", "--rm", "-p", "nonsense", Sandbox.image, "true"]).status == 125)
+    }
+
     @Test func connectAndDisconnectARunningContainer() throws {
         let box = try Sandbox()
         defer { teardown(box) }
