@@ -38,19 +38,27 @@ $PM import --change 'CMD ["sh"]' "$work/rootfs.tar" localhost/bench:1 >/dev/null
 $KJ network create --subnet 10.219.250.0/24 "kjbench$tag" >/dev/null
 $PM network create --subnet 10.219.251.0/24 "kjbench$tag" >/dev/null
 
-# series NAME COMMAND…: N timed runs (after one warm-up), prints median and p90 in ms.
-series() {
-    name=$1; shift
-    "$@" >/dev/null 2>&1
-    i=0; : > "$work/times"
-    while [ $i -lt "$N" ]; do
-        s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N)
-        echo $(( (e - s) / 1000 )) >> "$work/times"; i=$((i + 1))
-    done
-    sort -n "$work/times" | awk -v n="$name" '{a[NR]=$1} END {printf "%-32s median %7.1f ms   p90 %7.1f ms\n", n, a[int((NR+1)/2)]/1000, a[int(NR*0.9+0.5)]/1000}'
-}
+# The four commands run interleaved, N rounds after one warm-up round, so that load from
+# other processes falls on all of them alike; prints median and p90 per command in ms.
+KF="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 export KUJIRA_IP_FORWARD=0
-series "kujira  --network none"  $KJ run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none localhost/bench:1 true
-series "kujira  --network bridge-net" $KJ run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network "kjbench$tag" localhost/bench:1 true
-series "podman  --network none"  $PM run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none localhost/bench:1 true
-series "podman  --network bridge-net" $PM run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network "kjbench$tag" localhost/bench:1 true
+set -- \
+    "kujira  --network none|$KJ run --rm $KF --network none localhost/bench:1 true" \
+    "kujira  --network bridge-net|$KJ run --rm $KF --network kjbench$tag localhost/bench:1 true" \
+    "podman  --network none|$PM run --rm $KF --network none localhost/bench:1 true" \
+    "podman  --network bridge-net|$PM run --rm $KF --network kjbench$tag localhost/bench:1 true"
+round=0
+while [ $round -le "$N" ]; do
+    k=0
+    for entry in "$@"; do
+        k=$((k + 1))
+        s=$(date +%s%N); ${entry#*|} >/dev/null; e=$(date +%s%N)
+        [ $round -gt 0 ] && echo $(( (e - s) / 1000 )) >> "$work/times.$k"
+    done
+    round=$((round + 1))
+done
+k=0
+for entry in "$@"; do
+    k=$((k + 1))
+    sort -n "$work/times.$k" | awk -v n="${entry%%|*}" '{a[NR]=$1} END {printf "%-32s median %7.1f ms   p90 %7.1f ms\n", n, a[int((NR+1)/2)]/1000, a[int(NR*0.9+0.5)]/1000}'
+done

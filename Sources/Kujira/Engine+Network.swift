@@ -240,8 +240,7 @@ extension Engine {
             }
             for file in ["hosts", "resolv.conf"] {
                 if let data = FileManager.default.contents(atPath: "\(directory(joined))/\(file)") {
-                    try SystemSupport.writeAtomically("\(directory(id))/\(file)", Array(data))
-                    chmod("\(directory(id))/\(file)", 0o644)
+                    try writeRuntimeFile("\(directory(id))/\(file)", String(decoding: data, as: UTF8.self))
                 }
             }
             return NetworkSession(dns: nil) {}
@@ -294,10 +293,20 @@ extension Engine {
             dns: settings.dns.compactMap { IPAddress($0) }, dnsSearch: settings.dnsSearch, dnsOptions: settings.dnsOptions,
             hostResolvConf: .read(), systemdResolved: FileManager.default.fileExists(atPath: systemd) ? .read(systemd) : nil)
         let dir = directory(record.id)
-        try SystemSupport.writeAtomically("\(dir)/hosts", Array(files.hosts.utf8))
-        try SystemSupport.writeAtomically("\(dir)/resolv.conf", Array(files.resolvConf.utf8))
-        try SystemSupport.writeAtomically("\(dir)/hostname", Array(files.hostname.utf8))
-        for file in ["hostname", "hosts", "resolv.conf"] { chmod("\(dir)/\(file)", 0o644) }
+        try writeRuntimeFile("\(dir)/hosts", files.hosts)
+        try writeRuntimeFile("\(dir)/resolv.conf", files.resolvConf)
+        try writeRuntimeFile("\(dir)/hostname", files.hostname)
+    }
+
+    /// Replaces a file that is regenerated at every start (rename, no fsync: a crash loses
+    /// nothing the next start does not write again), mode 0644.
+    func writeRuntimeFile(_ path: String, _ text: String) throws {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw EngineError(.io, "cannot write \(path)", cause: error)
+        }
+        chmod(path, 0o644)
     }
 
     /// Detaches container `id` from every network and removes its namespace file; nothing
