@@ -120,7 +120,7 @@ let package = Package(
         // The engine: containers with names, state, monitors, logs (Docs/engine.md).
         .target(
             name: "Kujira",
-            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime", "KujiraVolume"],
+            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime", "KujiraVolume", "KujiraNetwork"],
             path: "Sources/Kujira",
             swiftSettings: swiftSettings
         ),
@@ -147,7 +147,7 @@ let package = Package(
             name: "kujira",
             dependencies: [
                 "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile",
-                "Kujira", "KujiraRuntime", "KujiraBuild", "KujiraVolume",
+                "Kujira", "KujiraRuntime", "KujiraBuild", "KujiraVolume", "KujiraNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -240,7 +240,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KujiraEngineTests",
-            dependencies: ["Kujira", "KujiraImage", "KujiraOCI"],
+            dependencies: ["Kujira", "KujiraImage", "KujiraOCI", "KujiraNetwork"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

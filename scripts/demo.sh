@@ -8,7 +8,8 @@ K="$(swift build -c release --show-bin-path)/kujira"
 work=$(mktemp -d)
 root="$work/root"
 state="$work/state"
-trap 'rm -rf "$work"' EXIT
+# The root's default network (its bridge and nftables table) goes with the root.
+trap '"$K" --root "$root" --state "$state" network __teardown 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The build context: the example Dockerfile and busybox.
 mkdir -p "$work/context"

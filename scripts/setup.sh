@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 config=${1:-release}
 
 packages=(zlib1g-dev libzstd-dev libsqlite3-dev libssl-dev libseccomp-dev libcap-dev
-          busybox-static tar gzip zstd)
+          busybox-static tar gzip zstd nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

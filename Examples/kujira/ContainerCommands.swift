@@ -66,7 +66,7 @@ struct ContainerCreateArguments: ParsableArguments {
     @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits.") var autoRemove = false
     @Option(help: "GPUs to add: all, a count, device=0,2 or \"capabilities=compute,utility\" (Docker's --gpus).") var gpus: String?
     @Option(help: "A device to add: a CDI name (nvidia.com/gpu=all) or /dev/X[:/dev/Y][:rwm] (repeatable).") var device: [String] = []
-    @Option(help: "Network: none (loopback only, the default) or host.") var network: String = "none"
+    @Option(help: "Connect to a network: bridge (the default), NAME, none, host or container:NAME (repeatable).") var network: [String] = []
     @Flag(name: .shortAndLong, help: "Keep STDIN open even if not attached.") var interactive = false
     @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.") var tty = false
     @Flag(help: "Run an init inside the container that forwards signals and reaps processes.") var `init` = false
@@ -74,6 +74,16 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(name: .customLong("volumes-from"), help: "Mount volumes from the specified container (CONTAINER[:ro|rw]).") var volumesFrom: [String] = []
     @Argument(help: "The image.") var image: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
+    @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO], ranges allowed.") var publish: [String] = []
+    @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to ephemeral host ports.") var publishAll = false
+    @Option(help: "IPv4 address on the first network.") var ip: String?
+    @Option(help: "IPv6 address on the first network.") var ip6: String?
+    @Option(help: "Set a custom DNS server.") var dns: [String] = []
+    @Option(name: .customLong("dns-search"), help: "Set a custom DNS search domain.") var dnsSearch: [String] = []
+    @Option(name: .customLong("dns-option"), help: "Set a DNS option.") var dnsOption: [String] = []
+    @Option(name: .customLong("add-host"), help: "Add a host-to-IP mapping (NAME:IP, IP may be host-gateway).") var addHost: [String] = []
+    @Option(name: .customLong("network-alias"), help: "Add a network-scoped alias for the container.") var networkAlias: [String] = []
+    @Option(name: .customLong("mac-address"), help: "Container MAC address (e.g. 02:42:ac:11:00:02).") var macAddress: String?
 
     /// The engine's options, with the image name resolved as `kujira images` shows it.
     func options(_ globals: GlobalOptions) throws -> ContainerOptions {
@@ -105,7 +115,18 @@ struct ContainerCreateArguments: ParsableArguments {
         options.volumes = volume
         options.restart = restart
         options.autoRemove = autoRemove
-        options.network = network
+        options.network = network.first ?? "bridge"
+        options.additionalNetworks = Array(network.dropFirst())
+        options.publish = publish
+        options.publishAll = publishAll
+        options.ip = ip
+        options.ip6 = ip6
+        options.dns = dns
+        options.dnsSearch = dnsSearch.isEmpty ? nil : dnsSearch
+        options.dnsOptions = dnsOption
+        options.addHosts = addHost
+        options.networkAliases = networkAlias
+        options.macAddress = macAddress
         options.gpus = gpus
         options.devices = device
         options.environment = ProcessInfo.processInfo.environment

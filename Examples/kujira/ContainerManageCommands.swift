@@ -75,7 +75,8 @@ struct ContainerList: ParsableCommand {
 
     func run() throws {
         try engineCommand {
-            let records = try openEngine(globals).list().filter { all || $0.state.isActive }
+            let engine = try openEngine(globals)
+            let records = try engine.list().filter { all || $0.state.isActive }
             if quiet {
                 records.forEach { print(noTrunc ? $0.id : $0.shortID) }
                 return
@@ -86,7 +87,7 @@ struct ContainerList: ParsableCommand {
                 if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
                 let created = parseTime(record.created).map { relativeTime($0) } ?? ""
                 rows.append([noTrunc ? record.id : record.shortID, displayName(record.image), "\"\(command)\"", created,
-                             statusText(record), "", record.name])
+                             statusText(record), engine.publishedPortsText(record), record.name])
             }
             printTable(rows)
         }

@@ -23,6 +23,7 @@ struct KujiraCommand: AsyncParsableCommand {
             ContainerCommit.self, ContainerCopy.self, ContainerExport.self, ContainerDiff.self, ContainerTopCommand.self,
             ContainerStatsCommand.self, ContainerRename.self, EventsCommand.self, SystemGroup.self, InfoCommand.self, VersionCommand.self,
             ContainerAttach.self,
+            NetworkGroup.self,
         ]
     )
 

@@ -55,8 +55,9 @@ public struct ContainerOptions: Sendable, Hashable {
     public var restart: String = "no"
     /// `--rm`.
     public var autoRemove = false
-    /// `--network`: `none` (default: an own network namespace with loopback only) or `host`.
-    public var network: String = "none"
+    /// `--network`: `bridge` (the default network, as on Docker), a user network's name,
+    /// `none` (an own network namespace with loopback only), `host`, or `container:NAME`.
+    public var network: String = "bridge"
     /// `--gpus`: Docker's value (`all`, `2`, `device=0,2`, `"capabilities=compute,utility"`);
     /// nil requests no GPU.
     public var gpus: String?
@@ -79,6 +80,29 @@ public struct ContainerOptions: Sendable, Hashable {
     public var mounts: [String] = []
     /// `--volumes-from CONTAINER[:ro|rw]`.
     public var volumesFrom: [String] = []
+
+    /// Further `--network` values (the container joins them all; the first is ``network``).
+    public var additionalNetworks: [String] = []
+    /// `-p/--publish [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`, ranges allowed.
+    public var publish: [String] = []
+    /// `-P`: publish every port the image EXPOSEs on an ephemeral host port.
+    public var publishAll = false
+    /// `--ip` (on the first network).
+    public var ip: String?
+    /// `--ip6` (on the first network).
+    public var ip6: String?
+    /// `--dns`.
+    public var dns: [String] = []
+    /// `--dns-search`; nil keeps the host's search domains.
+    public var dnsSearch: [String]?
+    /// `--dns-option`.
+    public var dnsOptions: [String] = []
+    /// `--add-host NAME:IP` (IP may be `host-gateway`).
+    public var addHosts: [String] = []
+    /// `--network-alias` (on the first network, a user network).
+    public var networkAliases: [String] = []
+    /// `--mac-address` (on the first network).
+    public var macAddress: String?
 
     /// Options for `image` with everything else at Docker's defaults.
     public init(image: String) { self.image = image }

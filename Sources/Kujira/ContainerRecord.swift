@@ -26,6 +26,8 @@ public struct ContainerRecord: Codable, Sendable, Hashable {
     public var rootfsPath: String
     /// The json-file log.
     public var logPath: String
+    /// Networks, published ports and DNS settings (nil in records made before networking).
+    public var network: ContainerNetworkSettings? = nil
 
     /// The 12-character short id.
     public var shortID: String { String(id.prefix(12)) }
@@ -90,7 +92,7 @@ public struct ContainerHostConfig: Codable, Sendable, Hashable {
     public var autoRemove: Bool
     /// `--restart`.
     public var restartPolicy: RestartPolicy
-    /// `--network`: `none` or `host`.
+    /// `--network`: `bridge`, a network name, `none`, `host` or `container:ID`.
     public var networkMode: String
     /// `-m`, bytes (0: unlimited).
     public var memory: Int64

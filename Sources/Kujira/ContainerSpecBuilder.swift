@@ -40,9 +40,6 @@ enum ContainerSpecBuilder {
         }
         let stopSignal = options.stopSignal ?? imageConfig.stopSignal.flatMap { $0.isEmpty ? nil : $0 } ?? "SIGTERM"
         _ = try Signals.parse(stopSignal)
-        guard options.network == "none" || options.network == "host" else {
-            throw EngineError(.unsupported, "--network \(options.network) is not wired into the engine yet: use --network none (the default: loopback only) or --network host")
-        }
         let memory = try options.memory.map(parseBytes) ?? 0
         let swap = try options.memorySwap.map { $0 == "-1" ? -1 : try parseBytes($0) } ?? 0
         let shortID = String(id.prefix(12))

@@ -48,8 +48,10 @@ extension Engine {
             var record = try ContainerSpecBuilder.record(id: id, options: options, image: details, imageID: imageRecord.configDigest?.description ?? "",
                                                          rootfs: rootfs, logPath: "\(dir)/\(id)-json.log")
             try attachMounts(to: &record, options: options, image: details.configuration, created: &createdVolumes)
-            let spec = try ContainerSpecBuilder.spec(record: record, image: details.configuration, options: options, directory: dir,
+            try prepareNetwork(&record, options: options, image: details.configuration)
+            var spec = try ContainerSpecBuilder.spec(record: record, image: details.configuration, options: options, directory: dir,
                                                      injector: deviceInjector)
+            applyNetworkNamespace(record, to: &spec)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)))

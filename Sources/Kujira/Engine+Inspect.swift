@@ -159,6 +159,7 @@ public struct ContainerInspection: Encodable, Sendable {
         case id = "Id", created = "Created", path = "Path", args = "Args", state = "State", image = "Image"
         case logPath = "LogPath", name = "Name", restartCount = "RestartCount", driver = "Driver"
         case hostConfig = "HostConfig", mounts = "Mounts", config = "Config"
+        case networkSettings = "NetworkSettings"
     }
 
     /// The full id.
@@ -184,6 +185,8 @@ public struct ContainerInspection: Encodable, Sendable {
     var hostConfig: HostConfig
     var mounts: [Mount]
     var config: Config
+    /// `NetworkSettings`: addresses, ports and networks (filled by ``Engine/inspect(_:)``).
+    public var networkSettings: ContainerNetworkInspection?
 
     static let zeroTime = "0001-01-01T00:00:00Z"
 
@@ -225,6 +228,9 @@ public struct ContainerInspection: Encodable, Sendable {
 extension Engine {
     /// The `docker inspect` document of container `nameOrID`.
     public func inspect(_ nameOrID: String) throws -> ContainerInspection {
-        ContainerInspection(try container(nameOrID))
+        let record = try container(nameOrID)
+        var document = ContainerInspection(record)
+        document.networkSettings = networkInspection(record)
+        return document
     }
 }

@@ -29,6 +29,7 @@ extension Engine {
             unlink(recordPath(record.id))
             try? runtime.delete(id: record.id, force: true)
             try? FileManager.default.removeItem(atPath: attachDirectory(record.id))
+            releaseNetworking(record.id)
             if let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record.id), containerID: record.id) {
                 try? cgroup.destroy()
             }

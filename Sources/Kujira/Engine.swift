@@ -166,6 +166,7 @@ public struct Engine: Sendable {
             }
             try? runtime.delete(id: current.id, force: true)
             deactivateVolumes(current)
+            releaseNetworking(current.id)
             current.state.pid = 0
             current.state.monitorPid = 0
             current.state.monitorStartTime = 0

@@ -116,6 +116,8 @@ extension Engine {
     /// into `log`, waits for the process and deletes the runtime container.
     func runOnce(record: ContainerRecord, log: JSONLogWriter, hub: AttachHub, started: () -> Void) throws -> (code: Int32, oomKilled: Bool) {
         let id = record.id
+        let networkSession = try startNetworking(record)
+        defer { networkSession.stop() }
         var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1]
         guard kujira_pipe(&out) == 0 else { throw EngineError.posix("pipe", errno: errno) }
         guard kujira_pipe(&err) == 0 else {

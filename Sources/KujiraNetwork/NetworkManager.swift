@@ -26,6 +26,10 @@ public struct NetworkManagerConfiguration: Sendable {
     /// Turn on `net.ipv4.ip_forward` when a non-internal network is created (as Docker
     /// does), so containers reach beyond the host. Tests turn it off to leave the host as is.
     public var enableIPForwarding: Bool = true
+    /// A lock file shared by every Kujira root on the host, held while a network's subnet
+    /// is carved and its bridge created, so that two roots (several engines, parallel
+    /// tests) never pick the same free subnet at once; nil skips it.
+    public var hostLockPath: String? = "/run/kujira-network.lock"
 
     /// The configuration for an engine root (`<root>/network`).
     public init(root: String) {
@@ -117,6 +121,11 @@ public actor NetworkManager {
     }
 
     private func createLocked(_ request: NetworkConfiguration, isDefault: Bool) throws -> Network {
+        guard let hostLockPath = configuration.hostLockPath else { return try createHostLocked(request, isDefault: isDefault) }
+        return try NetworkLock(path: hostLockPath).withLock { try createHostLocked(request, isDefault: isDefault) }
+    }
+
+    private func createHostLocked(_ request: NetworkConfiguration, isDefault: Bool) throws -> Network {
         let existing = try store.networks()
         let taken = existing.flatMap { $0.subnets.map(\.subnet) }
         var subnets: [NetworkSubnet] = []

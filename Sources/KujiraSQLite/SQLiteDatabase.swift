@@ -38,7 +38,19 @@ package final class SQLiteDatabase {
         do {
             // WAL: readers never block the writer and a kill -9 at any point leaves either
             // the old or the new state. FULL sync makes a committed tag survive power loss.
-            try execute("PRAGMA journal_mode = WAL")
+            // Switching a new database to WAL takes an exclusive lock for which SQLite does not
+            // always call the busy handler (several processes creating the file at once get
+            // SQLITE_BUSY at once): retry for as long as the busy timeout allows.
+            var waited: Int64 = 0
+            while true {
+                do {
+                    try execute("PRAGMA journal_mode = WAL")
+                    break
+                } catch where sqlite3_errcode(db) & 0xff == SQLITE_BUSY && waited < ms {
+                    sqlite3_sleep(10)
+                    waited += 10
+                }
+            }
             try execute("PRAGMA synchronous = FULL")
             try execute("PRAGMA foreign_keys = ON")
         } catch {

@@ -34,6 +34,7 @@ final class Sandbox: @unchecked Sendable {
     static let image = "localhost/busybox:test"
 
     init() throws {
+        setenv("KUJIRA_IP_FORWARD", "0", 1)  // tests leave net.ipv4.ip_forward as it is
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("kujira-engine-\(UUID().uuidString)").path
         let rootfs = "\(dir)/rootfs"
         let fm = FileManager.default
@@ -55,6 +56,7 @@ final class Sandbox: @unchecked Sendable {
         if let ids = try? kujira(["ps", "-a", "-q", "--no-trunc"]) {
             for id in ids.stdout.split(separator: "\n") { _ = try? kujira(["rm", "-f", String(id)]) }
         }
+        _ = try? kujira(["network", "__teardown"])  // the root's bridges and nftables table
         if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
             for line in mounts.split(separator: "\n") {
                 let fields = line.split(separator: " ")

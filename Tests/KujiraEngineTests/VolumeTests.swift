@@ -269,11 +269,13 @@ struct VolumeTests {
     @Test func concurrentCreatesShareOneNewVolume() throws {
         let box = try Sandbox()
         let statuses = Mutex<[Int32]>([])
+        let errors = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 6) { index in
-            let status = (try? box.kujira(["create", "--name", "c\(index)", "-v", "together:/t", Sandbox.image, "true"]).status) ?? -1
-            statuses.withLock { $0.append(status) }
+            let result = try? box.kujira(["create", "--name", "c\(index)", "-v", "together:/t", Sandbox.image, "true"])
+            statuses.withLock { $0.append(result?.status ?? -1) }
+            if let result, result.status != 0 { errors.withLock { $0.append(result.stderr) } }
         }
-        #expect(statuses.withLock { $0 } == Array(repeating: 0, count: 6))
+        #expect(statuses.withLock { $0 } == Array(repeating: 0, count: 6), "\(errors.withLock { $0 })")
         #expect(try box.volumeNames() == ["together"])
         let users = try box.kujira(["volume", "rm", "together"])
         #expect(users.status == 125 && users.stderr.contains("c0, c1, c2, c3, c4, c5"))

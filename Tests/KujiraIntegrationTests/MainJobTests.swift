@@ -17,6 +17,9 @@ struct MainJobTests {
             try FileManager.default.copyItem(atPath: "\(Self.repository)/Examples/demo/Dockerfile", toPath: "\(context)/Dockerfile")
             try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: "\(context)/busybox")
             let root = "\(scratch)/root", state = "\(scratch)/state"
+            // `run` joins the root's default network: leave ip_forward alone, drop the network after.
+            setenv("KUJIRA_IP_FORWARD", "0", 1)
+            defer { _ = try? run(Host.kujira, ["--root", root, "--state", state, "network", "__teardown"]) }
             let built = try run(Host.kujira, ["--root", root, "--state", state, "build", "-t", "demo/hello:1", context])
             #expect(built.succeeded, "\(built.stdout)\n\(built.stderr)")
             let ran = try run(Host.kujira, ["--root", root, "--state", state, "run", "--rm", "demo/hello:1"])
