@@ -71,6 +71,8 @@ final class BuildRun {
     let contextDirectory: String
     let buildID: String
     let temporaryDirectory: String
+    /// Holds `<temporaryDirectory>.lock` while the build runs (see ``BuildRecovery``).
+    let lockFD: Int32
     let snapshots: SnapshotStore
     let runtime: ContainerRuntime
     let cache: BuildCache
@@ -90,11 +92,15 @@ final class BuildRun {
             throw BuildError(.io, "cannot create \(base): \(String(cString: strerror(errno)))")
         }
         temporaryDirectory = "\(base)/\(buildID)"
-        guard mkdir(temporaryDirectory, 0o700) == 0 else {
-            throw BuildError(.io, "cannot create \(temporaryDirectory): \(String(cString: strerror(errno)))")
-        }
         snapshots = try builder.store.snapshotStore()
         runtime = ContainerRuntime(root: builder.runtimeRoot, initPath: builder.initPath)
+        // What builds killed earlier left behind goes first; this build's lock says it lives.
+        BuildRecovery.recoverAbandoned(base: base, snapshots: snapshots, runtime: runtime)
+        lockFD = try BuildRecovery.lock(buildID, base: base)
+        guard mkdir(temporaryDirectory, 0o700) == 0 else {
+            close(lockFD)
+            throw BuildError(.io, "cannot create \(temporaryDirectory): \(String(cString: strerror(errno)))")
+        }
         cache = try BuildCache(root: builder.store.root, content: builder.store.content)
         let seconds = options.sourceDateEpoch ?? Int64(Date().timeIntervalSince1970)
         created = Timestamp(secondsSinceEpoch: seconds).rfc3339
@@ -102,6 +108,8 @@ final class BuildRun {
 
     func cleanUp() {
         try? RootfsWriter.removeTree(at: temporaryDirectory)
+        unlink("\(temporaryDirectory).lock")
+        close(lockFD)
     }
 
     /// Writes a layer through `body` and commits it to the content store.

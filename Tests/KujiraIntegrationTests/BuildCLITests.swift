@@ -61,3 +61,65 @@ struct BuildCLITests {
         }
     }
 }
+
+/// `kill -9` of `kujira build` in the middle of a RUN step: the next build on the root removes
+/// the killed build's container, overlays and temporary files.
+@Suite("kujira build: recovery after kill -9", .serialized)
+struct BuildRecoveryTests {
+    @Test("the next build removes what a killed build left", .enabled(if: Host.has([], root: true)))
+    func killedBuildIsCleanedUp() throws {
+        try withTemporaryDirectory { scratch in
+            let context = "\(scratch)/context"
+            try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: "\(context)/busybox")
+            try "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"4247\"]\n"
+                .write(toFile: "\(context)/Dockerfile", atomically: false, encoding: .utf8)
+            let root = "\(scratch)/root"
+            let build = Process()
+            build.executableURL = URL(fileURLWithPath: Host.kujira)
+            build.arguments = ["--root", root, "build", "-q", context]
+            build.standardOutput = FileHandle.nullDevice
+            build.standardError = FileHandle.nullDevice
+            build.standardInput = FileHandle.nullDevice
+            try build.run()
+            // Wait until the RUN step's process exists, then kill the builder outright.
+            var sleeper: Int32?
+            for _ in 0..<600 where sleeper == nil {
+                sleeper = Self.processes(withCommandLine: "/bin/busybox\0sleep\04247").first
+                if sleeper == nil { usleep(50_000) }
+            }
+            kill(build.processIdentifier, SIGKILL)
+            build.waitUntilExit()
+            let running = try #require(sleeper, "the RUN step never started")
+            #expect(Self.mounts(under: root).isEmpty == false)
+
+            try "FROM scratch\nLABEL after=kill\n".write(toFile: "\(context)/Dockerfile", atomically: false, encoding: .utf8)
+            let next = try run(Host.kujira, ["--root", root, "build", "-q", context])
+            #expect(next.succeeded, "\(next.stderr)")
+            #expect(Self.mounts(under: root).isEmpty, "\(Self.mounts(under: root))")
+            #expect(kill(running, 0) != 0 || Self.isZombie(running))
+            let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/build-tmp")) ?? []
+            #expect(leftovers.isEmpty, "\(leftovers)")
+        }
+    }
+
+    static func processes(withCommandLine wanted: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).hasPrefix(wanted)
+        }
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ")
+    }
+
+    static func mounts(under directory: String) -> [String] {
+        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4].hasPrefix(directory) ? String(fields[4]) : nil
+        }
+    }
+}
