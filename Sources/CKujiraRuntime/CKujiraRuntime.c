@@ -16,6 +16,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/// write(2) of all `length` bytes, retried on EINTR and short writes. 0 or -1/errno.
+static int kujira_write_all(int fd, const unsigned char *bytes, size_t length) {
+    while (length > 0) {
+        ssize_t n = write(fd, bytes, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { if (n == 0) errno = EIO; return -1; }
+        bytes += n;
+        length -= (size_t)n;
+    }
+    return 0;
+}
+
 int kujira_sealed_copy(const char *path) {
     int src = open(path, O_RDONLY | O_CLOEXEC);
     if (src < 0) return -1;
@@ -30,6 +42,47 @@ int kujira_sealed_copy(const char *path) {
         if (n <= 0) { int e = n < 0 ? errno : EIO; close(src); close(mem); errno = e; return -1; }
     }
     close(src);
+    if (fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        int e = errno; close(mem); errno = e; return -1;
+    }
+    return mem;
+}
+
+int kujira_sealed_image(const char *base64, size_t length) {
+    int mem = memfd_create("kujira-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mem < 0) return -1;
+    // Decoded in chunks into a stack buffer: the image is tens of KB.
+    unsigned char out[4096];
+    size_t used = 0;
+    uint32_t bits = 0;
+    int count = 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)base64[i];
+        int value;
+        if (c >= 'A' && c <= 'Z') value = c - 'A';
+        else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') value = c - '0' + 52;
+        else if (c == '+') value = 62;
+        else if (c == '/') value = 63;
+        else if (c == '=') break;
+        else { close(mem); errno = EINVAL; return -1; }
+        bits = bits << 6 | (uint32_t)value;
+        if (++count == 4) {
+            out[used++] = (unsigned char)(bits >> 16);
+            out[used++] = (unsigned char)(bits >> 8);
+            out[used++] = (unsigned char)bits;
+            bits = 0;
+            count = 0;
+        }
+        if (used + 3 > sizeof out || i + 1 == length) {
+            if (kujira_write_all(mem, out, used) < 0) { int e = errno; close(mem); errno = e; return -1; }
+            used = 0;
+        }
+    }
+    if (count == 2) out[used++] = (unsigned char)(bits >> 4);
+    if (count == 3) { out[used++] = (unsigned char)(bits >> 10); out[used++] = (unsigned char)(bits >> 2); }
+    if (count == 1) { close(mem); errno = EINVAL; return -1; }
+    if (used > 0 && kujira_write_all(mem, out, used) < 0) { int e = errno; close(mem); errno = e; return -1; }
     if (fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
         int e = errno; close(mem); errno = e; return -1;
     }

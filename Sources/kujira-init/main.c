@@ -110,6 +110,8 @@ static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
         close(kj_sock);
         kj_sock = -1;
         wait_for_start(plan);
+        // startContainer: in the container, with the process's credentials, before execve.
+        kj_run_hooks(plan, KJ_HOOK_START_CONTAINER);
     }
     // CVE-2024-21626: nothing of ours may reach the user's process. Every fd above the
     // preserved ones is closed at execve (CLOEXEC rather than close, so that an exec error can

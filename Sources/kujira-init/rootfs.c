@@ -108,6 +108,19 @@ static void set_propagation(int rootfd, const struct kj_op *op) {
     close(fd);
 }
 
+/// rro, rnosuid, …: mount_setattr(AT_RECURSIVE) on the mount now at op->dest.
+static void set_recursive_attributes(int rootfd, const struct kj_op *op) {
+    if (op->rec_clear == 0 && op->rec_set == 0) return;
+    int fd = open_in_root(rootfd, op->dest, O_PATH);
+    if (fd < 0) kj_fail("reopening %s: %m", op->dest);
+    struct mount_attr attr = { .attr_set = op->rec_set, .attr_clr = op->rec_clear };
+    if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+        if (errno == ENOSYS) kj_fail("mount %s: recursive mount options (rro, rnosuid, ...) need mount_setattr(2), Linux 5.12 or later", op->dest);
+        kj_fail("setting recursive mount options of %s: %m", op->dest);
+    }
+    close(fd);
+}
+
 static void op_mount(int rootfd, const struct kj_op *op) {
     if (op->flags & MS_REMOUNT) {
         // A change of an earlier mount's options (the final read-only of /sys/fs/cgroup).
@@ -151,6 +164,7 @@ static void op_mount(int rootfd, const struct kj_op *op) {
         }
         close(dst);
     }
+    set_recursive_attributes(rootfd, op);
     set_propagation(rootfd, op);
 }
 
@@ -275,9 +289,16 @@ void kj_setup_rootfs(const struct kj_plan *plan, int procfd, int nullfd) {
         case KJ_OP_READONLY: op_readonly(rootfd, op); break;
         case KJ_OP_MKDIR: make_in_root(rootfd, op->dest, 0); break;
         case KJ_OP_HOOKS:
+        {
+            // The runtime runs prestart and createRuntime and answers with the states for the
+            // hooks run here: createContainer now (in the container's mount namespace, before
+            // pivot_root, paths still resolved in the runtime's root), startContainer later.
             if (kj_send(KJ_MSG_HOOKS, NULL, 0) < 0) kj_fail("asking the runtime to run hooks: %m");
-            kj_expect(KJ_MSG_HOOKS_ACK);
+            uint32_t len;
+            kj_set_hook_states(kj_expect_payload(KJ_MSG_HOOKS_ACK, &len), len);
+            kj_run_hooks(plan, KJ_HOOK_CREATE_CONTAINER);
             break;
+        }
         default: kj_fail("unknown rootfs operation %d", op->kind);
         }
     }

@@ -5,6 +5,7 @@
 #ifndef CKUJIRARUNTIME_H
 #define CKUJIRARUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -15,6 +16,11 @@
 /// GROW, WRITE). A process started from it cannot rewrite the runtime's binary through
 /// /proc/<pid>/exe (CVE-2019-5736). Returns the fd, or -1 with errno set.
 int kujira_sealed_copy(const char *path);
+
+/// Like kujira_sealed_copy, from an executable image given as `length` bytes of base64 (the
+/// kujira-init that KujiraRuntime embeds). Returns the fd, or -1 with errno set (EINVAL for
+/// bytes that are not base64).
+int kujira_sealed_image(const char *base64, size_t length);
 
 /// Starts `path` with posix_spawn: fd `from[i]` becomes fd `to[i]` in the child (in order;
 /// the caller makes the `from` fds distinct from every `to`), then every fd >= `close_from` is
