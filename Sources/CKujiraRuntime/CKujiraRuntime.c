@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -174,6 +176,32 @@ int kujira_send_fd(int sock, int fd) {
     return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+int kujira_send_fd_with_data(int sock, const void *data, size_t length, int fd) {
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = length };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    // The rest, if the socket took only part of it (the fd went with the first byte).
+    const unsigned char *rest = (const unsigned char *)data + n;
+    size_t left = length - (size_t)n;
+    while (left > 0) {
+        ssize_t m = send(sock, rest, left, MSG_NOSIGNAL);
+        if (m < 0 && errno == EINTR) continue;
+        if (m <= 0) return -1;
+        rest += m;
+        left -= (size_t)m;
+    }
+    return 0;
+}
+
 int kujira_recv_fd(int sock) {
     char byte;
     struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -186,6 +214,43 @@ int kujira_recv_fd(int sock) {
     if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) { errno = EBADMSG; return -1; }
     int fd;
     memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    return fd;
+}
+
+int kujira_recv_fd_with_data(int sock, void *buffer, size_t capacity, size_t *received) {
+    struct iovec iov = { .iov_base = buffer, .iov_len = capacity };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    *received = (size_t)n;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) { errno = EBADMSG; return -1; }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    return fd;
+}
+
+int kujira_seccomp_notify_answer(int notify_fd, int error) {
+    struct seccomp_notif request;
+    struct seccomp_notif_resp response;
+    for (;;) {
+        memset(&request, 0, sizeof(request));
+        if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &request) == 0) break;
+        if (errno != EINTR) return -1;
+    }
+    memset(&response, 0, sizeof(response));
+    response.id = request.id;
+    if (error == 0) response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    else response.error = -error;
+    if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &response) < 0 && errno != ENOENT) return -1;
+    return request.data.nr;
+}
+
+int kujira_accept(int listener) {
+    int fd;
+    do { fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);
     return fd;
 }
 

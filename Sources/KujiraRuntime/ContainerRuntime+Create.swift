@@ -56,10 +56,18 @@ extension ContainerRuntime {
                 }
                 defer { if let consoleFD { close(consoleFD) } }
 
-                let environment = InitSession.Environment(
+                var environment = InitSession.Environment(
                     initPath: try InitExecutable.locate(initPath), fifoFD: fifoFD, consoleFD: consoleFD,
                     uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [],
                     stdio: options.stdio)
+                if let program = plan.seccomp, program.needsListener {
+                    environment.seccompListener = { fd, pid in
+                        let state = State(ociVersion: Spec.currentVersion, id: id, status: .creating, pid: Int(pid),
+                                          bundle: bundlePath, annotations: spec.annotations)
+                        try SeccompAgent.send(fd: fd, listenerPath: program.listenerPath ?? "", metadata: program.listenerMetadata,
+                                              pid: pid, state: state)
+                    }
+                }
                 let session = try InitSession.start(plan: &plan, environment: environment) { pid, plan in
                     guard let cgroups else { return }
                     let resources = DefaultDeviceRules.applied(to: spec.linux?.resources, devices: spec.linux?.devices)

@@ -66,8 +66,16 @@ extension ContainerRuntime {
             consoleFD = fd
         }
         defer { if let consoleFD { close(consoleFD) } }
-        let environment = InitSession.Environment(initPath: try InitExecutable.locate(initPath), fifoFD: nil, consoleFD: consoleFD,
+        var environment = InitSession.Environment(initPath: try InitExecutable.locate(initPath), fifoFD: nil, consoleFD: consoleFD,
                                                   stdio: options.stdio)
+        if let program = plan.seccomp, program.needsListener {
+            let state = State(ociVersion: Spec.currentVersion, id: id, status: .running, pid: Int(record.pid),
+                              bundle: record.bundle, annotations: record.spec.annotations)
+            environment.seccompListener = { fd, pid in
+                try SeccompAgent.send(fd: fd, listenerPath: program.listenerPath ?? "", metadata: program.listenerMetadata,
+                                      pid: pid, state: state)
+            }
+        }
         let session = try InitSession.start(plan: &plan, environment: environment) { pid, _ in
             if let cgroups, let path = record.cgroupPath { try cgroups.addProcess(pid, cgroupPath: path) }
         }

@@ -226,9 +226,6 @@ extension InitPlan {
                 throw RuntimeError(.unsupported, "linux.seccomp is set but this kujira-runtime has no seccomp compiler yet; remove linux.seccomp from config.json")
             }
             let program = try seccomp(section, process.noNewPrivileges ?? false)
-            if program.needsListener {
-                throw RuntimeError(.unsupported, "linux.seccomp uses SCMP_ACT_NOTIFY (listenerPath \(program.listenerPath ?? "")), which kujira-runtime does not support yet; remove the notify rules")
-            }
             plan.seccomp = program
         }
         if process.apparmorProfile?.isEmpty == false || process.selinuxLabel?.isEmpty == false {

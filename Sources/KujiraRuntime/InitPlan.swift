@@ -146,6 +146,7 @@ struct InitPlan: Sendable, Equatable {
         if let seccomp {
             w.raw(KJ_T_SECCOMP, seccomp.bpf)
             w.u64(KJ_T_SECCOMP_FLAGS, UInt64(seccomp.flags))
+            if seccomp.needsListener { w.u64(KJ_T_SECCOMP_LISTENER, 1) }
         }
         w.string(KJ_T_CWD, cwd)
         for arg in args { w.string(KJ_T_ARG, arg) }

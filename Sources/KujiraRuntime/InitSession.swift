@@ -29,6 +29,9 @@ final class InitSession {
         var gidMappings: [LinuxIDMapping] = []
         /// The caller's fds that become the init's (and so the container process's) 0-2.
         var stdio = StdioFDs()
+        /// Passes a seccomp notify fd (and the container process's pid) on to the
+        /// `listenerPath` agent; nil when the plan has no notify rules.
+        var seccompListener: ((Int32, pid_t) throws -> Void)?
     }
 
     private init(intermediatePid: pid_t, socket: Int32) {
@@ -124,6 +127,14 @@ final class InitSession {
                 case KJ_MSG_HOOKS:
                     guard let containerPid else { throw RuntimeError(.initFailed, "kujira-init asked for hooks before reporting its pid") }
                     try send(type: KJ_MSG_HOOKS_ACK, payload: try hooks(containerPid))
+                case KJ_MSG_SECCOMP_FD:
+                    let fd = kujira_recv_fd(socket)
+                    guard fd >= 0 else { throw RuntimeError.posix("receiving the seccomp notify fd from kujira-init") }
+                    defer { close(fd) }
+                    guard let containerPid, let listener = environment.seccompListener else {
+                        throw RuntimeError(.initFailed, "kujira-init sent a seccomp notify fd that nobody listens for")
+                    }
+                    try listener(fd, containerPid)
                 case KJ_MSG_CREATED:
                     guard containerPid != nil else { throw RuntimeError(.initFailed, "kujira-init reported created without a pid") }
                     return

@@ -66,7 +66,7 @@ struct kj_plan {
     const char *timens_offsets;
     const unsigned char *seccomp;
     size_t seccomp_len;
-    uint64_t seccomp_flags;
+    uint64_t seccomp_flags, seccomp_listener;
     const char *cwd;
     char **args;
     size_t nargs;

@@ -105,6 +105,7 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             plan->seccomp_len = len;
             break;
         case KJ_T_SECCOMP_FLAGS: U64(); plan->seccomp_flags = v; break;
+        case KJ_T_SECCOMP_LISTENER: U64(); plan->seccomp_listener = v; break;
         case KJ_T_CWD: STR(plan->cwd); break;
         case KJ_T_ARG:
             if (plan->nargs >= KJ_MAX_STRINGS) FAIL("too many arguments");

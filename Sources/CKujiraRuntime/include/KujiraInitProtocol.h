@@ -26,6 +26,8 @@
                                // createContainer hooks, NUL, the one for startContainer, NUL
 #define KJ_MSG_CREATED 7       // init → parent: set up, about to wait for start (or to exec)
 #define KJ_MSG_ERROR 8         // init → parent: text of the error that stops the init
+#define KJ_MSG_SECCOMP_FD 9    // init → parent: empty; then one byte carrying the seccomp
+                               // notify fd (SCM_RIGHTS), for the listenerPath agent
 
 // Plan modes.
 #define KJ_MODE_CREATE 1  // build a new container
@@ -64,6 +66,7 @@
 #define KJ_T_OOM_SET 30           // u64 0/1: whether KJ_T_OOM_SCORE_ADJ applies
 #define KJ_T_SETSID 31            // u64 0/1: start a new session
 #define KJ_T_TIMENS_OFFSETS 32    // str: lines for /proc/self/timens_offsets ("monotonic 5 0")
+#define KJ_T_SECCOMP_LISTENER 38  // u64 0/1: install with NEW_LISTENER, send the fd (KJ_MSG_SECCOMP_FD)
 #define KJ_T_HOOK 33              // u64 KJ_HOOK_*: starts a hook run by the init
 #define KJ_T_HOOK_PATH 34         // str: the latest hook's executable (absolute)
 #define KJ_T_HOOK_ARG 35          // str, repeated: its argv (empty: argv is [path])
