@@ -51,7 +51,7 @@ struct StateDirectory {
         if let cached = Self.recent.withLock({ $0[path] }), cached.bytes == bytes { return cached.record }
         do {
             let record = try CompactJSON.decode(ContainerRecord.self, from: bytes)
-            Self.recent.withLock { $0[path] = (bytes, record) }
+            Self.remember(path, bytes, record)
             return record
         } catch {
             throw RuntimeError(.io, "state of container \(id) (\(path)) is unreadable", cause: error)
@@ -61,7 +61,16 @@ struct StateDirectory {
     func save(_ record: ContainerRecord) throws {
         let bytes = try CompactJSON.encode(record)
         try FileIO.writeAtomically(stateFile(record.id), bytes, mode: 0o600)
-        Self.recent.withLock { $0[stateFile(record.id)] = (bytes, record) }
+        Self.remember(stateFile(record.id), bytes, record)
+    }
+
+    /// Caches a record; a long-lived embedding process keeps at most 32 (the cache is for
+    /// the operations of one container that follow each other, not for every container).
+    private static func remember(_ path: String, _ bytes: [UInt8], _ record: ContainerRecord) {
+        recent.withLock { cache in
+            if cache[path] == nil && cache.count >= 32 { cache.removeAll(keepingCapacity: true) }
+            cache[path] = (bytes, record)
+        }
     }
 
     /// The records this process last wrote or read, with their exact bytes: `run` (create,
