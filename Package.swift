@@ -93,11 +93,15 @@ let package = Package(
             dependencies: ["KujiraOCI", "KujiraImage", "CSSL"],
             swiftSettings: swiftSettings
         ),
+        // Compiles Sources/kujira-init with the toolchain's clang into a libc-only executable
+        // and embeds it in KujiraRuntime (SwiftPM would link libswiftCore into it).
+        .plugin(name: "KujiraInitImage", capability: .buildTool(), path: "Plugins/KujiraInitImage"),
         .target(
             name: "KujiraRuntime",
             dependencies: ["KujiraOCI", "CKujiraBPF", "CSeccomp", "CCap", "CKujiraSys", "CKujiraRuntime"],
             path: "Sources/KujiraRuntime",
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["KujiraInitImage"]
         ),
         // CDI specs, NVIDIA/AMD discovery, --gpus and --device: edits of a runtime Spec.
         .target(

@@ -24,16 +24,13 @@ done
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
 
 # Release build of kujira-runtime with the Swift runtime and Foundation linked statically: no
-# dynamic loading and relocation of ~40 MB of shared libraries at every start. One product at a
-# time (2 cores).
+# dynamic loading and relocation of ~40 MB of shared libraries at every start. kujira-init is
+# inside it (Plugins/KujiraInitImage builds it with clang, libc only).
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     swift build -c release --static-swift-stdlib --product kujira-runtime --package-path "$REPO" >&2
-    # Not kujira-init: it is C, and --static-swift-stdlib links all of the Swift runtime into it
-    # (8.8 MB, copied into a memfd and exec'd for every container).
-    swift build -c release --product kujira-init --package-path "$REPO" >&2
 fi
 KUJIRA=${KUJIRA:-$REPO/.build/release/kujira-runtime}
-[ -x "$(dirname "$KUJIRA")/kujira-init" ] || { echo "run.sh: no kujira-init next to $KUJIRA" >&2; exit 1; }
+unset KUJIRA_INIT_PATH  # time the embedded init
 
 WORK=$(mktemp -d /tmp/kujira-runtime-bench.XXXXXX)
 mount -t tmpfs -o size=256m,mode=0755 kujira-runtime-bench "$WORK"

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -15,6 +17,18 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/// write(2) of all `length` bytes, retried on EINTR and short writes. 0 or -1/errno.
+static int kujira_write_all(int fd, const unsigned char *bytes, size_t length) {
+    while (length > 0) {
+        ssize_t n = write(fd, bytes, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { if (n == 0) errno = EIO; return -1; }
+        bytes += n;
+        length -= (size_t)n;
+    }
+    return 0;
+}
 
 int kujira_sealed_copy(const char *path) {
     int src = open(path, O_RDONLY | O_CLOEXEC);
@@ -30,6 +44,47 @@ int kujira_sealed_copy(const char *path) {
         if (n <= 0) { int e = n < 0 ? errno : EIO; close(src); close(mem); errno = e; return -1; }
     }
     close(src);
+    if (fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        int e = errno; close(mem); errno = e; return -1;
+    }
+    return mem;
+}
+
+int kujira_sealed_image(const char *base64, size_t length) {
+    int mem = memfd_create("kujira-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mem < 0) return -1;
+    // Decoded in chunks into a stack buffer: the image is tens of KB.
+    unsigned char out[4096];
+    size_t used = 0;
+    uint32_t bits = 0;
+    int count = 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)base64[i];
+        int value;
+        if (c >= 'A' && c <= 'Z') value = c - 'A';
+        else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') value = c - '0' + 52;
+        else if (c == '+') value = 62;
+        else if (c == '/') value = 63;
+        else if (c == '=') break;
+        else { close(mem); errno = EINVAL; return -1; }
+        bits = bits << 6 | (uint32_t)value;
+        if (++count == 4) {
+            out[used++] = (unsigned char)(bits >> 16);
+            out[used++] = (unsigned char)(bits >> 8);
+            out[used++] = (unsigned char)bits;
+            bits = 0;
+            count = 0;
+        }
+        if (used + 3 > sizeof out || i + 1 == length) {
+            if (kujira_write_all(mem, out, used) < 0) { int e = errno; close(mem); errno = e; return -1; }
+            used = 0;
+        }
+    }
+    if (count == 2) out[used++] = (unsigned char)(bits >> 4);
+    if (count == 3) { out[used++] = (unsigned char)(bits >> 10); out[used++] = (unsigned char)(bits >> 2); }
+    if (count == 1) { close(mem); errno = EINVAL; return -1; }
+    if (used > 0 && kujira_write_all(mem, out, used) < 0) { int e = errno; close(mem); errno = e; return -1; }
     if (fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
         int e = errno; close(mem); errno = e; return -1;
     }
@@ -121,6 +176,32 @@ int kujira_send_fd(int sock, int fd) {
     return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+int kujira_send_fd_with_data(int sock, const void *data, size_t length, int fd) {
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = length };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    // The rest, if the socket took only part of it (the fd went with the first byte).
+    const unsigned char *rest = (const unsigned char *)data + n;
+    size_t left = length - (size_t)n;
+    while (left > 0) {
+        ssize_t m = send(sock, rest, left, MSG_NOSIGNAL);
+        if (m < 0 && errno == EINTR) continue;
+        if (m <= 0) return -1;
+        rest += m;
+        left -= (size_t)m;
+    }
+    return 0;
+}
+
 int kujira_recv_fd(int sock) {
     char byte;
     struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -133,6 +214,43 @@ int kujira_recv_fd(int sock) {
     if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) { errno = EBADMSG; return -1; }
     int fd;
     memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    return fd;
+}
+
+int kujira_recv_fd_with_data(int sock, void *buffer, size_t capacity, size_t *received) {
+    struct iovec iov = { .iov_base = buffer, .iov_len = capacity };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    *received = (size_t)n;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) { errno = EBADMSG; return -1; }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    return fd;
+}
+
+int kujira_seccomp_notify_answer(int notify_fd, int error) {
+    struct seccomp_notif request;
+    struct seccomp_notif_resp response;
+    for (;;) {
+        memset(&request, 0, sizeof(request));
+        if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &request) == 0) break;
+        if (errno != EINTR) return -1;
+    }
+    memset(&response, 0, sizeof(response));
+    response.id = request.id;
+    if (error == 0) response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    else response.error = -error;
+    if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &response) < 0 && errno != ENOENT) return -1;
+    return request.data.nr;
+}
+
+int kujira_accept(int listener) {
+    int fd;
+    do { fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);
     return fd;
 }
 

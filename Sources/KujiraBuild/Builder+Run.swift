@@ -11,13 +11,7 @@ import KujiraImage
 import KujiraDockerfile
 import KujiraRuntime
 import Foundation
-import Synchronization
 import Glibc
-
-/// kujira-init inherits fds 0-2 of the process calling `ContainerRuntime.create`; the builder
-/// points them at the step's log file for the duration of that call. One build step at a time
-/// per process does this.
-let standardStreamsLock = Mutex(())
 
 extension BuildRun {
     /// Runs `argv` in a container on `image`, returns the layer of its changes.
@@ -102,19 +96,10 @@ extension BuildRun {
         defer { try? runtime.delete(id: id, force: true) }
         let state: RuncState
         do {
-            state = try standardStreamsLock.withLock { _ in
-                let saved = (0...2).map { fcntl($0, F_DUPFD_CLOEXEC, 10) }
-                defer {
-                    for (fd, copy) in saved.enumerated() where copy >= 0 {
-                        dup2(copy, Int32(fd))
-                        close(copy)
-                    }
-                }
-                dup2(nullFD, 0)
-                dup2(logFD, 1)
-                dup2(logFD, 2)
-                return try runtime.create(id: id, bundle: bundle)
-            }
+            // The container's stdin is /dev/null, stdout and stderr the step's log: handed to
+            // the init directly, this process's own fds 0-2 stay as they are.
+            let stdio = StdioFDs(input: nullFD, output: logFD, error: logFD)
+            state = try runtime.create(id: id, bundle: bundle, options: CreateOptions(stdio: stdio))
             options.progress(.running(number: context.number))
             try runtime.start(id: id)
         } catch let error as BuildError {

@@ -25,15 +25,13 @@ public struct CgroupManagerDriver: ContainerCgroupDriver {
             try? manager.destroy()
             throw error
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(Handle(path: manager.path, directories: manager.directories)), as: UTF8.self)
+        return String(decoding: try CompactJSON.encode(Handle(path: manager.path, directories: manager.directories)), as: UTF8.self)
     }
 
     func manager(_ handle: String) throws -> any CgroupManager {
         let decoded: Handle
         do {
-            decoded = try JSONDecoder().decode(Handle.self, from: Data(handle.utf8))
+            decoded = try CompactJSON.decode(Handle.self, from: Array(handle.utf8))
         } catch {
             throw RuntimeError(.invalidState, "the recorded cgroup of this container is unreadable (\(handle)); delete it with --force")
         }

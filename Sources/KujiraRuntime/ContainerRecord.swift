@@ -2,6 +2,7 @@ import KujiraOCI
 import Foundation
 internal import CKujiraRuntime
 import Glibc
+import Synchronization
 
 /// What the runtime remembers about a container: `<root>/<id>/state.json`, written atomically.
 /// The status is not stored; it is derived from the live process (``ContainerRuntime/state(id:)``).
@@ -46,18 +47,37 @@ struct StateDirectory {
         guard let bytes = try FileIO.read(stateFile(id)) else {
             throw RuntimeError(.notFound, "container \"\(id)\" does not exist")
         }
+        let path = stateFile(id)
+        if let cached = Self.recent.withLock({ $0[path] }), cached.bytes == bytes { return cached.record }
         do {
-            return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+            let record = try CompactJSON.decode(ContainerRecord.self, from: bytes)
+            Self.remember(path, bytes, record)
+            return record
         } catch {
-            throw RuntimeError(.io, "state of container \(id) (\(stateFile(id))) is unreadable", cause: error)
+            throw RuntimeError(.io, "state of container \(id) (\(path)) is unreadable", cause: error)
         }
     }
 
     func save(_ record: ContainerRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try FileIO.writeAtomically(stateFile(record.id), Array(try encoder.encode(record)), mode: 0o600)
+        let bytes = try CompactJSON.encode(record)
+        try FileIO.writeAtomically(stateFile(record.id), bytes, mode: 0o600)
+        Self.remember(stateFile(record.id), bytes, record)
     }
+
+    /// Caches a record; a long-lived embedding process keeps at most 32 (the cache is for
+    /// the operations of one container that follow each other, not for every container).
+    private static func remember(_ path: String, _ bytes: [UInt8], _ record: ContainerRecord) {
+        recent.withLock { cache in
+            if cache[path] == nil && cache.count >= 32 { cache.removeAll(keepingCapacity: true) }
+            cache[path] = (bytes, record)
+        }
+    }
+
+    /// The records this process last wrote or read, with their exact bytes: `run` (create,
+    /// start, delete in one process) reads back the state it just wrote, and decoding the spec
+    /// in it again was a good part of its CPU time. A file whose bytes differ (another process
+    /// wrote it) is decoded as usual.
+    private static let recent = Mutex<[String: (bytes: [UInt8], record: ContainerRecord)]>([:])
 
     /// The ids of containers with a state file.
     func ids() throws -> [String] {

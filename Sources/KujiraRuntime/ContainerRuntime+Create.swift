@@ -17,6 +17,7 @@ extension ContainerRuntime {
     @discardableResult
     public func create(id: String, bundle: String, options: CreateOptions = CreateOptions()) throws -> RuncState {
         try StateDirectory.validate(id)
+        try options.stdio.validate()
         guard let bundlePath = realPath(bundle) else {
             throw RuntimeError(.invalidConfig, "bundle \(bundle) does not exist")
         }
@@ -57,9 +58,18 @@ extension ContainerRuntime {
                 }
                 defer { if let consoleFD { close(consoleFD) } }
 
-                let environment = InitSession.Environment(
+                var environment = InitSession.Environment(
                     initPath: try InitExecutable.locate(initPath), fifoFD: fifoFD, consoleFD: consoleFD,
-                    uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [])
+                    uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [],
+                    stdio: options.stdio)
+                if let program = plan.seccomp, program.needsListener {
+                    environment.seccompListener = { fd, pid in
+                        let state = State(ociVersion: Spec.currentVersion, id: id, status: .creating, pid: Int(pid),
+                                          bundle: bundlePath, annotations: spec.annotations)
+                        try SeccompAgent.send(fd: fd, listenerPath: program.listenerPath ?? "", metadata: program.listenerMetadata,
+                                              pid: pid, state: state)
+                    }
+                }
                 let session = try InitSession.start(plan: &plan, environment: environment) { pid, plan in
                     guard let cgroups else { return }
                     let resources = DefaultDeviceRules.applied(to: spec.linux?.resources, devices: spec.linux?.devices)
@@ -75,6 +85,12 @@ extension ContainerRuntime {
                                       bundle: bundlePath, annotations: spec.annotations)
                     try HookRunner.run(spec.hooks?.prestart, stage: "prestart", state: state)
                     try HookRunner.run(spec.hooks?.createRuntime, stage: "createRuntime", state: state)
+                    // The states for the hooks kujira-init runs: createContainer sees
+                    // "creating", startContainer (after `start`) "created", as with runc.
+                    guard !plan.hooks.isEmpty else { return [] }
+                    var started = state
+                    started.status = .created
+                    return try HookRunner.encode(state) + [0] + HookRunner.encode(started) + [0]
                 }
                 guard let pid = session.containerPid, let info = ProcStat.stat(pid) else {
                     session.abort()
@@ -113,7 +129,7 @@ extension ContainerRuntime {
             throw RuntimeError(.invalidConfig, "bundle \(bundle) has no config.json")
         }
         do {
-            return try JSONDecoder().decode(Spec.self, from: Data(bytes))
+            return try CompactJSON.decode(Spec.self, from: bytes)
         } catch {
             throw RuntimeError(.invalidConfig, "config.json in \(bundle) is not a valid runtime spec", cause: error)
         }

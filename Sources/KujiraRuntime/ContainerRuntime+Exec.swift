@@ -19,12 +19,17 @@ public struct ExecOptions: Sendable {
     public var pidFile: String?
     /// `--preserve-fds`: fds 3 … 3+n-1 of the caller stay open in the process.
     public var preserveFDs: UInt32
+    /// The caller's fds that become the process's stdin, stdout and stderr (without a
+    /// terminal); by default the caller's own 0-2.
+    public var stdio: StdioFDs
 
-    /// Creates options; all default to off.
-    public init(consoleSocket: String? = nil, pidFile: String? = nil, preserveFDs: UInt32 = 0) {
+    /// Creates options; all default to off, stdio to the caller's fds 0-2.
+    public init(consoleSocket: String? = nil, pidFile: String? = nil, preserveFDs: UInt32 = 0,
+                stdio: StdioFDs = StdioFDs()) {
         self.consoleSocket = consoleSocket
         self.pidFile = pidFile
         self.preserveFDs = preserveFDs
+        self.stdio = stdio
     }
 }
 
@@ -32,6 +37,7 @@ extension ContainerRuntime {
     /// Starts `process` in container `id` and returns its host pid once it has exec'd.
     @discardableResult
     public func exec(id: String, process: Process, options: ExecOptions = ExecOptions()) throws -> Int32 {
+        try options.stdio.validate()
         let record = try directory.load(id)
         guard status(of: record) != .stopped else {
             throw RuntimeError(.invalidState, "cannot exec in a stopped container")
@@ -60,11 +66,20 @@ extension ContainerRuntime {
             consoleFD = fd
         }
         defer { if let consoleFD { close(consoleFD) } }
-        let environment = InitSession.Environment(initPath: try InitExecutable.locate(initPath), fifoFD: nil, consoleFD: consoleFD)
+        var environment = InitSession.Environment(initPath: try InitExecutable.locate(initPath), fifoFD: nil, consoleFD: consoleFD,
+                                                  stdio: options.stdio)
+        if let program = plan.seccomp, program.needsListener {
+            let state = State(ociVersion: Spec.currentVersion, id: id, status: .running, pid: Int(record.pid),
+                              bundle: record.bundle, annotations: record.spec.annotations)
+            environment.seccompListener = { fd, pid in
+                try SeccompAgent.send(fd: fd, listenerPath: program.listenerPath ?? "", metadata: program.listenerMetadata,
+                                      pid: pid, state: state)
+            }
+        }
         let session = try InitSession.start(plan: &plan, environment: environment) { pid, _ in
             if let cgroups, let path = record.cgroupPath { try cgroups.addProcess(pid, cgroupPath: path) }
         }
-        try session.awaitCreated(environment: environment) { _ in }
+        try session.awaitCreated(environment: environment) { _ in [] }
         try session.awaitExec()
         guard let pid = session.containerPid else { throw RuntimeError(.initFailed, "kujira-init reported no pid") }
         if let pidFile = options.pidFile { try FileIO.writeAtomically(absolute(pidFile), Array("\(pid)".utf8)) }

@@ -22,8 +22,8 @@ import Synchronization
 public struct ContainerRuntime: Sendable {
     /// The state directory: `<root>/<id>/state.json` per container (runc's `--root`).
     public var root: String
-    /// The kujira-init executable; nil finds it next to the running executable or through
-    /// `$KUJIRA_INIT_PATH`.
+    /// A kujira-init executable to start containers from; nil uses `$KUJIRA_INIT_PATH` when set,
+    /// else the libc-only kujira-init embedded in KujiraRuntime at build time.
     public var initPath: String?
     /// The cgroup manager; nil puts containers into no cgroup of their own (and pause, resume,
     /// update and cgroup-based kill --all/ps are unavailable).

@@ -10,12 +10,15 @@ enum HookRunner {
     /// Runs `hooks` in order; the first failure stops the list and throws.
     static func run(_ hooks: [Hook]?, stage: String, state: State) throws {
         guard let hooks, !hooks.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let input = Array(try encoder.encode(state))
+        let input = try encode(state)
         for (index, hook) in hooks.enumerated() {
             try runOne(hook, input: input, what: "\(stage) hook #\(index) (\(hook.path))")
         }
+    }
+
+    /// The state JSON a hook reads on stdin.
+    static func encode(_ state: State) throws -> [UInt8] {
+        try CompactJSON.encode(state)
     }
 
     /// Runs `hooks`, turning failures into warnings (poststart, poststop).

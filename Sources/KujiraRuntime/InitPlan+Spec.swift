@@ -1,4 +1,5 @@
 import KujiraOCI
+import Glibc
 
 /// Options of `create` that are not in config.json: they come from the runtime's caller.
 public struct CreateOptions: Sendable {
@@ -12,15 +13,50 @@ public struct CreateOptions: Sendable {
     public var preserveFDs: UInt32
     /// Extra environment entries for the process (`LISTEN_FDS=…`, set by socket activation).
     public var extraEnvironment: [String]
+    /// The caller's fds that become the container process's stdin, stdout and stderr (without
+    /// a terminal). The default is the caller's own 0, 1 and 2; an embedder passes a log file
+    /// or /dev/null here instead of swapping its own fds 0-2 around `create`.
+    public var stdio: StdioFDs
 
-    /// Creates options; all default to off.
+    /// Creates options; all default to off, stdio to the caller's fds 0-2.
     public init(consoleSocket: String? = nil, pidFile: String? = nil, noPivot: Bool = false,
-                preserveFDs: UInt32 = 0, extraEnvironment: [String] = []) {
+                preserveFDs: UInt32 = 0, extraEnvironment: [String] = [], stdio: StdioFDs = StdioFDs()) {
         self.consoleSocket = consoleSocket
         self.pidFile = pidFile
         self.noPivot = noPivot
         self.preserveFDs = preserveFDs
         self.extraEnvironment = extraEnvironment
+        self.stdio = stdio
+    }
+}
+
+/// Which of the caller's open fds a container process gets as its fds 0, 1 and 2.
+///
+/// The fds are duplicated into the init when it is spawned: the caller keeps its own and may
+/// close them as soon as `create` or `exec` returns. The runtime keeps no copy (runc#1721).
+public struct StdioFDs: Sendable, Equatable {
+    /// The fd that becomes the process's stdin.
+    public var input: Int32
+    /// The fd that becomes the process's stdout.
+    public var output: Int32
+    /// The fd that becomes the process's stderr.
+    public var error: Int32
+
+    /// Creates the set; the defaults are the caller's own 0, 1 and 2.
+    public init(input: Int32 = 0, output: Int32 = 1, error: Int32 = 2) {
+        self.input = input
+        self.output = output
+        self.error = error
+    }
+
+    /// Throws unless every fd other than the caller's own 0-2 is open, before the runtime
+    /// opens anything of its own (which could take a closed number).
+    func validate() throws {
+        for (target, source) in [input, output, error].enumerated() where source != Int32(target) {
+            guard source >= 0, fcntl(source, F_GETFD) >= 0 else {
+                throw RuntimeError(.invalidArgument, "stdio fd \(source) (for the process's fd \(target)) is not open in this process")
+            }
+        }
     }
 }
 
@@ -120,15 +156,31 @@ extension InitPlan {
             if FileIO.exists("/proc/kcore") { plan.operations.append(.symlink(path: "/dev/core", target: "/proc/kcore")) }
         }
         plan.operations.append(.makeDirectory(plan.cwd))
-        if !(spec.hooks?.createContainer ?? []).isEmpty || !(spec.hooks?.startContainer ?? []).isEmpty {
-            throw RuntimeError(.unsupported, "createContainer and startContainer hooks are not supported by kujira-runtime yet")
-        }
-        if !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty {
+        plan.hooks = try initHooks(spec.hooks?.createContainer, stage: .createContainer)
+            + initHooks(spec.hooks?.startContainer, stage: .startContainer)
+        if !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty || !plan.hooks.isEmpty {
             plan.operations.append(.hooks)
         }
         plan.operations += (linux.readonlyPaths ?? []).map { .readonly(cleanAbsolutePath($0)) }
         plan.operations += (linux.maskedPaths ?? []).map { .mask(cleanAbsolutePath($0)) }
         return plan
+    }
+
+    /// The createContainer or startContainer hooks of a spec as plan hooks, checked.
+    static func initHooks(_ hooks: [Hook]?, stage: InitHook.Stage) throws -> [InitHook] {
+        try (hooks ?? []).enumerated().map { index, hook in
+            let what = "hooks.\(stage)[\(index)] (\(hook.path))"
+            guard hook.path.hasPrefix("/") else { throw RuntimeError(.invalidConfig, "\(what): path must be absolute") }
+            if let timeout = hook.timeout, timeout <= 0 {
+                throw RuntimeError(.invalidConfig, "\(what): timeout must be greater than zero")
+            }
+            let strings = [hook.path] + (hook.args ?? []) + (hook.env ?? [])
+            guard !strings.contains(where: { $0.utf8.contains(0) }) else {
+                throw RuntimeError(.invalidConfig, "\(what): path, args and env must not contain NUL bytes")
+            }
+            return InitHook(stage: stage, path: hook.path, args: hook.args ?? [], env: hook.env ?? [],
+                            timeout: hook.timeout.map { UInt64($0) })
+        }
     }
 
     /// The part of a plan that describes the process: shared by create and exec.
@@ -174,9 +226,6 @@ extension InitPlan {
                 throw RuntimeError(.unsupported, "linux.seccomp is set but this kujira-runtime has no seccomp compiler yet; remove linux.seccomp from config.json")
             }
             let program = try seccomp(section, process.noNewPrivileges ?? false)
-            if program.needsListener {
-                throw RuntimeError(.unsupported, "linux.seccomp uses SCMP_ACT_NOTIFY (listenerPath \(program.listenerPath ?? "")), which kujira-runtime does not support yet; remove the notify rules")
-            }
             plan.seccomp = program
         }
         if process.apparmorProfile?.isEmpty == false || process.selinuxLabel?.isEmpty == false {
@@ -204,7 +253,8 @@ extension InitPlan {
             throw RuntimeError(.invalidConfig, "mount \(destination) has a NUL byte in its source, type or options")
         }
         return [.mount(MountStep(source: mount.source, destination: destination, type: flags & MountFlag.bind != 0 ? nil : mount.type,
-                                 flags: flags, propagation: options.propagation, data: options.data.joined(separator: ",")))]
+                                 flags: flags, propagation: options.propagation, data: options.data.joined(separator: ","),
+                                 recursiveClear: options.recursiveClear, recursiveSet: options.recursiveSet))]
     }
 
     /// The default devices of runtime-spec ("Default Devices") followed by `linux.devices`.

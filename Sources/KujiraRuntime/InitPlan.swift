@@ -34,6 +34,9 @@ struct InitPlan: Sendable, Equatable {
         var flags: UInt64
         var propagation: UInt64 = 0
         var data: String?
+        /// `MOUNT_ATTR_*` bits cleared and set on the mount and every mount below it (`rro`, …).
+        var recursiveClear: UInt64 = 0
+        var recursiveSet: UInt64 = 0
     }
 
     /// A device node step.
@@ -45,6 +48,16 @@ struct InitPlan: Sendable, Equatable {
         var uid: UInt64
         var gid: UInt64
         var bindFromHost: Bool
+    }
+
+    /// A createContainer or startContainer hook, which kujira-init runs itself.
+    struct InitHook: Sendable, Equatable {
+        enum Stage: UInt64, Sendable { case createContainer = 1, startContainer = 2 }
+        var stage: Stage
+        var path: String
+        var args: [String]
+        var env: [String]
+        var timeout: UInt64?
     }
 
     /// One rootfs operation, run in order before pivot_root.
@@ -91,6 +104,8 @@ struct InitPlan: Sendable, Equatable {
     var setsid = true
     var timensOffsets: String?
     var operations: [Operation] = []
+    /// createContainer and startContainer hooks, in spec order per stage.
+    var hooks: [InitHook] = []
 
     static func == (a: InitPlan, b: InitPlan) -> Bool { a.encoded() == b.encoded() }
 
@@ -131,6 +146,7 @@ struct InitPlan: Sendable, Equatable {
         if let seccomp {
             w.raw(KJ_T_SECCOMP, seccomp.bpf)
             w.u64(KJ_T_SECCOMP_FLAGS, UInt64(seccomp.flags))
+            if seccomp.needsListener { w.u64(KJ_T_SECCOMP_LISTENER, 1) }
         }
         w.string(KJ_T_CWD, cwd)
         for arg in args { w.string(KJ_T_ARG, arg) }
@@ -141,6 +157,13 @@ struct InitPlan: Sendable, Equatable {
         if let fifoFD { w.u64(KJ_T_FIFO_FD, UInt64(fifoFD)) }
         w.u64(KJ_T_SETSID, setsid ? 1 : 0)
         if let timensOffsets { w.string(KJ_T_TIMENS_OFFSETS, timensOffsets) }
+        for hook in hooks {
+            w.u64(KJ_T_HOOK, hook.stage.rawValue)
+            w.string(KJ_T_HOOK_PATH, hook.path)
+            for arg in hook.args { w.string(KJ_T_HOOK_ARG, arg) }
+            for variable in hook.env { w.string(KJ_T_HOOK_ENV, variable) }
+            if let timeout = hook.timeout { w.u64(KJ_T_HOOK_TIMEOUT, timeout) }
+        }
         for operation in operations { w.operation(operation) }
         return w.bytes
     }
@@ -177,6 +200,9 @@ struct PlanWriter {
             u64(KJ_F_FLAGS, m.flags)
             if m.propagation != 0 { u64(KJ_F_PROPAGATION, m.propagation) }
             if let data = m.data, !data.isEmpty { string(KJ_F_DATA, data) }
+            if m.recursiveClear != 0 || m.recursiveSet != 0 {
+                raw(KJ_F_RECURSIVE_ATTR, Self.littleEndian(m.recursiveClear) + Self.littleEndian(m.recursiveSet))
+            }
         case .device(let d):
             raw(KJ_OP_DEVICE, [])
             string(KJ_F_DEST, d.path)

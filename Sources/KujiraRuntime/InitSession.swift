@@ -19,13 +19,19 @@ final class InitSession {
 
     /// What the parent-side conversation needs besides the plan.
     struct Environment {
-        var initPath: String
+        /// A kujira-init file, or nil for the image embedded in KujiraRuntime.
+        var initPath: String?
         /// The parent's O_PATH fd of the state directory holding exec.fifo (create).
         var fifoFD: Int32?
         /// The parent's fd connected to --console-socket.
         var consoleFD: Int32?
         var uidMappings: [LinuxIDMapping] = []
         var gidMappings: [LinuxIDMapping] = []
+        /// The caller's fds that become the init's (and so the container process's) 0-2.
+        var stdio = StdioFDs()
+        /// Passes a seccomp notify fd (and the container process's pid) on to the
+        /// `listenerPath` agent; nil when the plan has no notify rules.
+        var seccompListener: ((Int32, pid_t) throws -> Void)?
     }
 
     private init(intermediatePid: pid_t, socket: Int32) {
@@ -57,6 +63,15 @@ final class InitSession {
             return copy
         }
         var from: [Int32] = [], to: [Int32] = []
+        // A stdio fd other than the caller's own passes through a lifted copy, so that it may
+        // be any number (another stdio target or a preserved fd included).
+        for (target, source) in [environment.stdio.input, environment.stdio.output, environment.stdio.error].enumerated()
+        where source != Int32(target) {
+            guard source >= 0, fcntl(source, F_GETFD) >= 0 else {
+                throw RuntimeError(.invalidArgument, "stdio fd \(source) (for the process's fd \(target)) is not open in this process")
+            }
+            from.append(try lifted(source)); to.append(Int32(target))
+        }
         for fd in 3..<base { from.append(fd); to.append(fd) }
         from.append(try lifted(childEnd)); to.append(base)
         if let fifo = environment.fifoFD { from.append(try lifted(fifo)); to.append(base + 1); plan.fifoFD = base + 1 }
@@ -70,7 +85,7 @@ final class InitSession {
         let rc = kujira_spawn("/proc/self/fd/\(base + 3)", &cArgv, &cEnvp, from, to, Int32(from.count), base + 4, 0, &pid)
         guard rc == 0 else {
             close(parentEnd)
-            throw RuntimeError.posix("starting kujira-init (\(environment.initPath))", errno: rc)
+            throw RuntimeError.posix("starting kujira-init (\(environment.initPath ?? "embedded"))", errno: rc)
         }
         let session = InitSession(intermediatePid: pid, socket: parentEnd)
         do {
@@ -86,9 +101,10 @@ final class InitSession {
     }
 
     /// Runs the conversation until the init reports "created": writes id maps, runs `hooks`
-    /// when the init asks (prestart and createRuntime), and turns an init error into a thrown
-    /// ``RuntimeError``. Reaps the intermediate.
-    func awaitCreated(environment: Environment, hooks: (pid_t) throws -> Void) throws {
+    /// when the init asks (prestart and createRuntime; it returns the payload of the answer:
+    /// the state JSON for the createContainer and startContainer hooks, each NUL-terminated),
+    /// and turns an init error into a thrown ``RuntimeError``. Reaps the intermediate.
+    func awaitCreated(environment: Environment, hooks: (pid_t) throws -> [UInt8]) throws {
         do {
             while true {
                 guard let (type, payload) = try receive() else {
@@ -110,8 +126,15 @@ final class InitSession {
                     intermediateReaped = true
                 case KJ_MSG_HOOKS:
                     guard let containerPid else { throw RuntimeError(.initFailed, "kujira-init asked for hooks before reporting its pid") }
-                    try hooks(containerPid)
-                    try send(type: KJ_MSG_HOOKS_ACK, payload: [])
+                    try send(type: KJ_MSG_HOOKS_ACK, payload: try hooks(containerPid))
+                case KJ_MSG_SECCOMP_FD:
+                    let fd = kujira_recv_fd(socket)
+                    guard fd >= 0 else { throw RuntimeError.posix("receiving the seccomp notify fd from kujira-init") }
+                    defer { close(fd) }
+                    guard let containerPid, let listener = environment.seccompListener else {
+                        throw RuntimeError(.initFailed, "kujira-init sent a seccomp notify fd that nobody listens for")
+                    }
+                    try listener(fd, containerPid)
                 case KJ_MSG_CREATED:
                     guard containerPid != nil else { throw RuntimeError(.initFailed, "kujira-init reported created without a pid") }
                     return

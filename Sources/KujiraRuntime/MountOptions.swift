@@ -23,6 +23,20 @@ enum MountFlag {
     static let lazytime: UInt64 = 0x2000000
 }
 
+/// The `MOUNT_ATTR_*` bits of mount_setattr(2) (linux/mount.h).
+enum MountAttr {
+    static let rdonly: UInt64 = 0x1
+    static let nosuid: UInt64 = 0x2
+    static let nodev: UInt64 = 0x4
+    static let noexec: UInt64 = 0x8
+    static let atimeMask: UInt64 = 0x70
+    static let relatime: UInt64 = 0x0
+    static let noatime: UInt64 = 0x10
+    static let strictatime: UInt64 = 0x20
+    static let nodiratime: UInt64 = 0x80
+    static let nosymfollow: UInt64 = 0x200000
+}
+
 /// A mount's `options` split the way runc splits them: flags to set, flags to clear,
 /// propagation changes, and everything else joined as the filesystem's data string.
 struct MountOptions: Equatable, Sendable {
@@ -58,13 +72,28 @@ struct MountOptions: Equatable, Sendable {
         "unbindable": MountFlag.unbindable, "runbindable": MountFlag.unbindable | MountFlag.rec,
     ]
 
-    /// Recursive attribute options (`rro`, …) and id-mapped mounts, which need
-    /// mount_setattr(AT_RECURSIVE) per mount: not implemented yet.
-    static let unsupportedOptions: Set<String> = [
-        "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime",
-        "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime",
-        "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap", "tmpcopyup",
+    /// Recursive attribute options: (clear, set) `MOUNT_ATTR_*` bits applied with
+    /// mount_setattr(AT_RECURSIVE) to the mount and every mount below it, as runc's
+    /// `recAttrFlags` (Linux 5.12 or later).
+    static let recursiveOptions: [String: (clear: UInt64, set: UInt64)] = [
+        "rro": (0, MountAttr.rdonly), "rrw": (MountAttr.rdonly, 0),
+        "rnosuid": (0, MountAttr.nosuid), "rsuid": (MountAttr.nosuid, 0),
+        "rnodev": (0, MountAttr.nodev), "rdev": (MountAttr.nodev, 0),
+        "rnoexec": (0, MountAttr.noexec), "rexec": (MountAttr.noexec, 0),
+        "rnodiratime": (0, MountAttr.nodiratime), "rdiratime": (MountAttr.nodiratime, 0),
+        "rrelatime": (MountAttr.atimeMask, MountAttr.relatime), "rnorelatime": (MountAttr.atimeMask, MountAttr.strictatime),
+        "rnoatime": (MountAttr.atimeMask, MountAttr.noatime), "ratime": (MountAttr.atimeMask, 0),
+        "rstrictatime": (MountAttr.atimeMask, MountAttr.strictatime), "rnostrictatime": (MountAttr.atimeMask, 0),
+        "rnosymfollow": (0, MountAttr.nosymfollow), "rsymfollow": (MountAttr.nosymfollow, 0),
     ]
+
+    /// Id-mapped mounts and tmpfs copy-up: not implemented.
+    static let unsupportedOptions: Set<String> = ["idmap", "ridmap", "tmpcopyup"]
+
+    /// `MOUNT_ATTR_*` bits to clear recursively.
+    var recursiveClear: UInt64 = 0
+    /// `MOUNT_ATTR_*` bits to set recursively.
+    var recursiveSet: UInt64 = 0
 
     /// Parses `options` of the mount at `destination`.
     init(_ options: [String], destination: String) throws {
@@ -73,6 +102,9 @@ struct MountOptions: Equatable, Sendable {
                 if set { flags |= flag } else { flags &= ~flag }
             } else if let propagation = Self.propagationOptions[option] {
                 self.propagation = propagation
+            } else if let (clear, set) = Self.recursiveOptions[option] {
+                recursiveClear = (recursiveClear & ~set) | clear
+                recursiveSet = (recursiveSet & ~clear) | set
             } else if Self.unsupportedOptions.contains(option) {
                 throw RuntimeError(.unsupported, "mount option \"\(option)\" of \(destination) is not supported by kujira-runtime yet")
             } else {

@@ -56,8 +56,9 @@ public enum RuntimeTemplates {
     public static func features(cgroups: Bool, seccomp: Bool) -> Features {
         Features(
             ociVersionMin: "1.0.0", ociVersionMax: Spec.currentVersion,
-            hooks: ["prestart", "createRuntime", "poststart", "poststop"],
-            mountOptions: (Array(MountOptions.flagOptions.keys) + Array(MountOptions.propagationOptions.keys)).sorted(),
+            hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+            mountOptions: (Array(MountOptions.flagOptions.keys) + Array(MountOptions.propagationOptions.keys)
+                           + Array(MountOptions.recursiveOptions.keys)).sorted(),
             linux: LinuxFeatures(
                 namespaces: NamespaceFlags.all.map(\.type),
                 capabilities: CapabilityNumbers.allNames,

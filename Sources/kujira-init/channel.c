@@ -71,6 +71,14 @@ void kj_expect(uint32_t type) {
     if (got != type) kj_fail("protocol error: expected message %u from the runtime, got %u", type, got);
 }
 
+unsigned char *kj_expect_payload(uint32_t type, uint32_t *len) {
+    uint32_t got;
+    unsigned char *payload;
+    if (kj_recv(&got, &payload, len, KJ_MSG_MAX) < 0) kj_fail("waiting for the runtime (message %u): %m", type);
+    if (got != type) kj_fail("protocol error: expected message %u from the runtime, got %u", type, got);
+    return payload;
+}
+
 void kj_fail(const char *fmt, ...) {
     char text[2048];
     int saved = errno;

@@ -19,18 +19,29 @@
 #define KJ_MAX_GIDS 256
 #define KJ_MAX_RLIMITS 32
 #define KJ_MAX_SYSCTLS 512
+#define KJ_MAX_HOOKS 64
+#define KJ_MAX_HOOK_STRINGS 1024
 
 /// One rootfs operation (KJ_OP_*), with the fields its kind uses.
 struct kj_op {
     int kind;
     const char *source, *dest, *type, *data, *target;
     uint64_t flags, propagation, mode, major, minor, uid, gid, bind_device;
+    uint64_t rec_clear, rec_set;  // recursive MOUNT_ATTR_* (rro, …); both 0: none
 };
 
 /// A namespace to join: the CLONE_NEW* flag and the path of its nsfs file.
 struct kj_join {
     uint64_t flag;
     const char *path;
+};
+
+/// A createContainer or startContainer hook (KJ_HOOK_*), run by the init itself.
+struct kj_hook {
+    uint64_t stage, timeout;
+    const char *path;
+    char **args, **env;  // NULL-terminated, KJ_MAX_HOOK_STRINGS + 1 slots
+    size_t nargs, nenv;
 };
 
 /// The parsed plan. Strings point into the plan buffer, which lives until exec.
@@ -55,7 +66,7 @@ struct kj_plan {
     const char *timens_offsets;
     const unsigned char *seccomp;
     size_t seccomp_len;
-    uint64_t seccomp_flags;
+    uint64_t seccomp_flags, seccomp_listener;
     const char *cwd;
     char **args;
     size_t nargs;
@@ -66,6 +77,8 @@ struct kj_plan {
     uint64_t console_rows, console_cols;
     struct kj_op *ops;
     size_t nops;
+    struct kj_hook hooks[KJ_MAX_HOOKS];
+    size_t nhooks;
 };
 
 /// Parses `len` bytes at `buf` into `plan` (allocating the op and string arrays). On a
@@ -81,6 +94,9 @@ int kj_send(uint32_t type, const void *payload, uint32_t len);
 int kj_recv(uint32_t *type, unsigned char **payload, uint32_t *len, uint32_t max);
 /// Waits for a message of the given type with an empty payload; fails the init otherwise.
 void kj_expect(uint32_t type);
+/// Waits for a message of the given type and returns its malloc'ed payload (NUL-terminated
+/// one past `*len`); fails the init otherwise.
+unsigned char *kj_expect_payload(uint32_t type, uint32_t *len);
 /// Reports an error (printf format, %m allowed) to the parent — or to stderr once the parent
 /// is gone — and exits 1. Never returns.
 __attribute__((noreturn, format(printf, 1, 2))) void kj_fail(const char *fmt, ...);
@@ -106,6 +122,12 @@ void kj_enter_cwd(const struct kj_plan *plan);
 void kj_apply_identity(const struct kj_plan *plan);
 /// "HOME=…" to add when the environment has no HOME (malloc'ed), or NULL.
 char *kj_default_home(const struct kj_plan *plan);
+/// Keeps the hook states of a KJ_MSG_HOOKS_ACK payload ("createContainer state\0startContainer
+/// state\0"); fails the init on a malformed one.
+void kj_set_hook_states(unsigned char *payload, uint32_t len);
+/// Runs the plan's hooks of `stage` (KJ_HOOK_*) in order, each with the stage's state JSON on
+/// stdin, its own process group and the timeout; fails the init when one fails.
+void kj_run_hooks(const struct kj_plan *plan, uint64_t stage);
 /// Installs the seccomp filter, if the plan has one.
 void kj_apply_seccomp(const struct kj_plan *plan);
 

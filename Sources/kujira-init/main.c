@@ -104,18 +104,23 @@ static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
     kj_apply_identity(plan);
     if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) kj_fail("PR_SET_NO_NEW_PRIVS: %m");
     umask((mode_t)plan->umask);
+    // A notify filter must be in place while the runtime still listens, to pass its fd on:
+    // with no_new_privs it goes in here rather than right before execve (as runc does).
+    if (plan->no_new_privs && plan->seccomp_listener) kj_apply_seccomp(plan);
     if (kj_send(KJ_MSG_CREATED, NULL, 0) < 0) kj_fail("reporting to the runtime: %m");
     if (plan->mode == KJ_MODE_CREATE) {
         // `create` returns now; from here on errors go to the container's stderr.
         close(kj_sock);
         kj_sock = -1;
         wait_for_start(plan);
+        // startContainer: in the container, with the process's credentials, before execve.
+        kj_run_hooks(plan, KJ_HOOK_START_CONTAINER);
     }
     // CVE-2024-21626: nothing of ours may reach the user's process. Every fd above the
     // preserved ones is closed at execve (CLOEXEC rather than close, so that an exec error can
     // still be reported over the init socket).
     if (syscall(SYS_close_range, 3 + (unsigned)plan->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) kj_fail("close_range: %m");
-    if (plan->no_new_privs) kj_apply_seccomp(plan);
+    if (plan->no_new_privs && !plan->seccomp_listener) kj_apply_seccomp(plan);
     execve(exe, plan->args, plan->env);
     kj_fail("exec %s: %m", plan->args[0]);
 }

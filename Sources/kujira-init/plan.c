@@ -37,6 +37,7 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
     plan->env = calloc(KJ_MAX_STRINGS + 2, sizeof(char *));  // + HOME + NULL
     if (plan->ops == NULL || plan->args == NULL || plan->env == NULL) FAIL("out of memory");
     size_t off = 0;
+    struct kj_hook *hook = NULL;
     while (off < size) {
         if (size - off < 8) FAIL("truncated record header at offset %zu", off);
         uint32_t tag = get32(buf + off), len = get32(buf + off + 4);
@@ -52,7 +53,7 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             plan->ops[plan->nops++].kind = (int)tag;
             continue;
         }
-        if (tag >= KJ_F_SOURCE && tag <= KJ_F_BIND_DEVICE && op == NULL) FAIL("field %u before any operation", tag);
+        if (tag >= KJ_F_SOURCE && tag <= KJ_F_RECURSIVE_ATTR && op == NULL) FAIL("field %u before any operation", tag);
         switch (tag) {
         case KJ_T_MODE: U64(); plan->mode = v; break;
         case KJ_T_ROOTFS: STR(plan->rootfs); break;
@@ -104,6 +105,7 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             plan->seccomp_len = len;
             break;
         case KJ_T_SECCOMP_FLAGS: U64(); plan->seccomp_flags = v; break;
+        case KJ_T_SECCOMP_LISTENER: U64(); plan->seccomp_listener = v; break;
         case KJ_T_CWD: STR(plan->cwd); break;
         case KJ_T_ARG:
             if (plan->nargs >= KJ_MAX_STRINGS) FAIL("too many arguments");
@@ -123,6 +125,39 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             plan->console_cols = get64(p + 8);
             break;
         case KJ_T_FIFO_FD: U64(); if (v > 1048576) FAIL("bad fifo fd"); plan->fifo_fd = (int)v; break;
+        case KJ_T_HOOK:
+            U64();
+            if (v != KJ_HOOK_CREATE_CONTAINER && v != KJ_HOOK_START_CONTAINER) FAIL("unknown hook stage %llu", (unsigned long long)v);
+            if (plan->nhooks >= KJ_MAX_HOOKS) FAIL("too many hooks");
+            hook = &plan->hooks[plan->nhooks++];
+            hook->stage = v;
+            hook->args = calloc(KJ_MAX_HOOK_STRINGS + 1, sizeof(char *));
+            hook->env = calloc(KJ_MAX_HOOK_STRINGS + 1, sizeof(char *));
+            if (hook->args == NULL || hook->env == NULL) FAIL("out of memory");
+            break;
+        case KJ_T_HOOK_PATH:
+            if (hook == NULL) FAIL("hook field %u before any hook", tag);
+            STR(hook->path);
+            if (hook->path[0] != '/') FAIL("hook path %s is not absolute", hook->path);
+            break;
+        case KJ_T_HOOK_ARG:
+        case KJ_T_HOOK_ENV:
+            if (hook == NULL) FAIL("hook field %u before any hook", tag);
+            STR(s);
+            if (tag == KJ_T_HOOK_ARG) {
+                if (hook->nargs >= KJ_MAX_HOOK_STRINGS) FAIL("too many hook arguments");
+                hook->args[hook->nargs++] = (char *)s;
+            } else {
+                if (hook->nenv >= KJ_MAX_HOOK_STRINGS) FAIL("too many hook environment variables");
+                hook->env[hook->nenv++] = (char *)s;
+            }
+            break;
+        case KJ_T_HOOK_TIMEOUT:
+            if (hook == NULL) FAIL("hook field %u before any hook", tag);
+            U64();
+            if (v == 0 || v > 86400 * 365) FAIL("hook timeout %llu out of range", (unsigned long long)v);
+            hook->timeout = v;
+            break;
         case KJ_F_SOURCE: STR(op->source); break;
         case KJ_F_DEST:
             STR(op->dest);
@@ -139,6 +174,11 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
         case KJ_F_UID: U64(); op->uid = v; break;
         case KJ_F_GID: U64(); op->gid = v; break;
         case KJ_F_BIND_DEVICE: U64(); op->bind_device = v; break;
+        case KJ_F_RECURSIVE_ATTR:
+            if (len != 16) FAIL("malformed recursive mount attributes");
+            op->rec_clear = get64(p);
+            op->rec_set = get64(p + 8);
+            break;
         default: FAIL("unknown plan record %u", tag);
         }
     }
@@ -146,6 +186,10 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
     if (plan->mode == KJ_MODE_CREATE && plan->rootfs == NULL) FAIL("plan has no rootfs");
     if (plan->nargs == 0) FAIL("plan has no process arguments");
     if (plan->cwd == NULL || plan->cwd[0] != '/') FAIL("plan has no absolute cwd");
+    for (size_t i = 0; i < plan->nhooks; i++) {
+        if (plan->hooks[i].path == NULL) FAIL("hook %zu has no path", i);
+        if (plan->hooks[i].nargs == 0) plan->hooks[i].args[plan->hooks[i].nargs++] = (char *)plan->hooks[i].path;
+    }
     for (size_t i = 0; i < plan->nops; i++) {
         struct kj_op *o = &plan->ops[i];
         if (o->kind != KJ_OP_HOOKS && o->dest == NULL) FAIL("rootfs operation %zu has no destination", i);

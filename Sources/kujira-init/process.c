@@ -201,10 +201,19 @@ void kj_apply_seccomp(const struct kj_plan *plan) {
     memcpy(filter, plan->seccomp, plan->seccomp_len);
     struct sock_fprog prog = { .len = (unsigned short)count, .filter = filter };
     // Single-threaded, so no SECCOMP_FILTER_FLAG_TSYNC is needed.
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)plan->seccomp_flags, &prog) < 0) {
-        kj_fail("installing the seccomp filter: %m");
-    }
+    unsigned flags = (unsigned)plan->seccomp_flags | (plan->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (fd < 0) kj_fail("installing the seccomp filter: %m");
     free(filter);
+    if (plan->seccomp_listener) {
+        // The runtime passes the notify fd on to the listenerPath agent, as runc does.
+        if (kj_sock < 0) kj_fail("seccomp notify fd: the runtime is gone");
+        if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) kj_fail("seccomp notify fd: %m");
+        if (kj_send(KJ_MSG_SECCOMP_FD, NULL, 0) < 0 || send_fd(kj_sock, (int)fd, "s") < 0) {
+            kj_fail("sending the seccomp notify fd to the runtime: %m");
+        }
+        close((int)fd);
+    }
 }
 
 /// HOME for the process when its environment has none, as runc sets it: the home directory of

@@ -108,6 +108,19 @@ static void set_propagation(int rootfd, const struct kj_op *op) {
     close(fd);
 }
 
+/// rro, rnosuid, …: mount_setattr(AT_RECURSIVE) on the mount now at op->dest.
+static void set_recursive_attributes(int rootfd, const struct kj_op *op) {
+    if (op->rec_clear == 0 && op->rec_set == 0) return;
+    int fd = open_in_root(rootfd, op->dest, O_PATH);
+    if (fd < 0) kj_fail("reopening %s: %m", op->dest);
+    struct mount_attr attr = { .attr_set = op->rec_set, .attr_clr = op->rec_clear };
+    if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+        if (errno == ENOSYS) kj_fail("mount %s: recursive mount options (rro, rnosuid, ...) need mount_setattr(2), Linux 5.12 or later", op->dest);
+        kj_fail("setting recursive mount options of %s: %m", op->dest);
+    }
+    close(fd);
+}
+
 static void op_mount(int rootfd, const struct kj_op *op) {
     if (op->flags & MS_REMOUNT) {
         // A change of an earlier mount's options (the final read-only of /sys/fs/cgroup).
@@ -151,6 +164,7 @@ static void op_mount(int rootfd, const struct kj_op *op) {
         }
         close(dst);
     }
+    set_recursive_attributes(rootfd, op);
     set_propagation(rootfd, op);
 }
 
@@ -257,10 +271,48 @@ static void move_root(const char *rootfs) {
     if (chdir("/") < 0) kj_fail("chdir /: %m");
 }
 
+/// Makes the mount that holds `rootfs` private if it is shared, as runc's
+/// rootfsParentMountPrivate: pivot_root refuses a new root whose parent mount is shared
+/// (rootfsPropagation "shared"/"rshared"), and the bind of the rootfs must not propagate to
+/// other namespaces. Found in /proc/self/mountinfo by the longest mount point that is a path
+/// prefix of `rootfs` (an absolute, resolved path).
+static void make_rootfs_parent_private(const char *rootfs, int procfd) {
+    int fd = openat(procfd, "self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) kj_fail("opening mountinfo: %m");
+    FILE *f = fdopen(fd, "r");
+    if (f == NULL) kj_fail("reading mountinfo: %m");
+    char *line = NULL, best[4096] = "";
+    size_t cap = 0, best_len = 0;
+    int best_shared = 0;
+    while (getline(&line, &cap, f) > 0) {
+        // id parent major:minor root mountpoint options [optional fields...] - fstype source ...
+        char *fields[16];
+        int n = 0;
+        for (char *tok = strtok(line, " \n"); tok != NULL && n < 16; tok = strtok(NULL, " \n")) fields[n++] = tok;
+        if (n < 7) continue;
+        const char *point = fields[4];
+        size_t len = strlen(point);
+        // Mount points with octal escapes (spaces) are never a prefix of a path we resolved
+        // without them; "/" is a prefix of everything.
+        int prefix = strcmp(point, "/") == 0 ||
+                     (strncmp(rootfs, point, len) == 0 && (rootfs[len] == '/' || rootfs[len] == 0));
+        if (!prefix || len < best_len || len >= sizeof(best)) continue;
+        int shared = 0;
+        for (int i = 6; i < n && strcmp(fields[i], "-") != 0; i++) shared |= strncmp(fields[i], "shared:", 7) == 0;
+        memcpy(best, point, len + 1);
+        best_len = len;
+        best_shared = shared;
+    }
+    free(line);
+    fclose(f);
+    if (best_len == 0) kj_fail("no mount holds the rootfs %s", rootfs);
+    if (best_shared && mount(NULL, best, NULL, MS_PRIVATE, NULL) < 0) kj_fail("making %s private: %m", best);
+}
+
 void kj_setup_rootfs(const struct kj_plan *plan, int procfd, int nullfd) {
-    (void)procfd;
     uint64_t prop = plan->root_propagation ? plan->root_propagation : (MS_SLAVE | MS_REC);
     if (mount(NULL, "/", NULL, prop, NULL) < 0) kj_fail("setting the propagation of /: %m");
+    make_rootfs_parent_private(plan->rootfs, procfd);
     // A bind of the rootfs onto itself makes it a mount point, which pivot_root requires.
     if (mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) kj_fail("bind-mounting the rootfs %s: %m", plan->rootfs);
     int rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -275,9 +327,16 @@ void kj_setup_rootfs(const struct kj_plan *plan, int procfd, int nullfd) {
         case KJ_OP_READONLY: op_readonly(rootfd, op); break;
         case KJ_OP_MKDIR: make_in_root(rootfd, op->dest, 0); break;
         case KJ_OP_HOOKS:
+        {
+            // The runtime runs prestart and createRuntime and answers with the states for the
+            // hooks run here: createContainer now (in the container's mount namespace, before
+            // pivot_root, paths still resolved in the runtime's root), startContainer later.
             if (kj_send(KJ_MSG_HOOKS, NULL, 0) < 0) kj_fail("asking the runtime to run hooks: %m");
-            kj_expect(KJ_MSG_HOOKS_ACK);
+            uint32_t len;
+            kj_set_hook_states(kj_expect_payload(KJ_MSG_HOOKS_ACK, &len), len);
+            kj_run_hooks(plan, KJ_HOOK_CREATE_CONTAINER);
             break;
+        }
         default: kj_fail("unknown rootfs operation %d", op->kind);
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import KujiraOCI
 import Testing
 
@@ -17,8 +18,8 @@ struct ConformanceTests {
         cat /proc/kcore 2>/dev/null | wc -c; touch /x 2>/dev/null || echo root-ro
         """
 
-    static func compare(_ configure: (inout Spec) -> Void) throws {
-        let box = try Sandbox(script: probe)
+    static func compare(extra: String = "", _ configure: (inout Spec) -> Void) throws {
+        let box = try Sandbox(script: probe + (extra.isEmpty ? "" : "\n" + extra))
         configure(&box.spec)
         let ours = try box.run("k1")
         #expect(ours.status == 0, "\(ours.stderr)")
@@ -50,6 +51,42 @@ struct ConformanceTests {
             spec.process?.rlimits = [POSIXRlimit(type: "RLIMIT_NOFILE", hard: 200, soft: 100),
                                      POSIXRlimit(type: "RLIMIT_CORE", hard: 0, soft: 0)]
             spec.mounts? += [Mount(destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "size=2m"])]
+        }
+    }
+
+    // runtime-tools validation cases (validation/*.go): each probes what its test checks.
+
+    @Test func sysctlAndOOMScoreAdj() throws {
+        try Self.compare(extra: "cat /proc/sys/kernel/msgmax /proc/sys/kernel/shmmni /proc/self/oom_score_adj") { spec in
+            spec.linux?.sysctl = ["kernel.msgmax": "12345", "kernel.shmmni": "1024"]
+            spec.process?.oomScoreAdj = 500
+        }
+    }
+
+    /// `domainname` is left out: runc 1.1 ignores it (it shows "(none)"); Kujira sets it.
+    @Test func umaskAndNoNewPrivileges() throws {
+        try Self.compare(extra: "umask; grep NoNewPrivs /proc/self/status") { spec in
+            spec.process?.user.umask = 0o027
+            spec.process?.noNewPrivileges = false
+        }
+    }
+
+    @Test func devicesAndPaths() throws {
+        try Self.compare(extra: "ls -ln /dev/kujira-null /dev/kujira-pipe | awk '{ print $1, $3, $4, $5, $6 }'; cat /etc/hostname 2>&1 | wc -c; echo x > /etc/ro-test 2>/dev/null || echo etc-ro") { spec in
+            spec.root?.readonly = false
+            spec.linux?.devices = [LinuxDevice(path: "/dev/kujira-null", type: "c", major: 1, minor: 3, fileMode: 0o640, uid: 5, gid: 6),
+                                   LinuxDevice(path: "/dev/kujira-pipe", type: "p", fileMode: 0o600)]
+            spec.linux?.maskedPaths?.append("/etc/hostname")
+            spec.linux?.readonlyPaths?.append("/etc")
+        }
+    }
+
+    @Test func bindMountsWithOptions() throws {
+        try Self.compare(extra: "touch /mnt/ro/x 2>/dev/null || echo ro-bind; cat /mnt/ro/file") { spec in
+            let source = FileManager.default.temporaryDirectory.appendingPathComponent("kujira-conformance-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+            try? FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            try? "bound\n".write(toFile: source + "/file", atomically: true, encoding: .utf8)
+            spec.mounts? += [Mount(destination: "/mnt/ro", type: "bind", source: source, options: ["rbind", "ro", "nosuid", "nodev"])]
         }
     }
 }

@@ -5,6 +5,7 @@
 #ifndef CKUJIRARUNTIME_H
 #define CKUJIRARUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,6 +17,11 @@
 /// GROW, WRITE). A process started from it cannot rewrite the runtime's binary through
 /// /proc/<pid>/exe (CVE-2019-5736). Returns the fd, or -1 with errno set.
 int kujira_sealed_copy(const char *path);
+
+/// Like kujira_sealed_copy, from an executable image given as `length` bytes of base64 (the
+/// kujira-init that KujiraRuntime embeds). Returns the fd, or -1 with errno set (EINVAL for
+/// bytes that are not base64).
+int kujira_sealed_image(const char *base64, size_t length);
 
 /// Starts `path` with posix_spawn: fd `from[i]` becomes fd `to[i]` in the child (in order;
 /// the caller makes the `from` fds distinct from every `to`), then every fd >= `close_from` is
@@ -46,8 +52,26 @@ int kujira_unix_listen(const char *path);
 /// Sends one byte and the descriptor `fd` over `sock` with SCM_RIGHTS. 0 or -1/errno.
 int kujira_send_fd(int sock, int fd);
 
+/// Sends `length` bytes of `data` (at least one) with the descriptor `fd` (SCM_RIGHTS) in one
+/// message, as runc sends the seccomp notify fd and its state to a listener. 0 or -1/errno.
+int kujira_send_fd_with_data(int sock, const void *data, size_t length, int fd);
+
 /// Receives a descriptor sent with SCM_RIGHTS (made O_CLOEXEC) from `sock`. fd or -1/errno.
 int kujira_recv_fd(int sock);
+
+/// Receives one message of up to `capacity` bytes into `buffer` (`*received` set) with a
+/// descriptor sent with SCM_RIGHTS (made O_CLOEXEC), as a seccomp agent receives the notify fd
+/// from a runtime. The fd, or -1/errno (EBADMSG: no descriptor came).
+int kujira_recv_fd_with_data(int sock, void *buffer, size_t capacity, size_t *received);
+
+/// For seccomp agents: waits for one notification on `notify_fd` and answers it — the syscall
+/// fails with `error` (an errno value), or with 0 runs as if not filtered
+/// (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Returns the syscall number, or -1/errno (ENOENT once
+/// the filtered processes are gone).
+int kujira_seccomp_notify_answer(int notify_fd, int error);
+
+/// accept4(listener, SOCK_CLOEXEC), retried on EINTR. The connection's fd or -1/errno.
+int kujira_accept(int listener);
 
 /// Duplicates `fd` to the lowest free number >= `min` with FD_CLOEXEC. fd or -1/errno.
 int kujira_dup_cloexec(int fd, int min);

@@ -22,9 +22,12 @@
 #define KJ_MSG_USERNS_ACK 3    // parent → init: maps written
 #define KJ_MSG_PID 4           // init → parent: u32 host pid of the container process
 #define KJ_MSG_HOOKS 5         // init → parent: run prestart/createRuntime hooks now
-#define KJ_MSG_HOOKS_ACK 6     // parent → init: hooks done
+#define KJ_MSG_HOOKS_ACK 6     // parent → init: hooks done; payload: the state JSON for the
+                               // createContainer hooks, NUL, the one for startContainer, NUL
 #define KJ_MSG_CREATED 7       // init → parent: set up, about to wait for start (or to exec)
 #define KJ_MSG_ERROR 8         // init → parent: text of the error that stops the init
+#define KJ_MSG_SECCOMP_FD 9    // init → parent: empty; then one byte carrying the seccomp
+                               // notify fd (SCM_RIGHTS), for the listenerPath agent
 
 // Plan modes.
 #define KJ_MODE_CREATE 1  // build a new container
@@ -63,6 +66,16 @@
 #define KJ_T_OOM_SET 30           // u64 0/1: whether KJ_T_OOM_SCORE_ADJ applies
 #define KJ_T_SETSID 31            // u64 0/1: start a new session
 #define KJ_T_TIMENS_OFFSETS 32    // str: lines for /proc/self/timens_offsets ("monotonic 5 0")
+#define KJ_T_SECCOMP_LISTENER 38  // u64 0/1: install with NEW_LISTENER, send the fd (KJ_MSG_SECCOMP_FD)
+#define KJ_T_HOOK 33              // u64 KJ_HOOK_*: starts a hook run by the init
+#define KJ_T_HOOK_PATH 34         // str: the latest hook's executable (absolute)
+#define KJ_T_HOOK_ARG 35          // str, repeated: its argv (empty: argv is [path])
+#define KJ_T_HOOK_ENV 36          // str, repeated: its environment
+#define KJ_T_HOOK_TIMEOUT 37      // u64: seconds before it is killed (absent: no limit)
+
+// Hooks the init runs itself (in the container's namespaces), KJ_T_HOOK's payload.
+#define KJ_HOOK_CREATE_CONTAINER 1  // after the prestart/createRuntime hooks, before pivot_root
+#define KJ_HOOK_START_CONTAINER 2   // after `start`, in the container, before the user's execve
 
 // Rootfs operations, run in plan order before pivot_root.
 #define KJ_OP_MOUNT 100     // a filesystem mount, a bind (flags has MS_BIND), or a remount
@@ -70,7 +83,8 @@
 #define KJ_OP_SYMLINK 102   // a symbolic link: dest → target
 #define KJ_OP_MASK 103      // a masked path
 #define KJ_OP_READONLY 104  // a read-only path
-#define KJ_OP_HOOKS 105     // ask the parent to run prestart/createRuntime hooks
+#define KJ_OP_HOOKS 105     // ask the parent to run prestart/createRuntime hooks, then run the
+                            // createContainer hooks (and keep the startContainer state)
 #define KJ_OP_MKDIR 106     // make sure a directory exists (the cwd)
 
 // Fields of the latest operation.
@@ -87,5 +101,6 @@
 #define KJ_F_UID 210          // u64
 #define KJ_F_GID 211          // u64
 #define KJ_F_BIND_DEVICE 212  // u64 0/1: bind-mount the host's node instead of mknod
+#define KJ_F_RECURSIVE_ATTR 213  // 2 × u64: MOUNT_ATTR_* to clear, to set, on the whole subtree
 
 #endif
