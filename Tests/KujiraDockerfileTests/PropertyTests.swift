@@ -61,6 +61,53 @@ enum DockerfileGenerator {
         }
     }
 
+    /// The byte-level fast paths (plain heredoc lines and delimiters, unquoted `--mount`
+    /// records) give what the general readers give, on random lines built to hit both.
+    @Test func fastPathsMatchGeneralReaders() {
+        var g = SplitMix64(state: 0x6865_7265)
+        let pieces = [
+            "<<", "<<-", "EOF", "E", "3", "-", "x", " ", "\t", "'", "\"", "$", "\\", "<", "a=b", ",", "=",
+            "type=cache", "target=/c", "ro", "\"a,b\"", "♥", "\u{A0}", "\r", "",
+        ]
+        for _ in 0..<5000 {
+            let line = (0..<Int.random(in: 0...8, using: &g)).map { _ in pieces.randomElement(using: &g) ?? "" }.joined()
+            func heredocs(_ f: (String) throws(ExpansionError) -> [Heredoc]) -> Result<[Heredoc], ExpansionError> {
+                do throws(ExpansionError) { return .success(try f(line)) } catch { return .failure(error) }
+            }
+            #expect(heredocs(HeredocScanner.heredocs(in:)) == heredocs(HeredocScanner.lexedHeredocs(in:)), "line: \(line)")
+            func describe(_ r: Result<[String], ValueError>) -> String {
+                switch r {
+                case .success(let fields): return "fields \(fields)"
+                case .failure(let e): return "error \(e.message)"
+                }
+            }
+            #expect(describe(RunFlags.csvFields(line)) == describe(RunFlags.quotedCSVFields(line)), "line: \(line)")
+        }
+        // The fast path is taken for plain lines.
+        #expect(HeredocScanner.isPlain("RUN 3<<EOF cat <<-X", allowSpaces: true))
+        #expect(!HeredocScanner.isPlain("RUN <<\"EOF\"", allowSpaces: true))
+    }
+
+    /// The keyword lookup from bytes (packed names) agrees with the lookup by lower-case name,
+    /// in any letter case, and refuses near misses.
+    @Test func keywordLookupFromBytesMatchesNames() {
+        let words = Instruction.keywords + ["FOO", "RU", "RUNS", "WORKDIRS", "AD", "ADDD", "COPY2", "", "ÉNV", "FROMFROMFROM"]
+        for word in words {
+            // Upper, lower and alternating case.
+            let alternating = String(word.enumerated().map { $0.offset % 2 == 0 ? Character($0.element.lowercased()) : $0.element })
+            for form in [word, word.lowercased(), alternating] {
+                var bytes = form
+                let kind = bytes.withUTF8 { InstructionKind(keyword: $0) }
+                #expect(kind == InstructionKind(command: form.lowercased()), "\(form)")
+                if kind != .unknown { #expect(kind.name == form.lowercased()) }
+            }
+        }
+        // Non-ASCII keywords are lowered as Go does: the Kelvin sign is a `k`.
+        let node = try? LineParsers.node(from: "WOR\u{212A}DIR /x", escape: UInt8(ascii: "\\"))
+        #expect(node?.kind == .workdir)
+        #expect(node?.command == "workdir")
+    }
+
     /// Random bytes (as text) never crash any entry point.
     @Test func randomBytesNeverCrash() {
         var g = SplitMix64(state: 42)
