@@ -131,6 +131,8 @@ public enum DockerfileLinter {
             stage.instructions.withUnsafeBufferPointer { buffer in
             guard let instructions = buffer.baseAddress else { return }
             for index in buffer.indices {
+                // Most instructions have no rule: skip them before touching their payload.
+                guard instructions[index].instruction.isLinted else { continue }
                 let l = instructions[index].location
                 switch instructions[index].instruction {
                 case .run, .copy, .add, .from, .user, .volume, .shell, .stopSignal:
