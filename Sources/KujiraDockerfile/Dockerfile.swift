@@ -81,34 +81,36 @@ public enum DockerfileParser {
     /// Parses and validates, returning whatever could be read and every diagnostic (errors
     /// and lint warnings) in file order.
     public static func read(_ text: String, fileName: String = "Dockerfile") -> (Dockerfile?, [Diagnostic]) {
-        let (tree, lexDiagnostics) = DockerfileLexer.parse(text, fileName: fileName)
-        guard let tree else { return (nil, lexDiagnostics) }
-        var sink = DiagnosticSink(file: fileName)
-        sink.items = lexDiagnostics.filter { $0.severity == .error }
+        var instructionErrors = DiagnosticSink(file: fileName)
         var globalArgs: [DockerfileInstruction] = []
         var stages: [Stage] = []
-        // Borrow the nodes instead of copying each one out of the array.
-        tree.nodes.withUnsafeBufferPointer { nodes in
-          for i in nodes.indices {
-            let node = nodes[i]
+        // Each node is read into its instruction as the lexer completes it (no second pass
+        // over the tree, no copy of the node).
+        let (tree, lexDiagnostics) = DockerfileLexer.parse(text, fileName: fileName) { node in
             switch InstructionParser.parse(node, file: fileName) {
             case .failure(let e):
-                sink.error("instruction", e.message, line: node.startLine, column: column(of: e.near, in: node), endLine: node.endLine)
+                instructionErrors.error(
+                    "instruction", e.message, line: node.startLine, column: column(of: e.near, in: node), endLine: node.endLine)
             case .success(let inst):
                 if case .from(let f) = inst.instruction {
-                    stages.append(Stage(index: stages.count, from: f, location: inst.location, instructions: []))
+                    var stage = Stage(index: stages.count, from: f, location: inst.location, instructions: [])
+                    // Stages tend to be alike: start with room for as many as the last one had.
+                    stage.instructions.reserveCapacity(stages.last?.instructions.count ?? 0)
+                    stages.append(stage)
                 } else if stages.isEmpty {
                     if case .arg = inst.instruction {
                         globalArgs.append(inst)
                     } else {
-                        sink.error("stage", "no build stage in current context", line: node.startLine, column: node.column, endLine: node.endLine)
+                        instructionErrors.error("stage", "no build stage in current context", line: node.startLine, column: node.column, endLine: node.endLine)
                     }
                 } else {
                     stages[stages.count - 1].instructions.append(inst)
                 }
             }
-          }
         }
+        guard let tree else { return (nil, lexDiagnostics) }
+        var sink = DiagnosticSink(file: fileName)
+        sink.items = lexDiagnostics.filter { $0.severity == .error } + instructionErrors.items
         if stages.isEmpty && !sink.hasErrors {
             sink.error("stage", "dockerfile contains no stages to build", line: tree.nodes.last?.startLine ?? 1)
         }

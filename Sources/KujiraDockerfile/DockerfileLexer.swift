@@ -12,10 +12,16 @@ public enum DockerfileLexer {
     /// Parses `text`. Returns the tree (nil when the file cannot be read at all) and every
     /// diagnostic found; instructions that fail the line parser are left out of the tree.
     public static func parse(_ text: String, fileName: String = "Dockerfile") -> (tree: SyntaxTree?, diagnostics: [Diagnostic]) {
+        parse(text, fileName: fileName, visit: { _ in })
+    }
+
+    /// Parses `text`, handing each completed node to `visit` as it goes into the tree (the
+    /// instruction parser reads it there, while it is hot and without copying it).
+    static func parse(_ text: String, fileName: String, visit: (SyntaxNode) -> Void) -> (tree: SyntaxTree?, diagnostics: [Diagnostic]) {
         var text = text
         return text.withUTF8 { buf in
             var reader = Reader(buf: buf, sink: DiagnosticSink(file: fileName))
-            return reader.run()
+            return reader.run(visit: visit)
         }
     }
 
@@ -71,9 +77,13 @@ public enum DockerfileLexer {
             return (e - 1, false)
         }
 
-        mutating func run() -> (SyntaxTree?, [Diagnostic]) {
+        mutating func run(visit: (SyntaxNode) -> Void) -> (SyntaxTree?, [Diagnostic]) {
             var nodes: [SyntaxNode] = []
-            nodes.reserveCapacity(buf.count / 32)
+            // At most one node per line: reserve that many (untouched capacity costs no memory)
+            // so the array never grows by copying.
+            var lineCount = 1
+            for b in buf where b == 0x0A { lineCount += 1 }
+            nodes.reserveCapacity(lineCount)
             var comments: [String] = []
             var lineBuffer: [UInt8] = []
             lineBuffer.reserveCapacity(256)
@@ -142,8 +152,11 @@ public enum DockerfileLexer {
                 }
 
                 // The node goes straight into the array and is completed in place (no copies).
+                var wantsHeredocs = false
                 do throws(LineParseError) {
-                    nodes.append(try LineParsers.node(from: line, escape: escape))
+                    let node = try LineParsers.node(from: line, escape: escape)
+                    wantsHeredocs = needsHeredocs(node)
+                    nodes.append(consume node)
                 } catch {
                     sink.error("syntax", error.message, line: startLine, column: column, endLine: currentLine)
                     sawNodeError = true
@@ -154,7 +167,7 @@ public enum DockerfileLexer {
                 nodes[last].startLine = startLine
                 nodes[last].column = column
                 nodes[last].firstLineLength = contentEnd - t
-                if needsHeredocs(nodes[last]), containsHeredocMarker(lineBuffer) {
+                if wantsHeredocs, containsHeredocMarker(lineBuffer) {
                     do throws(ExpansionError) {
                         let docs = try HeredocScanner.heredocs(in: line)
                         if !docs.isEmpty {
@@ -179,6 +192,7 @@ public enum DockerfileLexer {
                     nodes[last].comments = comments
                     comments.removeAll()
                 }
+                visit(nodes[last])
             }
 
             if !fatal && nodes.isEmpty && !sawNodeError {

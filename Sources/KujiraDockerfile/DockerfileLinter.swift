@@ -70,7 +70,17 @@ public enum DockerfileLinter {
             }
             return (!hasLower, !hasUpper)
         }
-        let casings = nodes.map { casing($0.keyword) }
+        var casings: [(upper: Bool, lower: Bool)] = []
+        casings.reserveCapacity(nodes.count)
+        var fromNodes: [Int: String] = [:]
+        // Borrow each node (copying one retains all its fields).
+        nodes.withUnsafeBufferPointer { buffer in
+            guard let nodes = buffer.baseAddress else { return }
+            for i in buffer.indices {
+                casings.append(casing(nodes[i].keyword))
+                if nodes[i].kind == .from { fromNodes[nodes[i].startLine] = nodes[i].keyword }
+            }
+        }
         let upper = casings.filter { $0.upper }.count
         let lower = casings.filter { $0.lower && !$0.upper }.count
         let majorityUpper = upper >= lower
@@ -79,8 +89,6 @@ public enum DockerfileLinter {
                          "Command '\(nodes[i].keyword)' should match the case of the command majority (\(majorityUpper ? "uppercase" : "lowercase"))",
                          line: nodes[i].startLine, column: nodes[i].column)
         }
-        var fromNodes: [Int: SyntaxNode] = [:]
-        for n in nodes where n.kind == .from { fromNodes[n.startLine] = n }
         let globalArgNames = Set(dockerfile.globalArgs.flatMap { inst -> [String] in
             if case .arg(let a) = inst.instruction { return a.map(\.name) }
             return []
@@ -93,11 +101,11 @@ public enum DockerfileLinter {
             if let written = f.stageNameAsWritten, written != written.lowercased() {
                 sink.warning("StageNameCasing", "Stage name '\(written)' should be lowercase", line: loc.line, column: loc.column)
             }
-            if let asWord = f.asKeyword, let node = fromNodes[loc.line] {
-                let fromUpper = node.keyword == node.keyword.uppercased()
+            if let asWord = f.asKeyword, let fromKeyword = fromNodes[loc.line] {
+                let fromUpper = fromKeyword == fromKeyword.uppercased()
                 let asUpper = asWord == asWord.uppercased()
                 if fromUpper != asUpper {
-                    sink.warning("FromAsCasing", "'\(asWord)' and '\(node.keyword)' keywords' casing do not match", line: loc.line, column: loc.column)
+                    sink.warning("FromAsCasing", "'\(asWord)' and '\(fromKeyword)' keywords' casing do not match", line: loc.line, column: loc.column)
                 }
             }
             if let name = f.stageName, name == "scratch" || name == "context" {
@@ -120,8 +128,11 @@ public enum DockerfileLinter {
             var seenSingle: [String: Int] = [:]
             var absoluteWorkdir = false
             // Borrow each instruction; most are skipped without copying their payload.
-            stage.instructions.withUnsafeBufferPointer { instructions in
-            for index in instructions.indices {
+            stage.instructions.withUnsafeBufferPointer { buffer in
+            guard let instructions = buffer.baseAddress else { return }
+            for index in buffer.indices {
+                // Most instructions have no rule: skip them before touching their payload.
+                guard instructions[index].instruction.isLinted else { continue }
                 let l = instructions[index].location
                 switch instructions[index].instruction {
                 case .run, .copy, .add, .from, .user, .volume, .shell, .stopSignal:
@@ -185,15 +196,19 @@ public enum DockerfileLinter {
                 default:
                     break
                 }
-                let kw = instructions[index].instruction.keyword
-                if kw == "CMD" || kw == "ENTRYPOINT" || kw == "HEALTHCHECK" {
-                    if seenSingle[kw] != nil {
-                        sink.warning("MultipleInstructionsDisallowed",
-                                     "Multiple \(kw) instructions should not be used in the same stage because only the last one will be used",
-                                     line: l.line, column: l.column)
-                    }
-                    seenSingle[kw] = l.line
+                let kw: String
+                switch instructions[index].instruction {
+                case .cmd: kw = "CMD"
+                case .entrypoint: kw = "ENTRYPOINT"
+                case .healthcheck: kw = "HEALTHCHECK"
+                default: continue
                 }
+                if seenSingle[kw] != nil {
+                    sink.warning("MultipleInstructionsDisallowed",
+                                 "Multiple \(kw) instructions should not be used in the same stage because only the last one will be used",
+                                 line: l.line, column: l.column)
+                }
+                seenSingle[kw] = l.line
             }
             }
         }

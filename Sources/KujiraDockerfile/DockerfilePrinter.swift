@@ -26,7 +26,9 @@ public enum DockerfilePrinter {
             out += "\n"
             for doc in node.heredocs {
                 out += doc.content
-                if !doc.content.isEmpty && !doc.content.hasSuffix("\n") { out += "\n" }
+                // Bytes, not characters: a body ending in CRLF ends in the Character "\r\n",
+                // which `hasSuffix("\n")` does not match.
+                if !doc.content.isEmpty && doc.content.utf8.last != 0x0A { out += "\n" }
                 out += doc.name + "\n"
             }
         }

@@ -51,8 +51,9 @@ public struct StageGraph: Sendable, Hashable {
                 external.append(stage.from.image)
             }
             // Only COPY, ADD and RUN can name another stage; look at the payload of those alone.
-            stage.instructions.withUnsafeBufferPointer { instructions in
-                for i in instructions.indices {
+            stage.instructions.withUnsafeBufferPointer { buffer in
+                guard let instructions = buffer.baseAddress else { return }
+                for i in buffer.indices {
                     switch instructions[i].instruction {
                     case .copy, .add:
                         guard case .copy(let c) = instructions[i].instruction, let from = c.from else {

@@ -57,7 +57,7 @@ public struct KeyValueSyntax: Sendable, Hashable, Codable {
 }
 
 /// The arguments of an instruction node.
-public indirect enum SyntaxArguments: Sendable, Hashable, Codable {
+public enum SyntaxArguments: Sendable, Hashable, Codable {
     /// No arguments.
     case none
     /// A list of strings (exec-form JSON elements, whitespace-split words, or one shell string).
@@ -65,7 +65,7 @@ public indirect enum SyntaxArguments: Sendable, Hashable, Codable {
     /// ENV and LABEL pairs.
     case keyValues([KeyValueSyntax])
     /// The instruction that ONBUILD registers.
-    case subcommand(SyntaxNode)
+    indirect case subcommand(SyntaxNode)
 }
 
 /// Instruction keywords, for dispatch without string comparisons on the hot path.
@@ -94,6 +94,65 @@ enum InstructionKind: UInt8, Sendable, Hashable, Codable {
         case "volume": self = .volume
         case "workdir": self = .workdir
         default: self = .unknown
+        }
+    }
+
+    /// The keyword `bytes` name, compared without case (ASCII letters only, as `lowercase`).
+    init(keyword bytes: UnsafeBufferPointer<UInt8>) {
+        // Every keyword is 3 to 11 ASCII letters: pack them lowered, 5 bits each (a to z are
+        // 1 to 26), into one integer.
+        guard bytes.count >= 3 && bytes.count <= 11 else { self = .unknown; return }
+        var packed: UInt64 = 0
+        for b in bytes {
+            guard (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) else { self = .unknown; return }
+            packed = packed << 5 | UInt64((b | 0x20) - 0x60)
+        }
+        // The packed names (checked against `init(command:)` by the tests).
+        switch packed {
+        case 0x484: self = .add
+        case 0x647: self = .arg
+        case 0xda4: self = .cmd
+        case 0x1be19: self = .copy
+        case 0xaea4b307a5d4: self = .entrypoint
+        case 0x15d6: self = .env
+        case 0xb883e65: self = .expose
+        case 0x349ed: self = .from
+        case 0x20a1651034146b: self = .healthcheck
+        case 0xc088ac: self = .label
+        case 0x1a14ba814b8b2: self = .maintainer
+        case 0x3dc2aa584: self = .onbuild
+        case 0x4aae: self = .run
+        case 0x134158c: self = .shell
+        case 0x2747c2693b82c: self = .stopsignal
+        case 0xaccb2: self = .user
+        case 0x2cf655a5: self = .volume
+        case 0x5df259132: self = .workdir
+        default: self = .unknown
+        }
+    }
+
+    /// The keyword in lower case (empty for `unknown`).
+    var name: String {
+        switch self {
+        case .unknown: return ""
+        case .add: return "add"
+        case .arg: return "arg"
+        case .cmd: return "cmd"
+        case .copy: return "copy"
+        case .entrypoint: return "entrypoint"
+        case .env: return "env"
+        case .expose: return "expose"
+        case .from: return "from"
+        case .healthcheck: return "healthcheck"
+        case .label: return "label"
+        case .maintainer: return "maintainer"
+        case .onbuild: return "onbuild"
+        case .run: return "run"
+        case .shell: return "shell"
+        case .stopsignal: return "stopsignal"
+        case .user: return "user"
+        case .volume: return "volume"
+        case .workdir: return "workdir"
         }
     }
 
@@ -145,6 +204,25 @@ public struct SyntaxNode: Sendable, Hashable, Codable {
         let lower = SyntaxNode.lowercase(keyword)
         self.storedCommand = lower
         self.kind = InstructionKind(command: lower)
+    }
+
+    /// Creates a node whose keyword is already lowered and looked up (the line parser's path).
+    init(
+        keyword: String, command: String, kind: InstructionKind, flags: [String], arguments: SyntaxArguments,
+        isJSON: Bool, original: String, column: Int
+    ) {
+        self.keyword = keyword
+        self.flags = flags
+        self.arguments = arguments
+        self.isJSON = isJSON
+        self.heredocs = []
+        self.original = original
+        self.startLine = 0
+        self.endLine = 0
+        self.column = column
+        self.comments = []
+        self.storedCommand = command
+        self.kind = kind
     }
 
     /// Lower case, byte by byte for ASCII (every real keyword), Unicode-aware otherwise.

@@ -61,6 +61,53 @@ enum DockerfileGenerator {
         }
     }
 
+    /// The byte-level fast paths (plain heredoc lines and delimiters, unquoted `--mount`
+    /// records) give what the general readers give, on random lines built to hit both.
+    @Test func fastPathsMatchGeneralReaders() {
+        var g = SplitMix64(state: 0x6865_7265)
+        let pieces = [
+            "<<", "<<-", "EOF", "E", "3", "-", "x", " ", "\t", "'", "\"", "$", "\\", "<", "a=b", ",", "=",
+            "type=cache", "target=/c", "ro", "\"a,b\"", "♥", "\u{A0}", "\r", "",
+        ]
+        for _ in 0..<5000 {
+            let line = (0..<Int.random(in: 0...8, using: &g)).map { _ in pieces.randomElement(using: &g) ?? "" }.joined()
+            func heredocs(_ f: (String) throws(ExpansionError) -> [Heredoc]) -> Result<[Heredoc], ExpansionError> {
+                do throws(ExpansionError) { return .success(try f(line)) } catch { return .failure(error) }
+            }
+            #expect(heredocs(HeredocScanner.heredocs(in:)) == heredocs(HeredocScanner.lexedHeredocs(in:)), "line: \(line)")
+            func describe(_ r: Result<[String], ValueError>) -> String {
+                switch r {
+                case .success(let fields): return "fields \(fields)"
+                case .failure(let e): return "error \(e.message)"
+                }
+            }
+            #expect(describe(RunFlags.csvFields(line)) == describe(RunFlags.quotedCSVFields(line)), "line: \(line)")
+        }
+        // The fast path is taken for plain lines.
+        #expect(HeredocScanner.isPlain("RUN 3<<EOF cat <<-X", allowSpaces: true))
+        #expect(!HeredocScanner.isPlain("RUN <<\"EOF\"", allowSpaces: true))
+    }
+
+    /// The keyword lookup from bytes (packed names) agrees with the lookup by lower-case name,
+    /// in any letter case, and refuses near misses.
+    @Test func keywordLookupFromBytesMatchesNames() {
+        let words = Instruction.keywords + ["FOO", "RU", "RUNS", "WORKDIRS", "AD", "ADDD", "COPY2", "", "ÉNV", "FROMFROMFROM"]
+        for word in words {
+            // Upper, lower and alternating case.
+            let alternating = String(word.enumerated().map { $0.offset % 2 == 0 ? Character($0.element.lowercased()) : $0.element })
+            for form in [word, word.lowercased(), alternating] {
+                var bytes = form
+                let kind = bytes.withUTF8 { InstructionKind(keyword: $0) }
+                #expect(kind == InstructionKind(command: form.lowercased()), "\(form)")
+                if kind != .unknown { #expect(kind.name == form.lowercased()) }
+            }
+        }
+        // Non-ASCII keywords are lowered as Go does: the Kelvin sign is a `k`.
+        let node = try? LineParsers.node(from: "WOR\u{212A}DIR /x", escape: UInt8(ascii: "\\"))
+        #expect(node?.kind == .workdir)
+        #expect(node?.command == "workdir")
+    }
+
     /// Random bytes (as text) never crash any entry point.
     @Test func randomBytesNeverCrash() {
         var g = SplitMix64(state: 42)
@@ -103,6 +150,9 @@ enum DockerfileGenerator {
         [0x23, 0x20, 0x65, 0x73, 0x63, 0x61, 0x70, 0x65, 0x3D, 0x60, 0x0A, 0xC6, 0x52, 0x00, 0x00, 0x26, 0x00, 0x52, 0x0A,
          0x60, 0x0A, 0x20, 0x2D, 0x2D, 0x55, 0x60, 0x0A, 0x60, 0x0A, 0x20, 0x8A, 0x05],
         [0x60, 0xA6, 0x0A, 0x0C, 0x0C, 0xF3, 0x9C, 0xB1, 0xA9, 0x5F, 0x0A, 0x0C, 0x0C, 0x0C, 0x0C, 0xF3, 0x9C, 0xB1, 0xA9, 0x5F, 0x0A, 0x0C, 0x0C, 0xF3, 0x9C, 0x6B, 0x22, 0xB1, 0xA9, 0x1F, 0x8D, 0x3D, 0xA2, 0xF3, 0x60, 0xA6, 0x0A, 0x0C, 0x0C, 0xF3, 0x9C, 0xB1, 0xA9, 0x5F, 0x0A, 0x0C, 0x0C, 0xF3, 0xF3, 0x9C, 0x41, 0x20, 0x0A, 0x45, 0x6E, 0x56, 0x20, 0x5C, 0x5C, 0x5C, 0x5C, 0x5C, 0x5C, 0x5C, 0x20, 0x20, 0x20, 0x00, 0x95, 0x6B, 0x22, 0xB1, 0xA9, 0x5F, 0x8D, 0x3D, 0xA2, 0xF3, 0x60, 0xA6, 0x0A, 0x0C, 0x0C, 0xF3, 0x9C, 0xB1, 0xA9, 0x5F, 0x0A, 0x0C, 0x0C, 0xF3, 0x9C, 0xB1, 0xA9, 0x5F, 0x8D, 0x3D, 0xA2, 0xF3],
+        // A heredoc body ending in CRLF gained a line feed when printed.
+        Array("FROM a\nRUN <<E\nx\r\nE\n".utf8),
+        [0x46, 0x52, 0x4F, 0x4D, 0x20, 0x61, 0x53, 0x20, 0x62, 0x0A, 0x6D, 0x65, 0xD6, 0xA3, 0x62, 0x0A, 0x6D, 0x65, 0xD6, 0xA3, 0x00, 0x2D, 0x0F, 0x2D, 0x6F, 0x6D, 0x4E, 0x41, 0x52, 0x55, 0x4E, 0x20, 0x2D, 0x2D, 0x3D, 0x74, 0x0A, 0x43, 0x4F, 0x50, 0x59, 0x20, 0x3C, 0x3C, 0x45, 0x0D, 0x0D, 0x0D, 0x0D, 0x00, 0x2D, 0x0F, 0x2D, 0x6F, 0x6D, 0x4E, 0x41, 0x52, 0x55, 0x4E, 0x20, 0x2D, 0x2D, 0x3D, 0x74, 0x0A, 0x43, 0x4F, 0x50, 0x59, 0x20, 0x3C, 0x3C, 0x45, 0x0D, 0x0D, 0x0D, 0x0D, 0x0D, 0x0D, 0x0D, 0x0D, 0x0C, 0x0D, 0x0A, 0x45, 0x0D, 0x0D],
     ]
 
     @Test(arguments: inputs.indices)
@@ -113,5 +163,6 @@ enum DockerfileGenerator {
         let printed = DockerfilePrinter.print(tree)
         let again = try DockerfileParser.parseSyntax(printed)
         #expect(again.dump() == tree.dump(), "printed: \(printed.debugDescription) original: \(tree.dump().debugDescription) again: \(again.dump().debugDescription)")
+        #expect(again.nodes.map(\.heredocs) == tree.nodes.map(\.heredocs), "printed: \(printed.debugDescription)")
     }
 }

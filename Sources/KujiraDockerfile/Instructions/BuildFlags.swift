@@ -8,10 +8,30 @@ struct BuildFlags {
         var kind: Kind
     }
 
+    /// A few values by flag name: an instruction has a handful of flags at most, so a linear
+    /// search beats hashing (and allocates nothing when no flag is given).
+    struct Values<Value> {
+        var entries: [(name: String, value: Value)] = []
+
+        subscript(name: String) -> Value? {
+            get {
+                for e in entries where e.name == name { return e.value }
+                return nil
+            }
+            set {
+                if let i = entries.firstIndex(where: { $0.name == name }) {
+                    if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+                } else if let newValue {
+                    entries.append((name, newValue))
+                }
+            }
+        }
+    }
+
     /// Parsed values.
-    var bools: [String: Bool] = [:]
-    var strings: [String: String] = [:]
-    var lists: [String: [String]] = [:]
+    var bools = Values<Bool>()
+    var strings = Values<String>()
+    var lists = Values<[String]>()
     var used: [String] = []
 
     /// Parses `flags` against `specs`; the message of the first problem on failure.
@@ -56,7 +76,11 @@ struct BuildFlags {
                 out.strings[arg] = value
             case .strings:
                 guard hasValue else { return .failure(FlagError(flag: raw, message: "Missing a value on flag: \(arg)")) }
-                out.lists[arg, default: []].append(value)
+                if let i = out.lists.entries.firstIndex(where: { $0.name == arg }) {
+                    out.lists.entries[i].value.append(value)
+                } else {
+                    out.lists.entries.append((arg, [value]))
+                }
             }
         }
         return .success(out)

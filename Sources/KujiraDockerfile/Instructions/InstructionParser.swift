@@ -35,11 +35,14 @@ enum InstructionParser {
             let message = Suggest.wrap("unknown instruction: \(node.keyword)", value: node.keyword, candidates: Instruction.keywords)
             result = .failure(InstructionError(message: message))
         }
-        return result.map {
-            DockerfileInstruction(
-                instruction: $0, keyword: node.keyword,
+        switch result {
+        case .failure(let e):
+            return .failure(e)
+        case .success(let instruction):
+            return .success(DockerfileInstruction(
+                instruction: instruction, keyword: node.keyword,
                 location: SourceLocation(file: file, line: node.startLine, column: node.column),
-                endLine: node.endLine, original: node.original, comments: node.comments)
+                endLine: node.endLine, original: node.original, comments: node.comments))
         }
     }
 
@@ -68,6 +71,19 @@ enum InstructionParser {
 
     // MARK: - instructions
 
+    static let fromSpecs = [Spec(name: "platform", kind: .string)]
+    static let runSpecs = [Spec(name: "mount", kind: .strings), Spec(name: "network", kind: .string), Spec(name: "security", kind: .string)]
+    // The options of the reference: ADD has no --from and no --parents; COPY no --checksum,
+    // --keep-git-dir or --unpack.
+    static let copyCommonSpecs = [
+        Spec(name: "chown", kind: .string), Spec(name: "chmod", kind: .string), Spec(name: "link", kind: .bool),
+        Spec(name: "exclude", kind: .strings),
+    ]
+    static let addSpecs = copyCommonSpecs + [
+        Spec(name: "keep-git-dir", kind: .bool), Spec(name: "checksum", kind: .string), Spec(name: "unpack", kind: .bool),
+    ]
+    static let copySpecs = copyCommonSpecs + [Spec(name: "from", kind: .string), Spec(name: "parents", kind: .bool)]
+
     static func stageNamePattern(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
@@ -89,16 +105,15 @@ enum InstructionParser {
         } else if args.count != 1 {
             return .failure(InstructionError(message: "FROM requires either one or three arguments"))
         }
-        return flags(node, [Spec(name: "platform", kind: .string)]).map { fl in
+        return flags(node, fromSpecs).map { fl in
             f.platform = fl.strings["platform"]
             return .from(f)
         }
     }
 
     static func run(_ node: SyntaxNode) -> Result<Instruction, InstructionError> {
-        let specs = [Spec(name: "mount", kind: .strings), Spec(name: "network", kind: .string), Spec(name: "security", kind: .string)]
         let fl: BuildFlags
-        switch flags(node, specs) {
+        switch flags(node, runSpecs) {
         case .failure(let e): return .failure(e)
         case .success(let v): fl = v
         }
@@ -165,19 +180,8 @@ enum InstructionParser {
             return .failure(InstructionError(
                 message: "\(name) requires at least two arguments, but only one was provided. Destination could not be determined"))
         }
-        // The options of the reference: ADD has no --from and no --parents; COPY no --checksum,
-        // --keep-git-dir or --unpack.
-        var specs = [
-            Spec(name: "chown", kind: .string), Spec(name: "chmod", kind: .string), Spec(name: "link", kind: .bool),
-            Spec(name: "exclude", kind: .strings),
-        ]
-        if isAdd {
-            specs += [Spec(name: "keep-git-dir", kind: .bool), Spec(name: "checksum", kind: .string), Spec(name: "unpack", kind: .bool)]
-        } else {
-            specs += [Spec(name: "from", kind: .string), Spec(name: "parents", kind: .bool)]
-        }
         let fl: BuildFlags
-        switch flags(node, specs) {
+        switch flags(node, isAdd ? addSpecs : copySpecs) {
         case .failure(let e): return .failure(e)
         case .success(let v): fl = v
         }

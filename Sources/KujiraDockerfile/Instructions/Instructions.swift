@@ -184,7 +184,7 @@ public struct OnbuildInstruction: Sendable, Hashable, Codable {
 /// One instruction, typed.
 public enum Instruction: Sendable, Hashable, Codable {
     /// `FROM`.
-    case from(FromInstruction)
+    indirect case from(FromInstruction)
     /// `RUN`.
     case run(RunInstruction)
     /// `CMD`; nil for `CMD` with nothing.
@@ -200,9 +200,9 @@ public enum Instruction: Sendable, Hashable, Codable {
     /// `ENV`.
     case env([KeyValuePair])
     /// `ADD`.
-    case add(CopyInstruction)
+    indirect case add(CopyInstruction)
     /// `COPY`.
-    case copy(CopyInstruction)
+    indirect case copy(CopyInstruction)
     /// `ARG`.
     case arg([ArgDeclaration])
     /// `VOLUME`.
@@ -241,6 +241,15 @@ public enum Instruction: Sendable, Hashable, Codable {
         case .stopSignal: return "STOPSIGNAL"
         case .onbuild: return "ONBUILD"
         case .maintainer: return "MAINTAINER"
+        }
+    }
+
+    /// Whether a lint rule looks at this instruction; a switch without bindings, so asking
+    /// copies no payload.
+    var isLinted: Bool {
+        switch self {
+        case .run, .copy, .add, .from, .user, .volume, .shell, .stopSignal: return false
+        case .cmd, .entrypoint, .label, .expose, .env, .arg, .workdir, .healthcheck, .onbuild, .maintainer: return true
         }
     }
 

@@ -10,6 +10,23 @@ enum RunFlags {
     /// Go's `encoding/csv` reading one record (fields separated by `,`, `"` quoting).
     static func csvFields(_ line: String) -> Result<[String], ValueError> {
         if line.isEmpty { return .failure(ValueError("failed to parse csv mounts: EOF")) }
+        // Without quotes a record is its `,`-separated fields: split the bytes directly.
+        if !line.utf8.contains(UInt8(ascii: "\"")) {
+            var fields: [String] = []
+            var start = line.utf8.startIndex
+            for i in line.utf8.indices where line.utf8[i] == UInt8(ascii: ",") {
+                fields.append(String(decoding: line.utf8[start..<i], as: UTF8.self))
+                start = line.utf8.index(after: i)
+            }
+            fields.append(String(decoding: line.utf8[start...], as: UTF8.self))
+            return .success(fields)
+        }
+        return quotedCSVFields(line)
+    }
+
+    /// `csvFields` scalar by scalar, quotes handled (no fast path): the general reader.
+    static func quotedCSVFields(_ line: String) -> Result<[String], ValueError> {
+        if line.isEmpty { return .failure(ValueError("failed to parse csv mounts: EOF")) }
         var fields: [String] = []
         let chars = Array(line.unicodeScalars)
         var i = 0
@@ -63,7 +80,7 @@ enum RunFlags {
         m.raw = raw
         var roAuto = true
         for field in fields {
-            let parts = field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let parts = keyValue(field)
             let key = parts[0].lowercased()
             if parts.count == 1 {
                 switch key {
@@ -172,6 +189,17 @@ enum RunFlags {
             return .failure(ValueError("mount type \(GoText.quote(m.type.rawValue)) requires a target"))
         }
         return .success(m)
+    }
+
+    /// `field` split at its first `=` (one part when there is none). ASCII fields are split
+    /// byte by byte; others by characters, as before.
+    static func keyValue(_ field: String) -> [String] {
+        let bytes = field.utf8
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            guard let eq = bytes.firstIndex(of: UInt8(ascii: "=")) else { return [field] }
+            return [String(decoding: bytes[..<eq], as: UTF8.self), String(decoding: bytes[bytes.index(after: eq)...], as: UTF8.self)]
+        }
+        return field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     }
 
     static func deferred(_ raw: String, _ expanded: Bool) -> Bool { !expanded && containsVariable(raw) }
