@@ -109,7 +109,10 @@ extension Daemon {
         })
         let shortID = String(result.imageID.split(separator: ":").last?.prefix(12) ?? "")
         try writer.writeJSONLine(["aux": ["ID": result.imageID]])
-        if !quiet {
+        if quiet {
+            // What `docker build -q` prints: dockerd sends the id as the only output.
+            try writer.writeJSONLine(["stream": "\(result.imageID)\n"])
+        } else {
             try writer.writeJSONLine(["stream": "Successfully built \(shortID)\n"])
             for name in result.names { try writer.writeJSONLine(["stream": "Successfully tagged \(Self.displayName(name))\n"]) }
         }

@@ -45,6 +45,12 @@ extension Daemon {
         }
     }
 
+    /// Whether a store name only stands for an untagged image (the builder names an image
+    /// built without `-t` by its digest): Docker lists such an image as `<none>:<none>`.
+    static func isUntaggedName(_ name: String) -> Bool {
+        name.hasPrefix("sha256:")
+    }
+
     /// `docker.io/library/busybox:latest` → `busybox:latest`.
     static func displayName(_ name: String) -> String {
         (try? Reference(parsing: name, defaultTag: nil).familiarString) ?? name
@@ -53,7 +59,7 @@ extension Daemon {
     /// An entry of `/images/json`.
     func imageSummary(_ record: ImageRecord, all: [ImageRecord]) throws -> [String: Any] {
         let details = try? engine.images.details(of: record)
-        let names = all.filter { $0.id == record.id }.map(\.name)
+        let names = all.filter { $0.id == record.id && !Self.isUntaggedName($0.name) }.map(\.name)
         let repoDigests = names.compactMap { name in
             (try? Reference(parsing: name, defaultTag: nil)).map { "\($0.familiarName)@\(record.target.digest)" }
         }
