@@ -262,7 +262,13 @@ extension Daemon {
             throw error
         }
         let thread = Thread { [self] in
-            let code = (try? engine.wait(id)) ?? 137
+            var backoff = PollBackoff()
+            var code: Int32 = 137
+            while let current = try? engine.container(id) {
+                code = current.state.exitCode
+                if !current.state.isActive { break }
+                backoff.pause()
+            }
             updateMemory { $0.removedExitCodes[id] = code }
             waitForMemory { ($0.attachments[id] ?? 0) == 0 }
             try? engine.remove(id, force: true)
@@ -281,6 +287,7 @@ extension Daemon {
         // The head goes out now: `docker run` waits for it before starting the container.
         try writer.beginStream(contentType: "application/json")
         var last = first
+        var backoff = PollBackoff()
         var sawRun = condition == "not-running" || first.state.isActive
         while true {
             guard let current = try? engine.container(id) else {
@@ -288,12 +295,13 @@ extension Daemon {
                 return try writer.writeJSONLine(["StatusCode": code])
             }
             if current.state.isActive || current.state.startedAt != first.state.startedAt { sawRun = true }
+            if current.state.status != last.state.status || current.state.startedAt != last.state.startedAt { backoff.reset() }
             last = current
             if sawRun && !current.state.isActive && condition != "removed" {
                 return try writer.writeJSONLine(["StatusCode": current.state.exitCode])
             }
             if request.http.clientGone { return }
-            usleep(20_000)
+            backoff.pause()
         }
     }
 
@@ -332,10 +340,12 @@ extension Daemon {
         if let tail { entries = Array(entries.suffix(tail)) }
         try writer.write(entries.flatMap(selection.encode))
         guard request.bool("follow") else { return }
+        var backoff = PollBackoff()
         while true {
             let more = reader.next().filter(selection.accepts)
             if !more.isEmpty {
                 try writer.write(more.flatMap(selection.encode))
+                backoff.reset()
                 continue
             }
             guard let current = try? engine.container(record.id), current.state.isActive else {
@@ -343,7 +353,7 @@ extension Daemon {
                 return
             }
             if request.http.clientGone { return }
-            usleep(20_000)
+            backoff.pause()
         }
     }
 
@@ -382,10 +392,13 @@ extension Daemon {
         try send(reader.next())
         guard stream else { return }
         var sawRun = record.state.isActive
+        var previous = record.state.status
+        var backoff = PollBackoff()
         while true {
             let entries = reader.next()
             if !entries.isEmpty {
                 try send(entries)
+                backoff.reset()
                 continue
             }
             guard let current = try? engine.container(id) else {
@@ -393,12 +406,14 @@ extension Daemon {
                 return
             }
             if current.state.isActive || current.state.startedAt != record.state.startedAt { sawRun = true }
+            if current.state.status != previous { backoff.reset() }
+            previous = current.state.status
             if sawRun && !current.state.isActive {
                 try send(reader.next())
                 return
             }
             if request.http.clientHungUp { return }
-            usleep(20_000)
+            backoff.pause()
         }
     }
 }

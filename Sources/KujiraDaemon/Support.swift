@@ -173,3 +173,19 @@ final class EventPump<Event: Sendable, Output: Sendable>: Sendable {
         return try pump.consume(body)
     }
 }
+
+/// The pause between two looks at a container's state while following it: short at first
+/// (a `docker run --rm` of a short command waits on several of these in a row), doubling up
+/// to 50 ms for a container that keeps running, and short again after activity.
+struct PollBackoff {
+    var microseconds: UInt32 = 1_000
+
+    /// Sleeps, then lengthens the next pause.
+    mutating func pause() {
+        usleep(microseconds)
+        microseconds = min(microseconds * 2, 50_000)
+    }
+
+    /// Makes the next pause short again.
+    mutating func reset() { microseconds = 1_000 }
+}
