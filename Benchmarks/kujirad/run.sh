@@ -58,11 +58,17 @@ SOCKET=$WORK/kujirad.sock
 DAEMON=$!
 for _ in $(seq 200); do [ -S "$SOCKET" ] && break; sleep 0.05; done
 export DOCKER_HOST=unix://$SOCKET DOCKER_CONFIG=$WORK/docker-config
+# podman reads DOCKER_CONFIG too (for credentials) and wants the file to exist.
+mkdir -p "$DOCKER_CONFIG" && echo "{}" > "$DOCKER_CONFIG/config.json"
 docker load -q -i "$WORK/busybox.tar" >/dev/null
 
 PODMAN="podman --root $WORK/podman --runroot $WORK/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
 $PODMAN load -q -i "$WORK/busybox.tar" >/dev/null
 LIMITS="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+# One run of each outside the timing, so a failure shows its message.
+docker run --rm busybox true
+$PODMAN run --rm $LIMITS busybox true
+$PODMAN run --rm --network none $LIMITS busybox true
 
 hyperfine --warmup 3 --runs "$RUNS" --export-json "$RESULTS/kujirad.json" --export-markdown "$RESULTS/kujirad.md" \
     -n "docker run --rm (kujirad)" "docker run --rm busybox true" \
