@@ -30,8 +30,9 @@ let package = Package(
         .library(name: "KujiraGPU", targets: ["KujiraGPU"]),
         .library(name: "KujiraNetwork", targets: ["KujiraNetwork"]),
         .library(name: "KujiraBuild", targets: ["KujiraBuild"]),
+        .library(name: "KujiraVolume", targets: ["KujiraVolume"]),
         // The umbrella product: everything an embedding program needs.
-        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU", "KujiraBuild", "Kujira"]),
+        .library(name: "Kujira", targets: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraDockerfile", "KujiraRuntime", "KujiraNetwork", "KujiraGPU", "KujiraBuild", "KujiraVolume", "Kujira"]),
         .executable(name: "kujira", targets: ["kujira"]),
         .executable(name: "kujira-runtime", targets: ["kujira-runtime"]),
         // The container init (C, no Swift runtime): installed next to kujira-runtime.
@@ -111,11 +112,17 @@ let package = Package(
             dependencies: ["KujiraOCI", "KujiraSQLite", "CKujiraNetlink"],
             swiftSettings: swiftSettings
         ),
+        // Named and anonymous volumes (the `local` driver), their mounts and copy-up.
+        .target(
+            name: "KujiraVolume",
+            dependencies: ["CKujiraSys"],
+            swiftSettings: swiftSettings
+        ),
 
         // The engine: containers with names, state, monitors, logs (Docs/engine.md).
         .target(
             name: "Kujira",
-            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime"],
+            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime", "KujiraVolume"],
             path: "Sources/Kujira",
             swiftSettings: swiftSettings
         ),
@@ -128,7 +135,7 @@ let package = Package(
         // Dockerfile → image: stages, RUN through KujiraRuntime, COPY/ADD, the build cache.
         .target(
             name: "KujiraBuild",
-            dependencies: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraDockerfile", "KujiraRuntime"],
+            dependencies: ["KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraDockerfile", "KujiraRuntime", "KujiraRegistry"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -142,7 +149,7 @@ let package = Package(
             name: "kujira",
             dependencies: [
                 "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraGPU", "KujiraDockerfile",
-                "Kujira", "KujiraRuntime", "KujiraBuild",
+                "Kujira", "KujiraRuntime", "KujiraBuild", "KujiraVolume",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira",
@@ -154,7 +161,7 @@ let package = Package(
         .target(name: "CKujiraDaemon"),
         .target(
             name: "KujiraDaemon",
-            dependencies: ["CKujiraDaemon", "Kujira", "KujiraOCI", "KujiraImage", "KujiraRegistry", "KujiraBuild", "KujiraGPU"],
+            dependencies: ["CKujiraDaemon", "Kujira", "KujiraOCI", "KujiraImage", "KujiraRegistry", "KujiraBuild", "KujiraGPU", "KujiraVolume"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -264,6 +271,11 @@ let package = Package(
         .testTarget(
             name: "KujiradTests",
             dependencies: ["KujiraDaemon"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiraVolumeTests",
+            dependencies: ["KujiraVolume"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

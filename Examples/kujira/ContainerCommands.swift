@@ -61,7 +61,7 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(name: .customLong("stop-signal"), help: "Signal to stop the container.") var stopSignal: String?
     @Option(name: .customLong("stop-timeout"), help: "Timeout (in seconds) to stop a container.") var stopTimeout: Int?
     @Option(help: "Mount a tmpfs directory (PATH[:OPTIONS]).") var tmpfs: [String] = []
-    @Option(name: .shortAndLong, help: "Bind mount a host directory (/host:/container[:ro]).") var volume: [String] = []
+    @Option(name: .shortAndLong, help: "Bind mount a volume (NAME:/ctr[:ro][,nocopy], /ctr, or /host:/ctr[:ro][,propagation]).") var volume: [String] = []
     @Option(help: "Restart policy: no, on-failure[:N], always, unless-stopped.") var restart: String = "no"
     @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits.") var autoRemove = false
     @Option(help: "GPUs to add: all, a count, device=0,2 or \"capabilities=compute,utility\" (Docker's --gpus).") var gpus: String?
@@ -69,6 +69,8 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(help: "Network: none (loopback only, the default) or host.") var network: String = "none"
     @Flag(name: .shortAndLong, help: "Keep STDIN open (not yet forwarded).") var interactive = false
     @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (not yet supported).") var tty = false
+    @Option(help: "Attach a filesystem mount (type=volume|bind|tmpfs,src=…,dst=…,readonly,…).") var mount: [String] = []
+    @Option(name: .customLong("volumes-from"), help: "Mount volumes from the specified container (CONTAINER[:ro|rw]).") var volumesFrom: [String] = []
     @Argument(help: "The image.") var image: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
 
@@ -108,6 +110,8 @@ struct ContainerCreateArguments: ParsableArguments {
         options.gpus = gpus
         options.devices = device
         options.environment = ProcessInfo.processInfo.environment
+        options.mounts = mount
+        options.volumesFrom = volumesFrom
         return options
     }
 }

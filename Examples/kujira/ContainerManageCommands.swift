@@ -55,11 +55,12 @@ struct ContainerRemove: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more containers.")
     @OptionGroup var globals: GlobalOptions
     @Flag(name: .shortAndLong, help: "Force the removal of a running container (uses SIGKILL).") var force = false
+    @Flag(name: .shortAndLong, help: "Remove anonymous volumes associated with the container.") var volumes = false
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
         try forEachContainer(globals, containers) { engine, container in
-            try engine.remove(container, force: force)
+            try engine.remove(container, force: force, volumes: volumes)
         }
     }
 }

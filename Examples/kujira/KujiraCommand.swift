@@ -19,6 +19,7 @@ struct KujiraCommand: AsyncParsableCommand {
             ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerStop.self, ContainerKill.self,
             ContainerRestart.self, ContainerRemove.self, ContainerList.self, ContainerLogs.self, ContainerExec.self,
             ContainerWait.self, ContainerInspect.self, ContainerPause.self, ContainerUnpause.self, MonitorCommand.self,
+            VolumeGroup.self,
         ]
     )
 

@@ -48,7 +48,8 @@ public struct ContainerOptions: Sendable, Hashable {
     public var stopTimeout: Int?
     /// `--tmpfs PATH[:OPTIONS]`.
     public var tmpfs: [String] = []
-    /// `-v /host:/container[:ro|rw]`.
+    /// `-v NAME:/container[:ro|rw][,nocopy]`, `-v /container` (anonymous volume) or
+    /// `-v /host:/container[:ro|rw][,z|Z][,propagation]`.
     public var volumes: [String] = []
     /// `--restart`.
     public var restart: String = "no"
@@ -65,6 +66,11 @@ public struct ContainerOptions: Sendable, Hashable {
     public var interactive = false
     /// The environment `-e NAME` reads from.
     public var environment: [String: String] = [:]
+
+    /// `--mount type=volume|bind|tmpfs,…` as given.
+    public var mounts: [String] = []
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    public var volumesFrom: [String] = []
 
     /// Options for `image` with everything else at Docker's defaults.
     public init(image: String) { self.image = image }

@@ -93,12 +93,17 @@ public struct ContainerHostConfig: Codable, Sendable, Hashable {
     public var gpus: String? = nil
     /// `--device` values as given (CDI names or host device paths).
     public var devices: [String] = []
+    /// `--volumes-from` as given.
+    public var volumesFrom: [String] = []
+    /// `--mount` values as given.
+    public var mountSpecs: [String] = []
 }
 
 extension ContainerHostConfig {
     private enum CodingKeys: String, CodingKey {
         case autoRemove, restartPolicy, networkMode, memory, memorySwap, cpuShares, nanoCpus, pidsLimit
         case capAdd, capDrop, privileged, readonlyRootfs, securityOpt, binds, tmpfs, ulimits, gpus, devices
+        case volumesFrom, mountSpecs
     }
 
     /// Decodes a record's host configuration; `gpus` and `devices` are optional, so records
@@ -123,6 +128,8 @@ extension ContainerHostConfig {
         ulimits = try c.decode([String].self, forKey: .ulimits)
         gpus = try c.decodeIfPresent(String.self, forKey: .gpus)
         devices = try c.decodeIfPresent([String].self, forKey: .devices) ?? []
+        volumesFrom = try c.decodeIfPresent([String].self, forKey: .volumesFrom) ?? []
+        mountSpecs = try c.decodeIfPresent([String].self, forKey: .mountSpecs) ?? []
     }
 
     /// Encodes every field (`gpus` only when set).
@@ -146,6 +153,8 @@ extension ContainerHostConfig {
         try c.encode(ulimits, forKey: .ulimits)
         try c.encodeIfPresent(gpus, forKey: .gpus)
         try c.encode(devices, forKey: .devices)
+        try c.encode(volumesFrom, forKey: .volumesFrom)
+        try c.encode(mountSpecs, forKey: .mountSpecs)
     }
 }
 
@@ -197,14 +206,22 @@ public struct RestartPolicy: Codable, Sendable, Hashable {
 
 /// A mount of a container, as `docker inspect` shows it in `Mounts`.
 public struct ContainerMount: Codable, Sendable, Hashable {
-    /// `bind` or `tmpfs`.
+    /// `bind`, `volume` or `tmpfs`.
     public var type: String
-    /// The host path (bind) or empty.
+    /// The host path (bind), the volume's data directory (volume) or empty.
     public var source: String
     /// The path in the container.
     public var destination: String
     /// Whether the mount is writable.
     public var rw: Bool
+    /// The volume's name (volume mounts only).
+    public var name: String? = nil
+    /// The volume's driver (volume mounts only).
+    public var driver: String? = nil
+    /// The mode as given (`ro`, `z`, `nocopy`, …), as `docker inspect` shows it.
+    public var mode: String? = nil
+    /// The bind propagation (`rprivate` unless given; empty for volumes).
+    public var propagation: String? = nil
 }
 
 /// The status of a container, as Docker names it.

@@ -54,7 +54,8 @@ enum ContainerSpecBuilder {
             }
             tmpfs[destination] = parts.count > 1 ? parts[1] : ""
         }
-        var mounts: [ContainerMount] = try options.volumes.map(parseBind)
+        // Bind and volume mounts are added by `Engine.attachMounts` (Engine+Volumes.swift).
+        var mounts: [ContainerMount] = []
         mounts += tmpfs.keys.sorted().map { ContainerMount(type: "tmpfs", source: "", destination: $0, rw: true) }
 
         return ContainerRecord(
@@ -181,10 +182,11 @@ enum ContainerSpecBuilder {
             let given = extra.split(separator: ",").map(String.init)
             mounts.append(Mount(destination: destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec"] + given))
         }
-        for bind in record.mounts where bind.type == "bind" {
+        for bind in record.mounts where bind.type == "bind" || bind.type == "volume" {
             mounts.removeAll { $0.destination == bind.destination }
+            let propagation = bind.propagation.flatMap { $0.isEmpty ? nil : $0 } ?? "rprivate"
             mounts.append(Mount(destination: bind.destination, type: "bind", source: bind.source,
-                                options: ["rbind", "rprivate"] + (bind.rw ? [] : ["ro"])))
+                                options: ["rbind", propagation] + (bind.rw ? [] : ["ro"])))
         }
         spec.mounts = mounts
 
@@ -246,31 +248,6 @@ enum ContainerSpecBuilder {
             throw EngineError(.invalidArgument, "invalid size \(text): use a number with an optional unit b, k, m, g or t")
         }
         return Int64(value * multiplier)
-    }
-
-    /// `-v /host:/container[:ro|rw]`; the host directory is created if missing.
-    static func parseBind(_ text: String) throws -> ContainerMount {
-        let parts = text.split(separator: ":").map(String.init)
-        guard parts.count == 2 || parts.count == 3 else {
-            throw EngineError(.invalidArgument, "invalid volume \(text): use /host/path:/container/path[:ro]")
-        }
-        guard parts[0].hasPrefix("/") else {
-            throw EngineError(.unsupported, "-v \(text): named volumes are not supported yet; give an absolute host path")
-        }
-        guard parts[1].hasPrefix("/") else { throw EngineError(.invalidArgument, "-v \(text): the container path must be absolute") }
-        var rw = true
-        if parts.count == 3 {
-            for option in parts[2].split(separator: ",") {
-                switch option {
-                case "ro": rw = false
-                case "rw": rw = true
-                case "z", "Z": break
-                default: throw EngineError(.invalidArgument, "-v \(text): unknown option \(option) (use ro or rw)")
-                }
-            }
-        }
-        if !FileManager.default.fileExists(atPath: parts[0]) { try SystemSupport.makeDirectories(parts[0]) }
-        return ContainerMount(type: "bind", source: parts[0], destination: parts[1], rw: rw)
     }
 
     static let rlimitNames = ["as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",

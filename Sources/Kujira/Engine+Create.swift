@@ -24,6 +24,8 @@ extension Engine {
     ///   option) or the image store's error.
     @discardableResult
     public func create(_ options: ContainerOptions) throws -> ContainerRecord {
+        var options = options
+        options.tmpfs += try Engine.tmpfsEntries(options)
         if let name = options.name, !NameGenerator.isValid(name) {
             throw EngineError(.invalidArgument, "invalid container name \"\(name)\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         }
@@ -41,14 +43,17 @@ extension Engine {
         let dir = directory(id)
         let rootfs = "\(dir)/rootfs"
         try snapshots.prepareRootfs(containerID: id, chain: chain, target: rootfs)
+        var createdVolumes: [String] = []
         do {
             var record = try ContainerSpecBuilder.record(id: id, options: options, image: details, imageID: imageRecord.configDigest?.description ?? "",
                                                          rootfs: rootfs, logPath: "\(dir)/\(id)-json.log")
+            try attachMounts(to: &record, options: options, image: details.configuration, created: &createdVolumes)
             let spec = try ContainerSpecBuilder.spec(record: record, image: details.configuration, options: options, directory: dir,
                                                      injector: deviceInjector)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)))
+            try copyUpVolumes(record)
             try lock.withLock {
                 let names = Set(allIDs().compactMap { load($0)?.name })
                 if let name = options.name {
@@ -67,6 +72,7 @@ extension Engine {
             }
             return record
         } catch {
+            releaseCreatedVolumes(createdVolumes)
             try? snapshots.removeRootfs(containerID: id)
             throw error
         }

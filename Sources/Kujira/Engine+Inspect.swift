@@ -117,10 +117,38 @@ public struct ContainerInspection: Encodable, Sendable {
         }
     }
 
-    /// An entry of `Mounts`.
+    /// An entry of `Mounts`, as Docker's `MountPoint`: `Name` and `Driver` only for volumes.
     public struct Mount: Encodable, Sendable {
-        enum CodingKeys: String, CodingKey { case type = "Type", source = "Source", destination = "Destination", rw = "RW" }
+        enum CodingKeys: String, CodingKey {
+            case type = "Type", name = "Name", source = "Source", destination = "Destination", driver = "Driver"
+            case mode = "Mode", rw = "RW", propagation = "Propagation"
+        }
         var type: String, source: String, destination: String, rw: Bool
+        var name: String? = nil, driver: String? = nil, mode = "", propagation = ""
+
+        init(_ mount: ContainerMount) {
+            type = mount.type
+            source = mount.source
+            destination = mount.destination
+            rw = mount.rw
+            name = mount.name
+            driver = mount.driver
+            mode = mount.mode ?? (mount.rw ? "" : "ro")
+            propagation = mount.propagation ?? (mount.type == "bind" ? "rprivate" : "")
+        }
+
+        /// Encodes Docker's fields (`Name` and `Driver` only when set).
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(type, forKey: .type)
+            try c.encodeIfPresent(name, forKey: .name)
+            try c.encode(source, forKey: .source)
+            try c.encode(destination, forKey: .destination)
+            try c.encodeIfPresent(driver, forKey: .driver)
+            try c.encode(mode, forKey: .mode)
+            try c.encode(rw, forKey: .rw)
+            try c.encode(propagation, forKey: .propagation)
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -180,7 +208,7 @@ public struct ContainerInspection: Encodable, Sendable {
                                 memory: host.memory, memorySwap: host.memorySwap, cpuShares: host.cpuShares,
                                 nanoCpus: host.nanoCpus, pidsLimit: host.pidsLimit, ulimits: host.ulimits)
         (hostConfig.devices, hostConfig.deviceRequests) = HostConfig.deviceFields(gpus: host.gpus, devices: host.devices)
-        mounts = record.mounts.map { Mount(type: $0.type, source: $0.source, destination: $0.destination, rw: $0.rw) }
+        mounts = record.mounts.map(Mount.init)
         let config = record.config
         self.config = Config(hostname: config.hostname, user: config.user, env: config.env, cmd: config.cmd, image: record.image,
                              workingDir: config.workingDir, entrypoint: config.entrypoint, labels: config.labels,

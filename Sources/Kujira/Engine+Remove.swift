@@ -9,9 +9,11 @@ import Glibc
 #endif
 
 extension Engine {
-    /// Removes container `nameOrID`; a running one only with `force` (SIGKILL first).
+    /// Removes container `nameOrID`; a running one only with `force` (SIGKILL first). Its
+    /// anonymous volumes go too with `volumes` (`rm -v`) or `--rm`, unless another container
+    /// uses them.
     /// - Throws: ``EngineError`` `.invalidState` for a running container without `force`.
-    public func remove(_ nameOrID: String, force: Bool = false) throws {
+    public func remove(_ nameOrID: String, force: Bool = false, volumes: Bool = false) throws {
         let record = try container(nameOrID)
         if record.state.isActive {
             guard force else {
@@ -31,5 +33,6 @@ extension Engine {
             }
             try images.snapshotStore().removeRootfs(containerID: record.id)
         }
+        releaseVolumes(of: record, removeAnonymous: volumes || record.hostConfig.autoRemove)
     }
 }

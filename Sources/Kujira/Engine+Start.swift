@@ -33,6 +33,7 @@ extension Engine {
         var sockets: [Int32] = [-1, -1]
         guard kujira_socketpair(Int32(SOCK_STREAM.rawValue), &sockets) == 0 else { throw EngineError.posix("socketpair", errno: errno) }
         defer { close(sockets[0]) }
+        try activateVolumes(record)
         let pid = try spawnMonitor(id: id, syncFD: sockets[1])
         close(sockets[1])
 

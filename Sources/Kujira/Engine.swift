@@ -164,6 +164,7 @@ public struct Engine: Sendable {
                 current.state.finishedAt = SystemSupport.timestamp()
             }
             try? runtime.delete(id: current.id, force: true)
+            deactivateVolumes(current)
             current.state.pid = 0
             current.state.monitorPid = 0
             current.state.monitorStartTime = 0

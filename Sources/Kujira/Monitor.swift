@@ -88,6 +88,7 @@ extension Engine {
                 }
                 record = current
             }
+            deactivateVolumes(record)
             if record.hostConfig.autoRemove {
                 // An attached `run --rm` reads the exit code and removes the container itself;
                 // remove it here only once that client is gone (it may have died).

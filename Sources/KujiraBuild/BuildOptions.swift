@@ -21,6 +21,18 @@ public struct BuildOptions: Sendable {
     public var sourceDateEpoch: Int64?
     /// Receives progress events, in order, on the building thread.
     public var progress: @Sendable (BuildEvent) -> Void
+    /// `--secret id=…,src=…|env=…`: the secrets `RUN --mount=type=secret` can use, by id.
+    /// They never reach the image, its history or the cache key.
+    public var secrets: [String: BuildSecret] = [:]
+    /// `--network`: the network of RUN steps without `--network` (`default` — the host's
+    /// network namespace, as BuildKit's OCI worker without CNI —, `host` or `none`).
+    public var network: String = "default"
+    /// Fetches an image a FROM, `COPY --from` or `RUN --mount from=` names that is not in the
+    /// store (a registry pull, typically); the builder then looks it up again. Nil: a
+    /// missing base image is an error.
+    public var pullImage: (@Sendable (String) throws -> Void)?
+    /// `--pull`: fetch every base image with ``pullImage`` even when the store has it.
+    public var alwaysPull = false
 
     /// Creates options.
     public init(tags: [String] = [], buildArgs: [String: String] = [:], target: String? = nil, noCache: Bool = false,
@@ -35,6 +47,14 @@ public struct BuildOptions: Sendable {
         self.sourceDateEpoch = sourceDateEpoch
         self.progress = progress
     }
+}
+
+/// A build secret (`docker build --secret`).
+public enum BuildSecret: Sendable, Hashable {
+    /// `src=PATH`: the content of a file, read when a step mounts it.
+    case file(String)
+    /// `env=NAME` (read by the caller) or a value given directly.
+    case value([UInt8])
 }
 
 /// A progress event of a build.

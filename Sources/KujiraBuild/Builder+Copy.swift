@@ -11,13 +11,15 @@
 import KujiraOCI
 import KujiraImage
 import KujiraDockerfile
+import KujiraArchive
 import Glibc
 
 extension BuildRun {
     /// Writes `plan` into a working rootfs of `image`; returns the layer.
     func copyStep(_ plan: CopyPlan, image: StageImage, rootfs: WorkingRootfs, context: StepContext) throws -> (Descriptor, Digest) {
+        // Directories the copy creates belong to --chown's owner too, as with BuildKit.
         for directory in plan.directories {
-            try ensureDirectory(directory, in: rootfs.target, owner: nil)
+            try ensureDirectory(directory, in: rootfs.target, owner: plan.owner)
         }
         let writer = try RootfsWriter(root: rootfs.target)
         for item in plan.items {
@@ -35,10 +37,60 @@ extension BuildRun {
                 try writer.apply(LayerEntry(path: item.destination, kind: .regular, mode: item.mode, uid: item.uid, gid: item.gid, mtime: mtime)) { fd in
                     try Self.copyFile(source, to: fd, name: item.destination)
                 }
+            case .archive(let source):
+                try Self.unpackArchive(source, into: item.destination, writer: writer, owner: plan.owner, context: context)
             }
         }
         try writer.finish()
         return try commitLayer { tar in try rootfs.diff(to: tar, clampMtime: options.sourceDateEpoch) }
+    }
+
+    /// Unpacks the tar (plain, gzip or zstd) at `source` under `directory` of the writer's root.
+    /// Entries keep their modes and owners (`--chown` overrides); the writer confines every
+    /// path to the root. Whiteout-named entries (`.wh.*`) are skipped, not applied.
+    static func unpackArchive(_ source: String, into directory: String, writer: RootfsWriter, owner: (uid: UInt32, gid: UInt32)?,
+                              context: StepContext) throws {
+        let input: FileDescriptorSource
+        do { input = try FileDescriptorSource(path: source) } catch {
+            throw context.error(.io, "cannot read \(source): \(error)", cause: error)
+        }
+        let base = RootPath.components(directory).joined(separator: "/")
+        do {
+            let reader = TarReader(try decompressingSource(input, compression: nil, name: source))
+            while let entry = try reader.next() {
+                let parts = RootPath.components(entry.path)
+                if parts.isEmpty || parts.last?.hasPrefix(".wh.") == true { try reader.skipContent(); continue }
+                let path = (base.isEmpty ? "" : base + "/") + parts.joined(separator: "/")
+                let kind: LayerEntry.Kind
+                switch entry.type {
+                case .regular: kind = .regular
+                case .directory: kind = .directory
+                case .symlink: kind = .symlink(target: Array(entry.linkname.utf8))
+                case .hardlink:
+                    let target = RootPath.components(entry.linkname).joined(separator: "/")
+                    kind = .hardlink(target: Array(((base.isEmpty ? "" : base + "/") + target).utf8))
+                case .characterDevice: kind = .characterDevice(major: entry.devmajor, minor: entry.devminor)
+                case .blockDevice: kind = .blockDevice(major: entry.devmajor, minor: entry.devminor)
+                case .fifo: kind = .fifo
+                case .other(let flag):
+                    throw context.error(.invalidArgument, "ADD \(source): entry \(entry.path) has the unsupported tar type \(flag)")
+                }
+                let layerEntry = LayerEntry(pathBytes: Array(path.utf8), kind: kind, mode: entry.mode,
+                                            uid: owner?.uid ?? entry.uid, gid: owner?.gid ?? entry.gid,
+                                            mtime: .init(seconds: entry.mtime.seconds, nanoseconds: entry.mtime.nanoseconds))
+                if case .regular = kind {
+                    try writer.apply(layerEntry) { fd in
+                        try reader.forEachContentChunk { chunk in try Self.writeAll(Array(chunk), to: fd, name: path) }
+                    }
+                } else {
+                    try writer.apply(layerEntry)
+                }
+            }
+        } catch let error as BuildError {
+            throw error
+        } catch {
+            throw context.error(.invalidArgument, "ADD \(source): cannot unpack the archive: \(error)", cause: error)
+        }
     }
 
     static func writeAll(_ bytes: [UInt8], to fd: Int32, name: String) throws {

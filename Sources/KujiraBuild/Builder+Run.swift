@@ -21,14 +21,11 @@ let standardStreamsLock = Mutex(())
 
 extension BuildRun {
     /// Runs `argv` in a container on `image`, returns the layer of its changes.
-    func runStep(_ argv: [String], image: StageImage, extraEnvironment: [String: String], context: StepContext) throws -> (Descriptor, Digest) {
+    func runStep(_ argv: [String], image: StageImage, directory: String, setup: RunSetup,
+                 extraEnvironment: [String: String], context: StepContext) throws -> (Descriptor, Digest) {
         let id = "\(buildID)-\(context.number)"
-        let directory = "\(temporaryDirectory)/\(id)"
-        guard mkdir(directory, 0o700) == 0 else { throw BuildError(.io, "cannot create \(directory): \(String(cString: strerror(errno)))") }
-        defer { try? RootfsWriter.removeTree(at: directory) }
         let rootfs = try WorkingRootfs(image: image, id: id, target: "\(directory)/rootfs", snapshots: snapshots)
         defer { try? rootfs.remove() }
-
         var config = image.config
         let workdir = (config.workingDir ?? "").isEmpty ? "/" : (config.workingDir ?? "/")
         try ensureDirectory(workdir, in: rootfs.target, owner: nil)
@@ -53,12 +50,24 @@ extension BuildRun {
         spec.hostname = "buildkitsandbox"
         spec.process?.terminal = false
         spec.linux?.cgroupsPath = "/kujira-build/\(id)"
+        // The host's resolver files only where the image has an /etc (a scratch image that
+        // makes its own /etc must be able to).
+        let hasEtc = RootPath.stat("/etc", in: rootfs.target) != nil
+        let mounts = setup.mounts.filter { hasEtc || !["/etc/resolv.conf", "/etc/hosts"].contains($0.destination) }
+        let targets = setup.targets.filter { hasEtc || !["/etc/resolv.conf", "/etc/hosts"].contains($0) }
+        spec.mounts = (spec.mounts ?? []) + mounts
+        let environment = (spec.process?.env ?? []) + setup.environment
+        spec.process?.env = environment
+        if setup.hostNetwork {
+            spec.linux?.namespaces?.removeAll { $0.type == .network }
+        }
         let bundle = "\(directory)/bundle"
         guard mkdir(bundle, 0o700) == 0 else { throw BuildError(.io, "cannot create \(bundle): \(String(cString: strerror(errno)))") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try encoder.encode(spec).write(to: URL(fileURLWithPath: "\(bundle)/config.json"))
 
+        let created = Self.missingPaths(targets, rootfs: rootfs.target)
         let logPath = "\(directory)/output.log"
         let status = try runContainer(id: id, bundle: bundle, logPath: logPath, context: context)
         let output = (FileManager.default.contents(atPath: logPath)).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -70,9 +79,8 @@ extension BuildRun {
             let tail = lines.filter { !$0.isEmpty }.suffix(5).joined(separator: "\n")
             throw context.error(.runFailed, "\(context.text) exited with status \(status)" + (tail.isEmpty ? "" : ":\n\(tail)"))
         }
-        let layer = try commitLayer { tar in try rootfs.diff(to: tar, clampMtime: options.sourceDateEpoch) }
-        try rootfs.remove()
-        return layer
+        removeCreatedTargets(created, rootfs: rootfs.target)
+        return try commitLayer { tar in try rootfs.diff(to: tar, clampMtime: options.sourceDateEpoch) }
     }
 
     /// Creates, starts and waits for container `id`; always deletes it. Returns its exit status.

@@ -10,7 +10,7 @@ extension BuildRun {
     func apply(_ evaluated: EvaluatedInstruction, to image: inout StageImage, context: StepContext, dockerfile: Dockerfile) throws {
         switch evaluated.instruction {
         case .run(let run):
-            try runInstruction(run, evaluated: evaluated, image: &image, context: context)
+            try runInstruction(run, evaluated: evaluated, image: &image, context: context, dockerfile: dockerfile)
         case .copy(let copy):
             try copyInstruction(copy, keyword: "COPY", image: &image, context: context, dockerfile: dockerfile)
         case .add(let copy):
@@ -50,28 +50,28 @@ extension BuildRun {
 
     // MARK: - RUN
 
-    func runInstruction(_ run: RunInstruction, evaluated: EvaluatedInstruction, image: inout StageImage, context: StepContext) throws {
-        if !run.mounts.isEmpty {
-            throw context.error(.unsupported, "RUN --mount is not supported yet")
-        }
-        if let network = run.network, network != "default", network != "none" {
-            throw context.error(.unsupported, "RUN --network=\(network) is not supported yet (builds run with loopback only)")
-        }
+    func runInstruction(_ run: RunInstruction, evaluated: EvaluatedInstruction, image: inout StageImage, context: StepContext,
+                        dockerfile: Dockerfile) throws {
         if let security = run.security, security != "sandbox" {
-            throw context.error(.unsupported, "RUN --security=\(security) is not supported")
+            throw context.error(.unsupported, "RUN --security=\(security) is not supported: Kujira runs build steps sandboxed only")
         }
-        guard let command = run.command, run.heredocs.isEmpty else {
-            throw context.error(.unsupported, "RUN with a heredoc is not supported yet; write the script to a file and COPY it")
-        }
-        let argv = image.wrap(command)
+        let (argv, pipes) = try runCommand(run, image: image, context: context)
         let history = evaluated.historyArgs.compactMap { name in evaluated.buildArgs[name].map { "\(name)=\($0)" } }
         let prefix = history.isEmpty ? "" : "|\(history.count) " + history.joined(separator: " ") + " "
         let createdBy = "RUN " + prefix + argv.joined(separator: " ") + " # buildkit"
         let argsText = evaluated.buildArgs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{0}")
-        let key = BuildCache.key(parent: image.key, text: createdBy + "\u{0}" + argsText)
+        let keySetup = try runSetup(run, pipes: pipes, keyOnly: true, stepDirectory: "", dockerfile: dockerfile, context: context)
+        let key = BuildCache.key(parent: image.key, text: createdBy + "\u{0}" + argsText
+                                 + (keySetup.keyText == "network=none" ? "" : "\u{0}" + keySetup.keyText))
         let current = image
         let layer = try cachedLayer(key, context: context) {
-            try runStep(argv, image: current, extraEnvironment: evaluated.buildArgs, context: context)
+            let id = "\(buildID)-\(context.number)"
+            let directory = "\(temporaryDirectory)/\(id)"
+            guard mkdir(directory, 0o700) == 0 else { throw BuildError(.io, "cannot create \(directory): \(String(cString: strerror(errno)))") }
+            defer { try? RootfsWriter.removeTree(at: directory) }
+            let setup = try runSetup(run, pipes: pipes, keyOnly: false, stepDirectory: directory, dockerfile: dockerfile, context: context)
+            defer { setup.release() }
+            return try runStep(argv, image: current, directory: directory, setup: setup, extraEnvironment: evaluated.buildArgs, context: context)
         }
         if let (descriptor, diffID) = layer {
             image.recordLayer(descriptor, diffID: diffID, createdBy: createdBy, created: created)
@@ -112,15 +112,12 @@ extension BuildRun {
     // MARK: - COPY / ADD
 
     func copyInstruction(_ copy: CopyInstruction, keyword: String, image: inout StageImage, context: StepContext, dockerfile: Dockerfile) throws {
-        if copy.parents { throw context.error(.unsupported, "\(keyword) --parents is not supported yet") }
-        if !copy.excludes.isEmpty { throw context.error(.unsupported, "\(keyword) --exclude is not supported yet") }
-        if copy.checksum != nil { throw context.error(.unsupported, "ADD --checksum is not supported yet (ADD of URLs is not supported yet)") }
-        var chmod: UInt32?
+        var chmod: FileModeChange?
         if let text = copy.chmod {
-            guard let value = UInt32(text, radix: 8), value <= 0o7777 else {
-                throw context.error(.unsupported, "\(keyword) --chmod=\(text): only octal modes are supported yet")
+            guard let change = FileModeChange(text) else {
+                throw context.error(.invalidArgument, "\(keyword) --chmod=\(text): give an octal mode (0755) or a symbolic one (u=rwx,go=rx)")
             }
-            chmod = value
+            chmod = change
         }
         // Where the files come from.
         var tree: SourceTree
@@ -128,21 +125,7 @@ extension BuildRun {
         var sourceRootfs: WorkingRootfs?
         defer { try? sourceRootfs?.remove() }
         if let from = copy.from {
-            let source: StageImage
-            if let stage = dockerfile.stage(named: from) {
-                guard let done = finished[stage.index] else {
-                    throw context.error(.unknownStage, "\(keyword) --from=\(from): stage \(from) is not built before this one")
-                }
-                source = done
-            } else if from.contains("/") || from.contains(":") || (try? store.lookup(from)) != nil {
-                let details = try baseImage(from, file: context.file, line: context.line)
-                source = StageImage(configuration: details.configuration, layers: details.manifest.layers,
-                                    key: Digest.sha256(of: Array("image \(details.manifestDescriptor.digest)".utf8)))
-            } else {
-                let names = dockerfile.stages.compactMap(\.name)
-                throw context.error(.unknownStage, "\(keyword) --from=\(from): no stage named \(from)" +
-                                    (names.isEmpty ? "" : " (stages: \(names.joined(separator: ", ")))") + ", and no local image of that name")
-            }
+            let source = try imageOrStage(from, dockerfile: dockerfile, context: context, what: "\(keyword) --from=\(from)")
             let id = "\(buildID)-\(context.number)-from"
             let rootfs = try WorkingRootfs(image: source, id: id, target: "\(temporaryDirectory)/\(id)", snapshots: snapshots)
             sourceRootfs = rootfs
@@ -152,10 +135,26 @@ extension BuildRun {
             tree = SourceTree(root: contextDirectory, ignore: try contextIgnore(), keepOwners: false, name: "build context")
             sourceKey = "context"
         }
+        // ADD's remote sources are downloaded first; the rest is planned from the tree.
+        var remotes: [RemoteFile] = []
+        var local = copy
         if keyword == "ADD" {
-            for source in copy.sources where source.contains("://") || source.hasPrefix("git@") {
-                throw context.error(.unsupported, "ADD of URLs is not supported yet (\(source)); download the file into the build context")
+            local.sources = []
+            for source in copy.sources {
+                if Self.isGit(source) {
+                    throw context.error(.unsupported, "ADD of git repositories is not supported yet (\(source)); clone it into the build context")
+                } else if Self.isRemote(source) {
+                    let directory = "\(temporaryDirectory)/\(buildID)-\(context.number)-url\(remotes.count)"
+                    remotes.append(try download(source, into: directory, checksum: copy.checksum, context: context))
+                } else {
+                    local.sources.append(source)
+                }
             }
+            if copy.checksum != nil && (remotes.isEmpty || !local.sources.isEmpty) {
+                throw context.error(.invalidArgument, "ADD --checksum needs HTTP(S) sources only")
+            }
+        } else if let source = copy.sources.first(where: { $0.contains("://") }) {
+            throw context.error(.invalidArgument, "COPY does not take URLs (\(source)); use ADD")
         }
 
         let id = "\(buildID)-\(context.number)"
@@ -168,22 +167,31 @@ extension BuildRun {
             case .failure(let error): throw context.error(.unknownUser, "\(keyword) --chown=\(chown): \(error.message)")
             }
         }
-        let plan: CopyPlan
+        var plan: CopyPlan
         do {
-            plan = try CopyPlan.make(copy, keyword: keyword, from: tree, destinationRoot: rootfs.target,
-                                     workdir: image.config.workingDir ?? "/", owner: owner, chmod: chmod)
+            if local.sources.isEmpty && local.heredocSources.isEmpty {
+                plan = CopyPlan()
+                plan.owner = owner
+            } else {
+                plan = try CopyPlan.make(local, keyword: keyword, from: tree, destinationRoot: rootfs.target,
+                                         workdir: image.config.workingDir ?? "/", owner: owner, chmod: chmod)
+            }
+            try plan.addRemote(remotes, copy: copy, destinationRoot: rootfs.target, workdir: image.config.workingDir ?? "/",
+                               owner: owner, chmod: chmod)
         } catch {
             throw context.error(error.code, error.message, cause: error.cause)
         }
-        if keyword == "ADD" {
-            for item in plan.items { if case .file(let path) = item.content, Self.isArchive(path) {
-                throw context.error(.unsupported, "ADD of a local archive (\(path.dropFirst(contextDirectory.count + 1))) would unpack it; that is not supported yet: COPY it and unpack it with RUN tar")
-            } }
+        for item in plan.items {
+            if case .archive(let path) = item.content, let kind = ArchiveKind.detect(path), !kind.isSupported {
+                throw context.error(.unsupported, "ADD \(path.dropFirst(contextDirectory.count + 1)): \(kind.rawValue) archives cannot be unpacked yet (gzip, zstd and plain tar can); recompress it or COPY it and unpack it with RUN")
+            }
         }
         var flags = ""
         if let from = copy.from { flags += "--from=\(from) " }
         if let chown = copy.chown { flags += "--chown=\(chown) " }
         if let chmod = copy.chmod { flags += "--chmod=\(chmod) " }
+        if copy.parents { flags += "--parents " }
+        for pattern in copy.excludes { flags += "--exclude=\(pattern) " }
         let createdBy = "\(keyword) \(flags)" + (copy.sources + copy.heredocSources.map { "<<\($0.name)" }).joined(separator: " ") + " \(copy.destination) # buildkit"
         let key = BuildCache.key(parent: image.key, text: createdBy + "\u{0}" + sourceKey + "\u{0}" + (image.config.workingDir ?? "/"),
                                  inputs: try plan.inputsDigest())
@@ -207,18 +215,27 @@ extension BuildRun {
         }
     }
 
-    /// Whether the file starts like a tar (ustar magic), gzip, bzip2, xz or zstd stream.
-    static func isArchive(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+}
+
+/// The archive formats ADD recognises by their first bytes.
+enum ArchiveKind: String {
+    case tar, gzip, zstd, bzip2, xz
+
+    /// Whether ADD can unpack it.
+    var isSupported: Bool { self == .tar || self == .gzip || self == .zstd }
+
+    /// The kind of archive the file at `path` starts like, or nil.
+    static func detect(_ path: String) -> ArchiveKind? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: 512)
         let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 512) }
-        guard n >= 4 else { return false }
-        if header[0] == 0x1f && header[1] == 0x8b { return true }
-        if header[0] == 0x42 && header[1] == 0x5a && header[2] == 0x68 { return true }
-        if header[0] == 0xfd && header[1] == 0x37 && header[2] == 0x7a && header[3] == 0x58 { return true }
-        if header[0] == 0x28 && header[1] == 0xb5 && header[2] == 0x2f && header[3] == 0xfd { return true }
-        return n >= 262 && Array(header[257..<262]) == Array("ustar".utf8)
+        guard n >= 4 else { return nil }
+        if header[0] == 0x1f && header[1] == 0x8b { return .gzip }
+        if header[0] == 0x42 && header[1] == 0x5a && header[2] == 0x68 { return .bzip2 }
+        if header[0] == 0xfd && header[1] == 0x37 && header[2] == 0x7a && header[3] == 0x58 { return .xz }
+        if header[0] == 0x28 && header[1] == 0xb5 && header[2] == 0x2f && header[3] == 0xfd { return .zstd }
+        return n >= 262 && Array(header[257..<262]) == Array("ustar".utf8) ? .tar : nil
     }
 }

@@ -77,6 +77,8 @@ final class BuildRun {
     let created: String
     var stepNumber = 0
     var finished: [Int: StageImage] = [:]
+    /// Images already pulled in this build.
+    var pulled: Set<String> = []
 
     init(builder: Builder, options: BuildOptions, contextDirectory: String) throws {
         store = builder.store
@@ -120,7 +122,7 @@ final class BuildRun {
 
     func build(_ text: String) throws -> BuildResult {
         let file = options.fileName
-        let dockerfile: Dockerfile
+        var dockerfile: Dockerfile
         do {
             dockerfile = try DockerfileParser.parse(text, fileName: file)
         } catch {
@@ -149,6 +151,12 @@ final class BuildRun {
             evaluation.imageEnvironment[stage.base] = env
         }
         first = try evaluate(dockerfile, evaluation)
+        // ONBUILD triggers of the bases run first in their stages.
+        let withTriggers = try insertingTriggers(dockerfile, stages: first.stages, bases: bases)
+        if withTriggers != dockerfile {
+            dockerfile = withTriggers
+            first = try evaluate(dockerfile, evaluation)
+        }
 
         for stage in first.stages {
             let image = try buildStage(stage, dockerfile: dockerfile, base: bases[stage.base])
@@ -176,8 +184,31 @@ final class BuildRun {
         }
     }
 
-    /// The store image a FROM or `COPY --from` names.
+    /// The store image a FROM or `COPY --from` names, pulled with ``BuildOptions/pullImage``
+    /// when the store lacks it (or always, with ``BuildOptions/alwaysPull``).
     func baseImage(_ name: String, file: String, line: Int) throws -> ImageDetails {
+        if options.alwaysPull, let pull = options.pullImage, !pulled.contains(name) {
+            try pullBase(name, with: pull, file: file, line: line)
+        }
+        if let details = try localImage(name, file: file, line: line) { return details }
+        if let pull = options.pullImage, !pulled.contains(name) {
+            try pullBase(name, with: pull, file: file, line: line)
+            if let details = try localImage(name, file: file, line: line) { return details }
+        }
+        throw BuildError(.baseImageNotFound, "image \(name) not found locally: pull it first", file: file, line: line)
+    }
+
+    private func pullBase(_ name: String, with pull: @Sendable (String) throws -> Void, file: String, line: Int) throws {
+        pulled.insert(name)
+        do {
+            try pull(name)
+        } catch {
+            throw BuildError(.baseImageNotFound, "image \(name) is not in the store and could not be pulled: \(error)",
+                             file: file, line: line, cause: error)
+        }
+    }
+
+    private func localImage(_ name: String, file: String, line: Int) throws -> ImageDetails? {
         var candidates = [name]
         let lastComponent = name.split(separator: "/").last ?? ""
         if !lastComponent.contains(":") && !name.contains("@") { candidates.append(name + ":latest") }
@@ -191,7 +222,7 @@ final class BuildRun {
                 }
             }
         }
-        throw BuildError(.baseImageNotFound, "image \(name) not found locally: pull it first", file: file, line: line)
+        return nil
     }
 
     /// Runs one stage's instructions; returns its image.
@@ -206,13 +237,11 @@ final class BuildRun {
         if let baseIndex = stage.baseStage, let done = finished[baseIndex] {
             image = done
             image.cmdSetInStage = false
+            image.clearTriggers()
         } else if let base {
-            if let triggers = base.configuration.config?.onBuild, !triggers.isEmpty {
-                throw BuildError(.unsupported, "ONBUILD triggers of base image \(stage.base) are not supported yet (\(triggers.joined(separator: "; ")))",
-                                 file: file, line: source.location.line)
-            }
             image = StageImage(configuration: base.configuration, layers: base.manifest.layers,
                                key: Digest.sha256(of: Array("image \(base.manifestDescriptor.digest)".utf8)))
+            image.clearTriggers()
         } else {
             let host = Platform.host
             var config = ImageConfig()

@@ -30,6 +30,8 @@ struct CopyItem {
         case bytes([UInt8])
         case directory
         case symlink(String)
+        /// A local archive ADD unpacks into `destination` (a directory).
+        case archive(String)
     }
     /// Absolute path in the destination root.
     var destination: String
@@ -47,6 +49,8 @@ struct CopyPlan {
     /// Directories to create (when missing) before the items, e.g. the destination of a
     /// directory source.
     var directories: [String] = []
+    /// `--chown`, resolved (archives ADD unpacks take it too).
+    var owner: (uid: UInt32, gid: UInt32)?
 
     /// Hash of paths, types, modes, owners, link targets and content.
     func inputsDigest() throws -> Digest {
@@ -59,6 +63,7 @@ struct CopyPlan {
             case .symlink(let t): line += "link " + t
             case .bytes(let b): line += "bytes " + Digest.sha256(of: b).description
             case .file(let path): line += "file " + (try Self.fileDigest(path)).description
+            case .archive(let path): line += "archive " + (try Self.fileDigest(path)).description
             }
             hasher.update(Array((line + "\n").utf8))
         }
@@ -86,8 +91,9 @@ struct CopyPlan {
     ///   - chmod: `--chmod` parsed, or nil.
     ///   - workdir: the WORKDIR for a relative destination.
     static func make(_ copy: CopyInstruction, keyword: String, from tree: SourceTree, destinationRoot: String,
-                     workdir: String, owner: (uid: UInt32, gid: UInt32)?, chmod: UInt32?) throws(BuildError) -> CopyPlan {
+                     workdir: String, owner: (uid: UInt32, gid: UInt32)?, chmod: FileModeChange?) throws(BuildError) -> CopyPlan {
         var plan = CopyPlan()
+        plan.owner = owner
         var destination = copy.destination
         if !destination.hasPrefix("/") {
             destination = (workdir.hasSuffix("/") ? workdir : workdir + "/") + destination
@@ -96,7 +102,7 @@ struct CopyPlan {
         let destinationPath = "/" + RootPath.components(destination).joined(separator: "/")
         let existingDirectory = RootPath.stat(destinationPath, in: destinationRoot).map { ($0.st_mode & S_IFMT) == S_IFDIR } ?? false
 
-        var matches: [String] = []
+        var matches: [(String, String)] = []
         var usedGlob = false
         for source in copy.sources {
             if source.contains("://") {
@@ -106,7 +112,7 @@ struct CopyPlan {
             if found.isEmpty {
                 throw BuildError(.sourceNotFound, "\(keyword) source \"\(source)\" not found in the \(tree.name)\(tree.ignore == nil ? "" : " (or excluded by .dockerignore)")")
             }
-            matches += found
+            matches += found.map { ($0, source) }
         }
         let sourceCount = matches.count + copy.heredocSources.count
         let intoDirectory = endsWithSlash || existingDirectory || usedGlob && sourceCount > 1
@@ -117,27 +123,58 @@ struct CopyPlan {
             if let owner { return owner }
             return tree.keepOwners ? (st.st_uid, st.st_gid) : (0, 0)
         }
-        func mode(_ st: stat) -> UInt32 { chmod ?? (UInt32(st.st_mode) & 0o7777) }
+        func mode(_ st: stat) -> UInt32 {
+            let own = UInt32(st.st_mode) & 0o7777
+            return chmod?.apply(to: own, isDirectory: (st.st_mode & S_IFMT) == S_IFDIR) ?? own
+        }
+        // --exclude: patterns matched against each path below the source (a file source: its name).
+        var excludes: DockerIgnore?
+        if !copy.excludes.isEmpty {
+            do { excludes = try DockerIgnore(copy.excludes.joined(separator: "\n")) } catch {
+                throw BuildError(.invalidArgument, "\(keyword) --exclude: \(error.description)")
+            }
+        }
 
         for doc in copy.heredocSources {
             let target = intoDirectory ? destinationPath + "/" + doc.name : destinationPath
-            plan.items.append(CopyItem(destination: target, content: .bytes(Array(doc.content.utf8)), mode: chmod ?? 0o644,
+            plan.items.append(CopyItem(destination: target, content: .bytes(Array(doc.content.utf8)), mode: chmod?.apply(to: 0o644, isDirectory: false) ?? 0o644,
                                        uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: 0, mtimeNanoseconds: 0))
         }
-        for relative in matches {
+        for (relative, pattern) in matches {
             let host = RootPath.resolve(relative, in: tree.root)
             guard let st = RootPath.stat(relative, in: tree.root) else { continue }
-            if (st.st_mode & S_IFMT) == S_IFDIR {
-                plan.directories.append(destinationPath)
-                try walk(directory: host, relative: RootPath.components(relative).joined(separator: "/"), to: destinationPath,
-                         tree: tree) { path, target, st, content in
+            let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+            // --parents keeps the source's path (from the context root, or from a `/./` in the
+            // pattern) under the destination.
+            var base = destinationPath
+            if copy.parents {
+                let kept = parentPath(relative, pattern: pattern)
+                let keptParents = isDirectory ? kept : Array(kept.dropLast())
+                var current = destinationPath == "/" ? "" : destinationPath
+                for part in keptParents {
+                    current += "/" + part
+                    if !plan.directories.contains(current) { plan.directories.append(current) }
+                }
+                base = current.isEmpty ? "/" : current
+            }
+            if isDirectory {
+                if !copy.parents { plan.directories.append(destinationPath) }
+                try walk(directory: host, relative: RootPath.components(relative).joined(separator: "/"), to: base,
+                         tree: tree, exclude: excludes) { path, target, st, content in
                     let (uid, gid) = owned(st)
                     plan.items.append(CopyItem(destination: target, content: content, mode: mode(st), uid: uid, gid: gid,
                                                mtime: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: UInt32(st.st_mtim.tv_nsec)))
                 }
+            } else if keyword == "ADD", copy.unpack != false, (st.st_mode & S_IFMT) == S_IFREG, ArchiveKind.detect(host) != nil {
+                // ADD unpacks a local archive into the destination directory.
+                let (uid, gid) = owned(st)
+                plan.directories.append(destinationPath)
+                plan.items.append(CopyItem(destination: destinationPath, content: .archive(host), mode: 0o755, uid: uid, gid: gid,
+                                           mtime: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: UInt32(st.st_mtim.tv_nsec)))
             } else {
                 let name = RootPath.components(relative).last ?? relative
-                let target = intoDirectory ? (destinationPath == "/" ? "" : destinationPath) + "/" + name : destinationPath
+                if excludes?.excludes(name) == true { continue }
+                let target = copy.parents || intoDirectory ? (base == "/" ? "" : base) + "/" + name : destinationPath
                 let (uid, gid) = owned(st)
                 let content: CopyItem.Content = (st.st_mode & S_IFMT) == S_IFREG ? .file(host) : .symlink(RootPath.readLink(host) ?? "")
                 plan.items.append(CopyItem(destination: target, content: content, mode: mode(st), uid: uid, gid: gid,
@@ -145,6 +182,43 @@ struct CopyPlan {
             }
         }
         return plan
+    }
+
+    /// Adds downloaded ADD sources: mode 0600 (or `--chmod`), owned by root (or `--chown`),
+    /// into the destination directory under their URL's name, or as the destination itself.
+    mutating func addRemote(_ remotes: [RemoteFile], copy: CopyInstruction, destinationRoot: String, workdir: String,
+                            owner: (uid: UInt32, gid: UInt32)?, chmod: FileModeChange?) throws(BuildError) {
+        guard !remotes.isEmpty else { return }
+        var destination = copy.destination
+        if !destination.hasPrefix("/") {
+            destination = (workdir.hasSuffix("/") ? workdir : workdir + "/") + destination
+        }
+        let endsWithSlash = destination.hasSuffix("/") || copy.destination == "." || copy.destination.hasSuffix("/.")
+        let destinationPath = "/" + RootPath.components(destination).joined(separator: "/")
+        let existingDirectory = RootPath.stat(destinationPath, in: destinationRoot).map { ($0.st_mode & S_IFMT) == S_IFDIR } ?? false
+        let intoDirectory = endsWithSlash || existingDirectory
+        if copy.sources.count + copy.heredocSources.count > 1 && !intoDirectory {
+            throw BuildError(.invalidArgument, "when using ADD with more than one source file, the destination must be a directory and end with a /")
+        }
+        for remote in remotes {
+            let target = intoDirectory ? (destinationPath == "/" ? "" : destinationPath) + "/" + remote.name : destinationPath
+            let mode = chmod?.apply(to: 0o600, isDirectory: false) ?? 0o600
+            let content: CopyItem.Content = copy.unpack == true ? .archive(remote.path) : .file(remote.path)
+            items.append(CopyItem(destination: copy.unpack == true ? destinationPath : target, content: content, mode: mode,
+                                  uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: remote.mtime, mtimeNanoseconds: 0))
+            if copy.unpack == true { directories.append(destinationPath) }
+        }
+    }
+
+    /// The part of a source path --parents keeps: everything, or what follows a `/./` pivot
+    /// of the pattern (`src/./lib/a.c` keeps `lib/a.c`).
+    static func parentPath(_ relative: String, pattern: String) -> [String] {
+        let parts = RootPath.components(relative)
+        let patternParts = pattern.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard let pivot = patternParts.dropFirst().firstIndex(of: ".") else { return parts }
+        // Components of the pattern before the pivot, without leading `.` ones.
+        let before = patternParts[..<pivot].filter { $0 != "." }.count
+        return Array(parts.dropFirst(before))
     }
 
     /// The tree-relative paths `pattern` names: itself, or the matches of a glob (`*`, `?`,
@@ -188,9 +262,15 @@ struct CopyPlan {
     /// Visits everything under `directory` (not following symlinks), sorted, skipping
     /// ignored paths; `relative` is the directory's path in the tree.
     static func walk(directory: String, relative: String, to destination: String, tree: SourceTree,
+                     exclude: DockerIgnore? = nil, below: String = "",
                      visit: (String, String, stat, CopyItem.Content) throws(BuildError) -> Void) throws(BuildError) {
         for name in list(directory) {
             let rel = relative.isEmpty ? name : relative + "/" + name
+            let sourceRelative = below.isEmpty ? name : below + "/" + name
+            if let exclude, exclude.excludes(sourceRelative) {
+                if !exclude.patterns.contains(where: { $0.exclusion }) { continue }
+            }
+            let excludedHere = exclude?.excludes(sourceRelative) == true
             if tree.ignore?.excludes(rel) == true {
                 // A later `!pattern` may re-include something below an excluded directory.
                 if !(tree.ignore?.patterns.contains { $0.exclusion } ?? false) { continue }
@@ -201,12 +281,12 @@ struct CopyPlan {
             guard lstat(host, &st) == 0 else { continue }
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                if tree.ignore?.excludes(rel) != true { try visit(host, target, st, .directory) }
-                try walk(directory: host, relative: rel, to: target, tree: tree, visit: visit)
+                if tree.ignore?.excludes(rel) != true && !excludedHere { try visit(host, target, st, .directory) }
+                try walk(directory: host, relative: rel, to: target, tree: tree, exclude: exclude, below: sourceRelative, visit: visit)
             case S_IFREG:
-                if tree.ignore?.excludes(rel) != true { try visit(host, target, st, .file(host)) }
+                if tree.ignore?.excludes(rel) != true && !excludedHere { try visit(host, target, st, .file(host)) }
             case S_IFLNK:
-                if tree.ignore?.excludes(rel) != true { try visit(host, target, st, .symlink(RootPath.readLink(host) ?? "")) }
+                if tree.ignore?.excludes(rel) != true && !excludedHere { try visit(host, target, st, .symlink(RootPath.readLink(host) ?? "")) }
             default:
                 continue  // Devices, fifos and sockets are not copied (as BuildKit's context transfer).
             }

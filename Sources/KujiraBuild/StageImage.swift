@@ -114,6 +114,12 @@ struct StageImage: Sendable {
     }
 
     /// Shell form → SHELL + [line]; exec form unchanged.
+    /// Drops the inherited ONBUILD triggers (they run in this stage and are not passed on).
+    mutating func clearTriggers() {
+        guard configuration.config?.onBuild != nil else { return }
+        configuration.config?.onBuild = nil
+    }
+
     func wrap(_ form: CommandForm) -> [String] {
         switch form {
         case .exec(let argv): return argv

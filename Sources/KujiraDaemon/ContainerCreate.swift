@@ -12,13 +12,14 @@ enum ContainerCreateRequest {
     static let mappedConfig: Set<String> = [
         "Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Labels", "StopSignal", "StopTimeout",
         "AttachStdout", "AttachStderr", "ArgsEscaped", "HostConfig", "NetworkingConfig", "Tty", "OpenStdin", "StdinOnce",
-        "AttachStdin",
+        "AttachStdin", "Volumes",
     ]
     /// HostConfig fields that are mapped.
     static let mappedHost: Set<String> = [
         "Binds", "Mounts", "Tmpfs", "AutoRemove", "RestartPolicy", "NetworkMode", "Memory", "MemorySwap", "CpuShares",
         "NanoCpus", "PidsLimit", "CapAdd", "CapDrop", "Privileged", "ReadonlyRootfs", "SecurityOpt", "Ulimits",
         "Devices", "DeviceRequests", "LogConfig", "MemorySwappiness", "IpcMode", "CgroupnsMode", "ConsoleSize",
+        "VolumesFrom", "VolumeDriver",
     ]
 
     /// Whether `value` is what a client sends for an option it did not set: null, false,
@@ -99,6 +100,10 @@ enum ContainerCreateRequest {
         }
         if let signal = config["StopSignal"] as? String, !signal.isEmpty { options.stopSignal = signal }
         if let timeout = try int64(config["StopTimeout"], field: "Config.StopTimeout") { options.stopTimeout = Int(timeout) }
+        // `Volumes`: anonymous volumes (`-v /data`), as a set of paths.
+        if let volumes = config["Volumes"] as? [String: Any] {
+            options.volumes += volumes.keys.sorted()
+        }
 
         if let host = config["HostConfig"] as? [String: Any] { try applyHostConfig(host, to: &options) }
         if let networking = config["NetworkingConfig"] as? [String: Any] {
@@ -111,35 +116,16 @@ enum ContainerCreateRequest {
         for (key, value) in host where !mappedHost.contains(key) && !isDefault(value) {
             throw unsupported("HostConfig.\(key)")
         }
-        options.volumes = try strings(host["Binds"], field: "HostConfig.Binds") ?? []
+        options.volumes = (try strings(host["Binds"], field: "HostConfig.Binds") ?? []) + options.volumes
+        if let driver = host["VolumeDriver"] as? String, !driver.isEmpty, driver != "local" {
+            throw unsupported("HostConfig.VolumeDriver \(driver)", "only the local volume driver exists")
+        }
         if let mounts = host["Mounts"] as? [Any] {
             for case let mount as [String: Any] in mounts {
-                let type = mount["Type"] as? String ?? "volume"
-                let target = mount["Target"] as? String ?? ""
-                let readOnly = bool(mount["ReadOnly"])
-                switch type {
-                case "bind":
-                    guard let source = mount["Source"] as? String, !source.isEmpty, !target.isEmpty else {
-                        throw APIError(400, "HostConfig.Mounts: a bind mount needs Source and Target")
-                    }
-                    if let bindOptions = mount["BindOptions"], !isDefault(bindOptions) {
-                        throw unsupported("HostConfig.Mounts[].BindOptions")
-                    }
-                    options.volumes.append("\(source):\(target)\(readOnly ? ":ro" : "")")
-                case "tmpfs":
-                    guard !target.isEmpty else { throw APIError(400, "HostConfig.Mounts: a tmpfs mount needs a Target") }
-                    var parts: [String] = []
-                    if let tmpfs = mount["TmpfsOptions"] as? [String: Any] {
-                        if let size = try int64(tmpfs["SizeBytes"], field: "TmpfsOptions.SizeBytes"), size > 0 { parts.append("size=\(size)") }
-                        if let mode = try int64(tmpfs["Mode"], field: "TmpfsOptions.Mode"), mode > 0 { parts.append("mode=\(String(mode, radix: 8))") }
-                    }
-                    if readOnly { parts.append("ro") }
-                    options.tmpfs.append(parts.isEmpty ? target : "\(target):\(parts.joined(separator: ","))")
-                default:
-                    throw unsupported("HostConfig.Mounts of type \(type)", "only bind and tmpfs mounts are (no volumes yet)")
-                }
+                options.mounts.append(try mountFlag(mount))
             }
         }
+        options.volumesFrom = try strings(host["VolumesFrom"], field: "HostConfig.VolumesFrom") ?? []
         if let tmpfs = host["Tmpfs"] as? [String: Any] {
             for (path, value) in tmpfs.sorted(by: { $0.key < $1.key }) {
                 let mountOptions = value as? String ?? ""
@@ -226,6 +212,56 @@ enum ContainerCreateRequest {
                 throw unsupported("HostConfig.\(key) \(mode)")
             }
         }
+    }
+
+    /// A `Mounts` entry as the `--mount` flag the engine parses.
+    static func mountFlag(_ mount: [String: Any]) throws -> String {
+        let type = mount["Type"] as? String ?? "volume"
+        guard ["bind", "volume", "tmpfs"].contains(type) else {
+            throw unsupported("HostConfig.Mounts of type \(type)", "bind, volume and tmpfs mounts are")
+        }
+        let target = mount["Target"] as? String ?? ""
+        guard !target.isEmpty else { throw APIError(400, "HostConfig.Mounts: a \(type) mount needs a Target") }
+        var parts = ["type=\(type)"]
+        if let source = mount["Source"] as? String, !source.isEmpty { parts.append("source=\(source)") }
+        parts.append("target=\(target)")
+        if bool(mount["ReadOnly"]) { parts.append("readonly") }
+        for key in ["Consistency"] where !isDefault(mount[key]) && mount[key] as? String != "default" {
+            throw unsupported("HostConfig.Mounts[].\(key)")
+        }
+        if let bind = mount["BindOptions"] as? [String: Any] {
+            if let propagation = bind["Propagation"] as? String, !propagation.isEmpty { parts.append("bind-propagation=\(propagation)") }
+            if bool(bind["CreateMountpoint"]) { parts.append("bind-create-src") }
+            for (key, value) in bind where !["Propagation", "CreateMountpoint"].contains(key) && !isDefault(value) {
+                throw unsupported("HostConfig.Mounts[].BindOptions.\(key)")
+            }
+        }
+        if let volume = mount["VolumeOptions"] as? [String: Any] {
+            if bool(volume["NoCopy"]) { parts.append("volume-nocopy") }
+            if let labels = volume["Labels"] as? [String: String] {
+                parts += labels.sorted { $0.key < $1.key }.map { "volume-label=\($0.key)=\($0.value)" }
+            }
+            if let driver = volume["DriverConfig"] as? [String: Any] {
+                if let name = driver["Name"] as? String, !name.isEmpty { parts.append("volume-driver=\(name)") }
+                if let driverOptions = driver["Options"] as? [String: String] {
+                    parts += driverOptions.sorted { $0.key < $1.key }.map { "volume-opt=\($0.key)=\($0.value)" }
+                }
+            }
+            for (key, value) in volume where !["NoCopy", "Labels", "DriverConfig"].contains(key) && !isDefault(value) {
+                throw unsupported("HostConfig.Mounts[].VolumeOptions.\(key)")
+            }
+        }
+        if let tmpfs = mount["TmpfsOptions"] as? [String: Any] {
+            if let size = try int64(tmpfs["SizeBytes"], field: "TmpfsOptions.SizeBytes"), size > 0 { parts.append("tmpfs-size=\(size)") }
+            if let mode = try int64(tmpfs["Mode"], field: "TmpfsOptions.Mode"), mode > 0 { parts.append("tmpfs-mode=\(String(mode, radix: 8))") }
+            for (key, value) in tmpfs where !["SizeBytes", "Mode"].contains(key) && !isDefault(value) {
+                throw unsupported("HostConfig.Mounts[].TmpfsOptions.\(key)")
+            }
+        }
+        for (key, value) in mount where !["Type", "Source", "Target", "ReadOnly", "Consistency", "BindOptions", "VolumeOptions", "TmpfsOptions"].contains(key) && !isDefault(value) {
+            throw unsupported("HostConfig.Mounts[].\(key)")
+        }
+        return parts.joined(separator: ",")
     }
 
     /// `NetworkingConfig`: only an empty endpoint for the network mode itself.

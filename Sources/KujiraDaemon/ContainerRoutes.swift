@@ -137,8 +137,13 @@ extension Daemon {
             "HostConfig": ["NetworkMode": record.hostConfig.networkMode],
             "NetworkSettings": ["Networks": [String: Any]()],
             "Mounts": record.mounts.map { mount -> [String: Any] in
-                ["Type": mount.type, "Source": mount.source, "Destination": mount.destination, "Mode": mount.rw ? "" : "ro",
-                 "RW": mount.rw, "Propagation": "rprivate"]
+                var document: [String: Any] = [
+                    "Type": mount.type, "Source": mount.source, "Destination": mount.destination,
+                    "Mode": mount.mode ?? (mount.rw ? "" : "ro"), "RW": mount.rw, "Propagation": mount.propagation ?? "",
+                ]
+                if let name = mount.name { document["Name"] = name }
+                if let driver = mount.driver { document["Driver"] = driver }
+                return document
             },
         ]
     }

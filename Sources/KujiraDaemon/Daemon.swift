@@ -61,6 +61,7 @@ public final class Daemon: Sendable {
         addImageRoutes(router)
         addContainerRoutes(router)
         addBuildRoutes(router)
+        addVolumeRoutes(router)
         return router
     }
 

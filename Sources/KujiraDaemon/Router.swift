@@ -8,6 +8,7 @@ import KujiraImage
 import KujiraRegistry
 import KujiraBuild
 import KujiraOCI
+import KujiraVolume
 
 /// An error answered as Docker does: `{"message": "..."}` with a status code.
 public struct APIError: Error, Sendable, CustomStringConvertible {
@@ -41,6 +42,13 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case let error as ImageStoreError:
             if error.code == .imageNotFound { return APIError(404, error.description) }
             return APIError(500, error.description)
+        case let error as VolumeError:
+            switch error.code {
+            case .notFound: return APIError(404, error.message)
+            case .conflict: return APIError(409, error.message)
+            case .invalidArgument: return APIError(400, error.message)
+            default: return APIError(500, error.description)
+            }
         case let error as OCIError:
             return APIError(400, error.description)
         case let error as BuildError:

@@ -78,7 +78,7 @@ extension Daemon {
             "ID": Self.hostID(root: engine.root), "Containers": containers.count, "ContainersRunning": running,
             "ContainersPaused": paused, "ContainersStopped": containers.count - running - paused, "Images": images,
             "Driver": "overlay", "DriverStatus": [["Backing Filesystem", "kujira snapshots"]],
-            "Plugins": ["Volume": [String](), "Network": ["host", "none"], "Authorization": NSNull(), "Log": ["json-file"]],
+            "Plugins": ["Volume": ["local"], "Network": ["host", "none"], "Authorization": NSNull(), "Log": ["json-file"]],
             "MemoryLimit": true, "SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true, "CPUSet": true,
             "PidsLimit": true, "IPv4Forwarding": true, "Debug": false, "NFd": Self.openFileCount(), "OomKillDisable": false,
             "NGoroutines": Thread.isMultiThreaded() ? 2 : 1, "SystemTime": Timestamps.format(Date()),
@@ -135,7 +135,7 @@ extension Daemon {
             summary["SizeRootFs"] = 0
             containerDocs.append(summary)
         }
-        return ["LayersSize": layersSize, "Images": images, "Containers": containerDocs, "Volumes": [Any](), "BuildCache": [Any]()]
+        return ["LayersSize": layersSize, "Images": images, "Containers": containerDocs, "Volumes": try volumeUsage(), "BuildCache": [Any]()]
     }
 
     /// The bytes of regular files under `path` (nil if it is missing).

@@ -2,16 +2,19 @@
 // does: env entries replace the same key; device nodes are completed from the host node (type,
 // major, minor, mode), replace a node at the same path and get a cgroup allow rule; mounts
 // replace a mount at the same container path and all mounts are then sorted by depth (parents
-// before children); hooks are appended; additional GIDs are added once.
+// before children); hooks are appended; additional GIDs are added once; Intel RDT settings
+// replace the container's; network devices are added to linux.netDevices.
 
 public import KujiraOCI
 
 extension CDIContainerEdits {
     /// Applies the edits to `spec`. Host device nodes are examined with `stat` on this machine
     /// (their `hostPath`, else `path`), unless the node gives its type and numbers.
+    /// `netDevices` become `linux.netDevices` entries and `intelRdt` replaces `linux.intelRdt`;
+    /// the runtime moves the interfaces and applies resctrl when it creates the container.
     /// Throws ``GPUError/Code-swift.struct/notADevice`` when a node's host path is missing or
-    /// not a device, and ``GPUError/Code-swift.struct/unsupported`` for `netDevices` and the
-    /// Intel RDT fields that KujiraOCI's `Spec` cannot hold.
+    /// not a device, and ``GPUError/Code-swift.struct/deviceConflict`` when two network
+    /// devices would get the same name in the container.
     public func apply(to spec: inout Spec) throws {
         if let env, !env.isEmpty {
             var process = spec.process ?? KujiraOCI.Process()
@@ -47,13 +50,12 @@ extension CDIContainerEdits {
             spec.hooks = hooks
         }
         if let intelRdt {
-            if intelRdt.schemata != nil || intelRdt.enableMonitoring != nil {
-                throw GPUError(.unsupported, "intelRdt.schemata and intelRdt.enableMonitoring (CDI 1.1.0) have no field in Kujira's runtime Spec yet; use closID, l3CacheSchema and memBwSchema")
-            }
+            // As the reference: the device's Intel RDT settings replace the container's.
             var linux = spec.linux ?? Linux()
             linux.intelRdt = LinuxIntelRdt(
                 closID: intelRdt.closID, l3CacheSchema: intelRdt.l3CacheSchema, memBwSchema: intelRdt.memBwSchema,
-                enableCMT: intelRdt.enableCMT, enableMBM: intelRdt.enableMBM)
+                enableCMT: intelRdt.enableCMT, enableMBM: intelRdt.enableMBM, schemata: intelRdt.schemata,
+                enableMonitoring: intelRdt.enableMonitoring)
             spec.linux = linux
         }
         let gids = (additionalGids ?? []).filter { $0 != 0 }
@@ -65,10 +67,30 @@ extension CDIContainerEdits {
             spec.process = process
         }
         if let netDevices, !netDevices.isEmpty {
-            let names = netDevices.map(\.hostInterfaceName).joined(separator: ", ")
-            throw GPUError(.unsupported, "netDevices (\(names)): Kujira's runtime Spec has no linux.netDevices yet, so network devices cannot be moved into the container")
+            try CDIContainerEdits.add(netDevices: netDevices, to: &spec)
         }
     }
+
+    /// Adds `linux.netDevices` entries (host name → container name). An entry for the same
+    /// host interface is replaced; two host interfaces given the same container name are a
+    /// conflict.
+    static func add(netDevices: [CDINetDevice], to spec: inout Spec) throws {
+        var linux = spec.linux ?? Linux()
+        var entries = linux.netDevices ?? [:]
+        for net in netDevices {
+            entries[net.hostInterfaceName] = LinuxNetDevice(name: net.name)
+        }
+        var byName: [String: String] = [:]
+        for host in entries.keys.sorted() {
+            let name = entries[host]?.name.flatMap { $0.isEmpty ? nil : $0 } ?? host
+            if let other = byName[name] {
+                throw GPUError(.deviceConflict, "netDevices: host interfaces \(other) and \(host) would both be \"\(name)\" in the container; give them different names")
+            }
+            byName[name] = host
+        }
+        linux.netDevices = entries
+        spec.linux = linux
+   }
 
     /// `entries` merged into `env`: an entry replaces the one with the same key, in place;
     /// new keys are appended.

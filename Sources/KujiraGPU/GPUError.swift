@@ -34,7 +34,7 @@ public struct GPUError: Error, Sendable, CustomStringConvertible {
         public static let hostIO = Code("hostIO")
         /// A host path that should be a device node and is not.
         public static let notADevice = Code("notADevice")
-        /// A valid request that Kujira cannot carry out (a field the runtime Spec cannot hold).
+        /// A valid request that Kujira cannot carry out.
         public static let unsupported = Code("unsupported")
     }
 

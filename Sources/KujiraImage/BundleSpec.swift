@@ -108,7 +108,9 @@ public enum BundleSpec {
         public var uid: UInt32
         /// The primary gid.
         public var gid: UInt32
-        /// Supplementary gids (from `/etc/group`, when no group was given).
+        /// Supplementary gids: the primary gid first (as containerd and Docker set it since
+        /// CVE-2023-25173, so that dropping the primary group grants nothing), then the groups
+        /// that list the user in `/etc/group` when no group was given.
         public var additionalGids: [UInt32]
         /// The home directory from `/etc/passwd`, when the user has an entry.
         public var home: String?
@@ -155,6 +157,8 @@ public enum BundleSpec {
                 }
             }
         }
+        result.additionalGids.removeAll { $0 == result.gid }
+        result.additionalGids.insert(result.gid, at: 0)
         return result
     }
 

@@ -38,6 +38,9 @@ public struct Linux: Codable, Hashable, Sendable {
     public var intelRdt: LinuxIntelRdt?
     /// `personality`: the execution domain of the process ("Personality").
     public var personality: LinuxPersonality?
+    /// `netDevices`: host network interfaces to move into the container's network namespace,
+    /// keyed by their name on the host ("Network Devices", runtime-spec 1.2.1).
+    public var netDevices: [String: LinuxNetDevice]?
 
     /// Creates a value; optional fields default to absent.
     public init(
@@ -46,7 +49,8 @@ public struct Linux: Codable, Hashable, Sendable {
         devices: [LinuxDevice]? = nil, cgroupsPath: String? = nil, resources: LinuxResources? = nil,
         rootfsPropagation: String? = nil, seccomp: LinuxSeccomp? = nil, sysctl: [String: String]? = nil,
         maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil, mountLabel: String? = nil,
-        intelRdt: LinuxIntelRdt? = nil, personality: LinuxPersonality? = nil
+        intelRdt: LinuxIntelRdt? = nil, personality: LinuxPersonality? = nil,
+        netDevices: [String: LinuxNetDevice]? = nil
     ) {
         self.namespaces = namespaces
         self.uidMappings = uidMappings
@@ -63,6 +67,19 @@ public struct Linux: Codable, Hashable, Sendable {
         self.mountLabel = mountLabel
         self.intelRdt = intelRdt
         self.personality = personality
+        self.netDevices = netDevices
+    }
+}
+
+/// A host network interface moved into the container (config-linux.md, "Network Devices"):
+/// the value of a `linux.netDevices` entry, whose key is the interface's name on the host.
+public struct LinuxNetDevice: Codable, Hashable, Sendable {
+    /// `name`: the interface's name in the container; the host name when absent.
+    public var name: String?
+
+    /// Creates a value; the name defaults to absent (keep the host name).
+    public init(name: String? = nil) {
+        self.name = name
     }
 }
 
@@ -275,17 +292,26 @@ public struct LinuxIntelRdt: Codable, Hashable, Sendable {
     public var enableCMT: Bool?
     /// `enableMBM`: enable memory bandwidth monitoring (MBM) for the container.
     public var enableMBM: Bool?
+    /// `schemata`: whole lines for the group's `schemata` file (e.g. `L2:0=f`), written after
+    /// `l3CacheSchema` and `memBwSchema` (runtime-spec 1.2.1).
+    public var schemata: [String]?
+    /// `enableMonitoring`: create a resctrl monitoring group for the container (runtime-spec
+    /// 1.3; CDI 1.1.0's replacement of `enableCMT` and `enableMBM`).
+    public var enableMonitoring: Bool?
 
     /// Creates a value; optional fields default to absent.
     public init(
         closID: String? = nil, l3CacheSchema: String? = nil, memBwSchema: String? = nil,
-        enableCMT: Bool? = nil, enableMBM: Bool? = nil
+        enableCMT: Bool? = nil, enableMBM: Bool? = nil, schemata: [String]? = nil,
+        enableMonitoring: Bool? = nil
     ) {
         self.closID = closID
         self.l3CacheSchema = l3CacheSchema
         self.memBwSchema = memBwSchema
         self.enableCMT = enableCMT
         self.enableMBM = enableMBM
+        self.schemata = schemata
+        self.enableMonitoring = enableMonitoring
     }
 }
 

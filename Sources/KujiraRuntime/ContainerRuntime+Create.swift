@@ -21,6 +21,8 @@ extension ContainerRuntime {
             throw RuntimeError(.invalidConfig, "bundle \(bundle) does not exist")
         }
         let spec = try Self.loadSpec(bundle: bundlePath)
+        try Self.validateNetDevices(of: spec)
+        let resctrl = try Self.resctrlGroup(of: spec, containerID: id)
         guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
             throw RuntimeError(.invalidConfig, "config.json in \(bundlePath) has no root.path")
         }
@@ -77,6 +79,13 @@ extension ContainerRuntime {
                 guard let pid = session.containerPid, let info = ProcStat.stat(pid) else {
                     session.abort()
                     throw RuntimeError(.initFailed, "the init of container \(id) exited during create")
+                }
+                do {
+                    try Self.moveNetDevices(of: spec, into: pid)
+                    try resctrl?.apply(pid: pid)
+                } catch {
+                    session.abort()
+                    throw error
                 }
                 let record = ContainerRecord(
                     id: id, pid: pid, pidStartTime: info.startTime, bundle: bundlePath, rootfs: rootfs,

@@ -39,6 +39,7 @@ extension ContainerRuntime {
                 try killAndWait(record)
             }
             if let cgroups, let path = record.cgroupPath { try cgroups.destroy(cgroupPath: path) }
+            Self.removeResctrlGroup(of: record.spec, containerID: id)
             try FileIO.removeTree(stateDir)
         }
         let state = State(ociVersion: Spec.currentVersion, id: id, status: .stopped, pid: nil,

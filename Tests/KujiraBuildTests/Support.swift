@@ -104,6 +104,20 @@ final class BuildSandbox {
         return try builder.build(dockerfile: dockerfile, contextDirectory: context, options: options)
     }
 
+    /// Builds with options changed by `configure` (secrets, network, pulls).
+    @discardableResult
+    func build(_ dockerfile: String, tags: [String] = ["localhost/test:latest"], log: EventLog = EventLog(),
+               configure: (inout BuildOptions) -> Void) throws -> BuildResult {
+        var options = BuildOptions(tags: tags, progress: { log.append($0) })
+        configure(&options)
+        return try builder.build(dockerfile: dockerfile, contextDirectory: context, options: options)
+    }
+
+    /// The content of `path` in a rootfs, or nil.
+    static func read(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The config of image `name`.
     func configuration(_ name: String) throws -> ImageConfiguration {
         try store.details(of: try store.lookup(name)).configuration

@@ -48,7 +48,7 @@ struct EngineUnitTests {
         #expect(JSONLogWriter.quote("a\"b\\\n\u{1}") == "\"a\\\"b\\\\\\n\\u0001\"")
     }
 
-    @Test func namedVolumesAreAClearError() {
-        #expect(throws: EngineError.self) { try ContainerSpecBuilder.parseBind("data:/data") }
+    @Test func badVolumeSyntaxIsAClearError() {
+        #expect(throws: EngineError.self) { try MountRequest.parseVolume("data:relative") }
     }
 }

@@ -103,12 +103,38 @@ private func spec(_ kind: String, _ devices: [(String, String)], version: String
         #expect(again.mounts == spec.mounts)
     }
 
-    @Test func netDevicesAreAClearError() {
-        var spec = Spec()
-        let error = #expect(throws: GPUError.self) {
-            try CDIContainerEdits(netDevices: [CDINetDevice(hostInterfaceName: "eth1", name: "net0")]).apply(to: &spec)
+    @Test func netDevicesAndIntelRdtEndUpInTheSpec() throws {
+        var spec = Spec(linux: Linux(netDevices: ["eth9": LinuxNetDevice(name: "old")]))
+        try CDIContainerEdits(
+            intelRdt: CDIIntelRdt(closID: "gpu", schemata: ["L2:0=f"], enableMonitoring: true),
+            netDevices: [CDINetDevice(hostInterfaceName: "eth1", name: "net0"),
+                         CDINetDevice(hostInterfaceName: "eth9", name: "net9")]).apply(to: &spec)
+        #expect(spec.linux?.netDevices == ["eth1": LinuxNetDevice(name: "net0"), "eth9": LinuxNetDevice(name: "net9")])
+        #expect(spec.linux?.intelRdt == LinuxIntelRdt(closID: "gpu", schemata: ["L2:0=f"], enableMonitoring: true))
+        let clash = #expect(throws: GPUError.self) {
+            try CDIContainerEdits(netDevices: [CDINetDevice(hostInterfaceName: "eth2", name: "net0")]).apply(to: &spec)
         }
-        #expect(error?.code == .unsupported)
+        #expect(clash?.code == .deviceConflict)
+        #expect(clash?.message.contains("eth1 and eth2 would both be \"net0\"") == true)
+    }
+
+    @Test func netDevicesOfARegistrySpecEndUpInTheSpec() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("nic.yaml", """
+        cdiVersion: 1.1.0
+        kind: example.com/nic
+        devices:
+          - name: vf0
+            containerEdits:
+              netDevices:
+                - {hostInterfaceName: enp1s0f0v0, name: net1}
+        containerEdits:
+          env: [NIC=1]
+        """)
+        var spec = Spec(process: KujiraOCI.Process(env: []))
+        try CDIRegistry(specDirectories: [dir.path]).apply(devices: ["example.com/nic=vf0"], to: &spec)
+        #expect(spec.linux?.netDevices == ["enp1s0f0v0": LinuxNetDevice(name: "net1")])
+        #expect(spec.process?.env == ["NIC=1"])
     }
 
     @Test func deviceNodeFilledFromHostStat() throws {

@@ -48,7 +48,10 @@ struct BundleTests {
         let ours = try #require(spec.process), umoci = try #require(theirs.process)
         #expect(ours.args == umoci.args)
         #expect(ours.cwd == umoci.cwd)
-        #expect(ours.user == umoci.user)
+        // umoci leaves the primary gid out of additionalGids; Kujira puts it first, as
+        // containerd and Docker do since CVE-2023-25173.
+        #expect(ours.user.uid == umoci.user.uid && ours.user.gid == umoci.user.gid)
+        #expect(ours.user.additionalGids == [umoci.user.gid] + (umoci.user.additionalGids ?? []).filter { $0 != umoci.user.gid })
         #expect(ours.env == umoci.env?.filter { $0 != "TERM=xterm" })
         #expect(spec.annotations == theirs.annotations)
         #expect(spec.root?.path == "rootfs")
@@ -61,9 +64,10 @@ struct BundleTests {
     }
 
     @Test("user forms resolve as runc resolves them", arguments: [
-        ("", 0, 0, [77], "/root"), ("app", 1001, 1002, [50, 77], "/home/app"), ("1001", 1001, 1002, [50, 77], "/home/app"),
-        ("app:staff", 1001, 50, [], "/home/app"), ("app:77", 1001, 77, [], "/home/app"), ("1001:50", 1001, 50, [], "/home/app"),
-        ("4242", 4242, 0, [], nil), ("4242:4343", 4242, 4343, [], nil),
+        // The primary gid leads the supplementary groups (containerd and Docker since CVE-2023-25173).
+        ("", 0, 0, [0, 77], "/root"), ("app", 1001, 1002, [1002, 50, 77], "/home/app"), ("1001", 1001, 1002, [1002, 50, 77], "/home/app"),
+        ("app:staff", 1001, 50, [50], "/home/app"), ("app:77", 1001, 77, [77], "/home/app"), ("1001:50", 1001, 50, [50], "/home/app"),
+        ("4242", 4242, 0, [0], nil), ("4242:4343", 4242, 4343, [4343], nil),
     ] as [(String, UInt32, UInt32, [UInt32], String?)])
     func userForms(spec: String, uid: UInt32, gid: UInt32, groups: [UInt32], home: String?) throws {
         let box = try Sandbox()

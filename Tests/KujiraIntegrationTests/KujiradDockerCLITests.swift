@@ -176,6 +176,23 @@ struct KujiradDockerCLITests {
             let df = try daemon.mustDocker(["system", "df"]).stdout
             #expect(df.contains("Images          3"))
 
+            // Volumes: create, ls, inspect, data kept across containers, rm (refused while used).
+            let volume = "vol-\(UUID().uuidString.prefix(8).lowercased())"
+            #expect(try daemon.mustDocker(["volume", "create", volume]).stdout == "\(volume)\n")
+            #expect(try daemon.mustDocker(["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]).stdout.contains("local \(volume)"))
+            #expect(try daemon.mustDocker(["volume", "inspect", "-f", "{{.Name}} {{.Driver}}", volume]).stdout == "\(volume) local\n")
+            try daemon.mustDocker(["run", "--rm", "-v", "\(volume):/data", "busybox", "sh", "-c", "echo kept > /data/file"])
+            #expect(try daemon.mustDocker(["run", "--rm", "--mount", "type=volume,src=\(volume),dst=/v,readonly", "busybox", "cat", "/v/file"]).stdout == "kept\n")
+            let user = try daemon.mustDocker(["create", "-v", "\(volume):/data", "busybox", "true"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let inUse = try daemon.docker(["volume", "rm", volume])
+            #expect(inUse.status == 1)
+            #expect(inUse.stderr.contains("in use"))
+            try daemon.mustDocker(["rm", user])
+            #expect(try daemon.mustDocker(["volume", "rm", volume]).stdout == "\(volume)\n")
+            let noVolume = try daemon.docker(["volume", "inspect", volume])
+            #expect(noVolume.status == 1)
+            #expect(noVolume.stderr.contains("no such volume"))
+
             // A daemon stopped with SIGTERM leaves containers running; the next one finds them.
             let keeper = "keep-\(UUID().uuidString.prefix(8).lowercased())"
             try daemon.mustDocker(["run", "-d", "--name", keeper, "busybox", "sleep", "600"])
@@ -210,7 +227,7 @@ struct KujiradDockerCLITests {
         }
     }
 
-    @Test("docker-py: containers run, logs, images list, tag and remove",
+    @Test("docker-py: containers run, logs, images list, tag and remove, volumes",
           .enabled(if: Host.has(["python3"], root: true)))
     func dockerPy() throws {
         let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

@@ -71,6 +71,9 @@ struct RuntimeSpecTests {
         #expect(linux.mountLabel?.hasPrefix("system_u") == true)
         #expect(linux.intelRdt?.closID == "guaranteed_group")
         #expect(linux.intelRdt?.enableMBM == true)
+        #expect(linux.intelRdt?.schemata == ["L2:0=f;1=f;2=f;3=f"])
+        #expect(linux.intelRdt?.enableMonitoring == true)
+        #expect(linux.netDevices == ["eth1": LinuxNetDevice(name: "net0"), "ens4": LinuxNetDevice()])
         #expect(linux.personality == LinuxPersonality(domain: "LINUX32", flags: []))
 
         let resources = try #require(linux.resources)

@@ -269,6 +269,20 @@ struct ResponseTests {
         #expect(mapped.command == ["-c", "echo hi"])
     }
 
+    @Test func mountsBecomeMountFlags() throws {
+        let volume: [String: Any] = ["Type": "volume", "Source": "data", "Target": "/data", "ReadOnly": true,
+                                     "VolumeOptions": ["NoCopy": true, "Labels": ["a": "b"]]]
+        #expect(try ContainerCreateRequest.mountFlag(volume) == "type=volume,source=data,target=/data,readonly,volume-nocopy,volume-label=a=b")
+        let tmpfs: [String: Any] = ["Type": "tmpfs", "Target": "/run", "TmpfsOptions": ["SizeBytes": 1024, "Mode": 448]]
+        #expect(try ContainerCreateRequest.mountFlag(tmpfs) == "type=tmpfs,target=/run,tmpfs-size=1024,tmpfs-mode=700")
+        #expect(throws: APIError.self) { _ = try ContainerCreateRequest.mountFlag(["Type": "npipe", "Target": "/x"]) }
+        #expect(throws: APIError.self) { _ = try ContainerCreateRequest.mountFlag(["Type": "bind", "Source": "/a", "Target": "/b", "ClusterOptions": ["x": 1]]) }
+        let options = try ContainerCreateRequest.options(body: ["Image": "busybox", "Volumes": ["/anon": [String: Any]()],
+                                                                "HostConfig": ["Binds": ["named:/n"], "VolumesFrom": ["other:ro"]]], name: nil)
+        #expect(options.volumes == ["named:/n", "/anon"])
+        #expect(options.volumesFrom == ["other:ro"])
+    }
+
     @Test func timestamps() {
         #expect(Timestamps.seconds("1970-01-01T00:01:40.5Z") == 100.5)
         #expect(Timestamps.seconds("0001-01-01T00:00:00Z") == nil)

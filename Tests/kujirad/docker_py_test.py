@@ -1,4 +1,4 @@
-"""docker-py (PyPI `docker`) against kujirad: KujiradDockerPyTests runs it with
+"""docker-py (PyPI `docker`) against kujirad (containers, images, volumes): KujiradDockerPyTests runs it with
 DOCKER_HOST pointing at a kujirad on a temporary socket whose store holds busybox:latest.
 Every check raises on failure; the script prints one line per passed check."""
 
@@ -68,6 +68,19 @@ def main():
         raise AssertionError("a missing image was found")
     except NotFound:
         print("ok: missing image is 404")
+    volume_name = "kujirad-py-" + uuid.uuid4().hex[:8]
+    volume = client.volumes.create(volume_name, labels={"test": "kujirad"})
+    check(volume.name == volume_name, "volumes.create")
+    check(any(v.name == volume_name for v in client.volumes.list(filters={"label": "test=kujirad"})), "volumes.list with a label filter")
+    output = client.containers.run("busybox", ["sh", "-c", "echo data > /v/f; cat /v/f"], volumes={volume_name: {"bind": "/v", "mode": "rw"}}, remove=True)
+    check(output == b"data\n", f"a container wrote to the volume: {output!r}")
+    check(client.volumes.get(volume_name).attrs["Mountpoint"].endswith("/_data"), "volumes.get")
+    volume.remove()
+    try:
+        client.volumes.get(volume_name)
+        raise AssertionError("a removed volume is still there")
+    except NotFound:
+        print("ok: removed volume is gone (404)")
     print("docker-py: all checks passed")
 
 

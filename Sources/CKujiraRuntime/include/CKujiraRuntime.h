@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "KujiraInitProtocol.h"
+#include "KujiraNetDevices.h"
 
 /// Copies the executable at `path` into an anonymous memory file (memfd_create with
 /// MFD_CLOEXEC | MFD_ALLOW_SEALING) and seals it against any change (F_SEAL_SEAL, SHRINK,
