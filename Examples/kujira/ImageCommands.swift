@@ -98,6 +98,7 @@ struct Tag: ParsableCommand {
         let record = try lookupImage(source, in: store)
         let name = try normalizedName(target)
         try store.put(name: name, target: record.target, labels: record.labels)
+        imageEvent(globals, "tag", name: name, id: record.id.description)
     }
 }
 
@@ -115,6 +116,7 @@ struct Rmi: ParsableCommand {
             if let name = try? normalizedName(text), try store.get(name) != nil {
                 try store.remove(name)
                 print("Untagged: \(displayName(name))")
+                imageEvent(globals, "untag", name: name, id: name)
                 continue
             }
             let record = try lookupImage(text, in: store)
@@ -125,7 +127,9 @@ struct Rmi: ParsableCommand {
             for name in names {
                 try store.remove(name)
                 print("Untagged: \(displayName(name))")
+                imageEvent(globals, "untag", name: name, id: record.id.description)
             }
+            imageEvent(globals, "delete", name: record.name, id: record.id.description)
         }
         let report = try store.garbageCollect()
         for digest in report.removed { print("Deleted: \(digest)") }

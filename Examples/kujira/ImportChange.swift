@@ -1,90 +1,15 @@
-import Foundation
+import Kujira
 import KujiraOCI
 
 /// `kujira import --change`: the Dockerfile instructions that `docker import -c` accepts,
-/// applied to an image config. The full Dockerfile grammar belongs to the parser module;
-/// this handles the one-line forms `docker import` documents.
+/// applied to an image config by the library (``ImageConfigChange``, which `commit --change`
+/// uses too).
 enum ImportChange {
     static func apply(_ changes: [String], to start: ImageConfig) throws -> ImageConfig {
-        var config = start
-        for change in changes {
-            let trimmed = change.trimmingCharacters(in: .whitespaces)
-            let parts = trimmed.split(separator: " ", maxSplits: 1)
-            guard let keyword = parts.first?.uppercased(), parts.count == 2 else {
-                throw CLIError("--change \"\(change)\": expected INSTRUCTION ARGUMENTS, e.g. CMD [\"sh\"]")
-            }
-            let argument = String(parts[1]).trimmingCharacters(in: .whitespaces)
-            switch keyword {
-            case "CMD": config.cmd = command(argument)
-            case "ENTRYPOINT": config.entrypoint = command(argument)
-            case "WORKDIR": config.workingDir = argument
-            case "USER": config.user = argument
-            case "STOPSIGNAL": config.stopSignal = argument
-            case "ENV":
-                for (key, value) in try pairs(argument, change: change) {
-                    var env = (config.env ?? []).filter { !$0.hasPrefix("\(key)=") }
-                    env.append("\(key)=\(value)")
-                    config.env = env
-                }
-            case "LABEL":
-                var labels = config.labels ?? [:]
-                for (key, value) in try pairs(argument, change: change) { labels[key] = value }
-                config.labels = labels
-            case "EXPOSE":
-                var ports = config.exposedPorts ?? []
-                for port in argument.split(separator: " ") {
-                    ports.keys.insert(port.contains("/") ? String(port) : "\(port)/tcp")
-                }
-                config.exposedPorts = ports
-            case "VOLUME":
-                var volumes = config.volumes ?? []
-                let paths = argument.hasPrefix("[") ? command(argument) : argument.split(separator: " ").map(String.init)
-                for path in paths { volumes.keys.insert(path) }
-                config.volumes = volumes
-            default:
-                throw CLIError("--change \"\(change)\": \(keyword) is not one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
-            }
+        do {
+            return try ImageConfigChange.apply(changes, to: start)
+        } catch let error as EngineError {
+            throw CLIError(error.message)
         }
-        return config
-    }
-
-    /// Exec form (a JSON array of strings) or shell form (`/bin/sh -c …`), as Docker does.
-    private static func command(_ argument: String) -> [String] {
-        if argument.hasPrefix("["),
-           let array = try? JSONDecoder().decode([String].self, from: Data(argument.utf8)) {
-            return array
-        }
-        return ["/bin/sh", "-c", argument]
-    }
-
-    /// `k=v k2="v 2"` or the legacy `k v` form.
-    private static func pairs(_ argument: String, change: String) throws -> [(String, String)] {
-        guard argument.contains("=") else {
-            let parts = argument.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2 else { throw CLIError("--change \"\(change)\": expected KEY=VALUE") }
-            return [(String(parts[0]), String(parts[1]))]
-        }
-        var result: [(String, String)] = []
-        var current = "", quote: Character? = nil
-        var words: [String] = []
-        for ch in argument {
-            if let q = quote {
-                if ch == q { quote = nil } else { current.append(ch) }
-            } else if ch == "\"" || ch == "'" {
-                quote = ch
-            } else if ch == " " {
-                if !current.isEmpty { words.append(current); current = "" }
-            } else {
-                current.append(ch)
-            }
-        }
-        if !current.isEmpty { words.append(current) }
-        for word in words {
-            guard let eq = word.firstIndex(of: "="), eq != word.startIndex else {
-                throw CLIError("--change \"\(change)\": \"\(word)\" is not KEY=VALUE")
-            }
-            result.append((String(word[..<eq]), String(word[word.index(after: eq)...])))
-        }
-        return result
     }
 }

@@ -20,6 +20,8 @@ struct KujiraCommand: AsyncParsableCommand {
             ContainerRestart.self, ContainerRemove.self, ContainerList.self, ContainerLogs.self, ContainerExec.self,
             ContainerWait.self, ContainerInspect.self, ContainerPause.self, ContainerUnpause.self, MonitorCommand.self,
             VolumeGroup.self,
+            ContainerCommit.self, ContainerCopy.self, ContainerExport.self, ContainerDiff.self, ContainerTopCommand.self,
+            ContainerStatsCommand.self, ContainerRename.self, EventsCommand.self, SystemGroup.self, InfoCommand.self, VersionCommand.self,
         ]
     )
 

@@ -27,6 +27,7 @@ struct Pull: AsyncParsableCommand {
                 reference, into: store, platform: try platform.map { try Platform(parsing: $0) },
                 allPlatforms: allPlatforms, unpack: unpack, progress: renderer.pull)
             renderer.finish()
+            imageEvent(globals, "pull", name: record.name, id: record.id.description)
             if let name {
                 let target = try normalizedName(name)
                 try store.withWriteLease { _ = try store.put(name: target, target: record.target, labels: record.labels) }
@@ -64,6 +65,7 @@ struct Pull: AsyncParsableCommand {
         }
         for record in records {
             print("Loaded image: \(displayName(record.name)) (\(record.target.digest))")
+            imageEvent(globals, "load", name: record.name, id: record.id.description)
         }
     }
 }
@@ -147,6 +149,7 @@ struct Save: ParsableCommand {
             let tag = (try? Reference(parsing: record.name))?.tag ?? "latest"
             try store.exportOCIArchive(record.name, to: output, tag: tag)
         }
+        for record in records { imageEvent(globals, "save", name: record.name, id: record.id.description) }
     }
 }
 
@@ -166,6 +169,7 @@ struct Load: ParsableCommand {
         let store = try openStore(globals)
         for record in try store.loadArchive(file: input) {
             print("Loaded image: \(displayName(record.name))")
+            imageEvent(globals, "load", name: record.name, id: record.id.description)
         }
     }
 }
@@ -184,5 +188,6 @@ struct Import: ParsableCommand {
         let config = try ImportChange.apply(change, to: ImageConfig())
         let record = try store.importRootfs(from: source, name: try normalizedName(name), config: config)
         print(record.id)
+        imageEvent(globals, "import", name: record.name, id: record.id.description)
     }
 }

@@ -70,6 +70,7 @@ extension Engine {
                 }
                 try save(record)
             }
+            emit("create", record)
             return record
         } catch {
             releaseCreatedVolumes(createdVolumes)

@@ -9,6 +9,7 @@ extension Engine {
         guard record.state.status == .running else { throw EngineError(.invalidState, "container \(record.name) is not running") }
         do { try runtime.pause(id: record.id) } catch { throw EngineError(.invalidState, "cannot pause container \(record.name)", cause: error) }
         try update(record.id) { if $0.state.status == .running { $0.state.status = .paused } }
+        emit("pause", record)
     }
 
     /// Thaws paused container `nameOrID`.
@@ -17,5 +18,6 @@ extension Engine {
         guard record.state.status == .paused else { throw EngineError(.invalidState, "container \(record.name) is not paused") }
         do { try runtime.resume(id: record.id) } catch { throw EngineError(.invalidState, "cannot unpause container \(record.name)", cause: error) }
         try update(record.id) { if $0.state.status == .paused { $0.state.status = .running } }
+        emit("unpause", record)
     }
 }

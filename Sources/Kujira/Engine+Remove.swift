@@ -23,8 +23,8 @@ extension Engine {
             try? runtime.kill(id: record.id, signal: SIGKILL, all: true)
             _ = try waitUntilInactive(record.id, milliseconds: 30_000)
         }
-        try lock.withLock {
-            guard load(record.id) != nil else { return }
+        let removed = try lock.withLock {
+            guard load(record.id) != nil else { return false }
             // The record goes first: from here on no reader sees a half-removed container.
             unlink(recordPath(record.id))
             try? runtime.delete(id: record.id, force: true)
@@ -32,7 +32,9 @@ extension Engine {
                 try? cgroup.destroy()
             }
             try images.snapshotStore().removeRootfs(containerID: record.id)
+            return true
         }
         releaseVolumes(of: record, removeAnonymous: volumes || record.hostConfig.autoRemove)
+        if removed { emit("destroy", record) }
     }
 }

@@ -25,11 +25,16 @@ extension Engine {
         let signal = try Signals.parse(record.config.stopSignal)
         try? runtime.kill(id: record.id, signal: signal)
         let seconds = timeout ?? record.config.stopTimeout
-        if try waitUntilInactive(record.id, milliseconds: max(0, seconds) * 1000) { return try container(record.id) }
+        if try waitUntilInactive(record.id, milliseconds: max(0, seconds) * 1000) {
+            emit("stop", record)
+            return try container(record.id)
+        }
+        emit("kill", record, ["signal": "9"])
         try? runtime.kill(id: record.id, signal: SIGKILL, all: true)
         guard try waitUntilInactive(record.id, milliseconds: 30_000) else {
             throw EngineError(.invalidState, "container \(record.name) did not exit after SIGKILL")
         }
+        emit("stop", record)
         return try container(record.id)
     }
 
@@ -48,6 +53,7 @@ extension Engine {
         } catch {
             throw EngineError(.invalidState, "cannot signal container \(record.name)", cause: error)
         }
+        emit("kill", record, ["signal": String(signal)])
     }
 
     /// Stops (if running) and starts container `nameOrID`.

@@ -150,6 +150,7 @@ public struct Engine: Sendable {
     /// Marks a container whose monitor died as exited and cleans up its runtime container
     /// (killing what is left and removing its cgroup); the rootfs stays until `rm`.
     func reconcile(_ record: ContainerRecord) throws -> ContainerRecord {
+        recoverInterruptedCommit(record)
         guard record.state.isActive || record.state.monitorPid != 0,
               !SystemSupport.isAlive(record.state.monitorPid, startTime: record.state.monitorStartTime) else { return record }
         return try lock.withLock {

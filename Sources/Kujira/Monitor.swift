@@ -44,7 +44,7 @@ extension Engine {
             while true {
                 let exit: (code: Int32, oomKilled: Bool)
                 do {
-                    exit = try runOnce(record: record, log: log) { report("ok") }
+                    exit = try runOnce(record: record, log: log) { report("ok"); emit("start", record) }
                 } catch {
                     let message = "\(error)"
                     diagnose("start failed: \(message)")
@@ -59,6 +59,8 @@ extension Engine {
                     report(message)
                     return 1
                 }
+                if exit.oomKilled { emit("oom", record) }
+                emit("die", record, ["exitCode": String(exit.code)])
                 var restart = false
                 record = try update(id) { record in
                     record.state.exitCode = exit.code

@@ -1,0 +1,97 @@
+public import KujiraArchive
+
+/// Extracts a plain tar stream (not a layer: no digests) into a directory, safely, for
+/// `docker cp`-style copies and `PUT /containers/ID/archive`: every entry goes through a
+/// ``RootfsWriter`` rooted at `root`, so no entry, symlink or `..` can reach outside it,
+/// and the entries land under `directory` (a path inside `root`, resolved there too).
+///
+/// ```swift
+/// let extractor = TarExtractor(root: containerRootfs, preserveOwnership: false)
+/// try extractor.extract(from: FileDescriptorSource(fd: 0), into: "/tmp", rename: ("src", "dst"))
+/// ```
+///
+/// Entries named `.wh.*` are refused (``LayerError/Code/invalidPath``): the writer would apply
+/// them as whiteouts and delete their siblings.
+public struct TarExtractor: Sendable {
+    /// The directory no entry may leave (a container's rootfs, or the host destination).
+    public var root: String
+    /// Whether to keep the archive's uid/gid (`cp -a`); otherwise files belong to the
+    /// extracting user (root: 0:0, as Docker's copy into a container gives them).
+    public var preserveOwnership: Bool
+
+    /// Creates an extractor.
+    public init(root: String, preserveOwnership: Bool) {
+        self.root = root
+        self.preserveOwnership = preserveOwnership
+    }
+
+    /// Extracts every entry of `source` under `directory` (relative to ``root``; `/` or ""
+    /// for the root itself), renaming a first path component equal to `rename.from` to
+    /// `rename.to`. Returns the number of entries.
+    /// - Throws: ``LayerError`` for an entry that would escape or cannot be written, or an
+    ///   `ArchiveError` for a malformed stream.
+    @discardableResult
+    public func extract(from source: any ByteSource, into directory: String, rename: (from: String, to: String)? = nil) throws -> Int {
+        let writer = try RootfsWriter(root: root, options: RootfsWriterOptions(preserveOwnership: preserveOwnership))
+        let reader = TarReader(source)
+        var count = 0
+        let base = directory.split(separator: "/").joined(separator: "/")
+        while let entry = try reader.next() {
+            var path = entry.path
+            while path.hasPrefix("/") { path.removeFirst() }
+            if let rename {
+                var components = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+                if components.first == rename.from {
+                    components[0] = rename.to
+                    path = components.joined(separator: "/")
+                }
+            }
+            let full = base.isEmpty ? path : base + "/" + path
+            // The writer would apply a `.wh.` name as a whiteout (deleting its sibling), which a
+            // copy must never do: such files are refused rather than misapplied.
+            if let last = path.split(separator: "/").last, last.hasPrefix(".wh.") {
+                throw LayerError(.invalidPath, "archive entry \(entry.path) has a name starting with .wh., which Kujira reserves for layer whiteouts; rename it to copy it")
+            }
+            let layerEntry = try Self.layerEntry(entry)
+            var adjusted = layerEntry
+            adjusted.path = Array(full.utf8)
+            if case .hardlink(let target) = layerEntry.kind {
+                var linkPath = String(decoding: target, as: UTF8.self)
+                while linkPath.hasPrefix("/") { linkPath.removeFirst() }
+                if let rename, linkPath == rename.from || linkPath.hasPrefix(rename.from + "/") {
+                    linkPath = rename.to + linkPath.dropFirst(rename.from.count)
+                }
+                adjusted.kind = .hardlink(target: Array((base.isEmpty ? linkPath : base + "/" + linkPath).utf8))
+            }
+            count += 1
+            if case .regular = adjusted.kind {
+                try writer.apply(adjusted) { fd in try reader.copyContent(to: fd, name: entry.path) }
+            } else {
+                try writer.apply(adjusted)
+            }
+        }
+        try writer.finish()
+        return count
+    }
+
+    /// The writer's view of a tar entry.
+    static func layerEntry(_ entry: TarEntry) throws -> LayerEntry {
+        let kind: LayerEntry.Kind
+        switch entry.type {
+        case .regular: kind = .regular
+        case .directory: kind = .directory
+        case .symlink: kind = .symlink(target: Array(entry.linkname.utf8))
+        case .hardlink: kind = .hardlink(target: Array(entry.linkname.utf8))
+        case .characterDevice: kind = .characterDevice(major: entry.devmajor, minor: entry.devminor)
+        case .blockDevice: kind = .blockDevice(major: entry.devmajor, minor: entry.devminor)
+        case .fifo: kind = .fifo
+        case .other(let flag):
+            throw LayerError(.unsupportedEntry, "archive entry \(entry.path) has unsupported tar type \(flag) (GNU sparse or vendor extension); create the archive with a standard tar")
+        }
+        return LayerEntry(
+            pathBytes: Array(entry.path.utf8), kind: kind, mode: entry.mode, uid: entry.uid, gid: entry.gid,
+            mtime: .init(seconds: entry.mtime.seconds, nanoseconds: entry.mtime.nanoseconds),
+            atime: entry.atime.map { .init(seconds: $0.seconds, nanoseconds: $0.nanoseconds) },
+            xattrs: entry.xattrs)
+    }
+}
