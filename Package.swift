@@ -161,7 +161,7 @@ let package = Package(
         .target(name: "CKujiraDaemon"),
         .target(
             name: "KujiraDaemon",
-            dependencies: ["CKujiraDaemon", "Kujira", "KujiraOCI", "KujiraImage", "KujiraRegistry", "KujiraBuild", "KujiraGPU", "KujiraVolume"],
+            dependencies: ["CKujiraDaemon", "Kujira", "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraBuild", "KujiraGPU", "KujiraVolume"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

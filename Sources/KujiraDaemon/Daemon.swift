@@ -62,6 +62,7 @@ public final class Daemon: Sendable {
         addContainerRoutes(router)
         addBuildRoutes(router)
         addVolumeRoutes(router)
+        addContainerExtrasRoutes(router)
         return router
     }
 

@@ -88,6 +88,9 @@ struct TemporaryFile {
     func remove() { unlink(path) }
 }
 
+/// A followed stream ended because its client left.
+struct StreamStopped: Error {}
+
 /// Carries events of type `Event` from any thread or task to one consumer thread, then the
 /// producer's result: the registry client reports progress from its own tasks, and only the
 /// request's thread may write to the connection.
@@ -117,7 +120,9 @@ final class EventPump<Event: Sendable, Output: Sendable>: Sendable {
 
     /// Waits for events and hands each batch to `body`; returns the result once every event
     /// before it was handed over.
-    func consume(_ body: ([Event]) throws -> Void) throws -> Output {
+    /// While no event comes, `stopWhenIdle` is asked every quarter second whether to give up
+    /// (a client that left); then ``StreamStopped`` is thrown.
+    func consume(_ body: ([Event]) throws -> Void, stopWhenIdle: (() -> Bool)? = nil) throws -> Output {
         while true {
             condition.lock()
             var taken: ([Event], Result<Output, any Error>?) = ([], nil)
@@ -128,7 +133,14 @@ final class EventPump<Event: Sendable, Output: Sendable>: Sendable {
                     return (events, state.result)
                 }
                 if !taken.0.isEmpty || taken.1 != nil { break }
-                condition.wait()
+                if let stopWhenIdle {
+                    if !condition.wait(until: Date(timeIntervalSinceNow: 0.25)) && stopWhenIdle() {
+                        condition.unlock()
+                        throw StreamStopped()
+                    }
+                } else {
+                    condition.wait()
+                }
             }
             condition.unlock()
             if !taken.0.isEmpty { try body(taken.0) }

@@ -16,9 +16,7 @@ extension Daemon {
         router.add("GET", "/version") { [self] _, writer in try writer.sendJSON(versionDocument()) }
         router.add("GET", "/info") { [self] _, writer in try writer.sendJSON(try infoDocument()) }
         router.add("GET", "/system/df") { [self] request, writer in try writer.sendJSON(try diskUsage(request)) }
-        router.add("GET", "/events") { _, _ in
-            throw APIError(501, "kujirad does not serve /events yet: the Kujira engine has no events API to read them from")
-        }
+        router.add("GET", "/events") { [self] request, writer in try streamEvents(request, writer) }
     }
 
     /// `uname` fields.

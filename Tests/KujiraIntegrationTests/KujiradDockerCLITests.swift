@@ -115,7 +115,7 @@ func removeContainers(_ daemon: KujiradProcess) {
 /// The real docker CLI (client only) against kujirad (Docs/kujirad.md).
 @Suite("kujirad with the docker CLI", .serialized)
 struct KujiradDockerCLITests {
-    @Test("version, info, load, images, run, ps, logs, stop, rm, build, system df, errors, restart",
+    @Test("version, info, load, images, run, ps, logs, stop, rm, build, system df, volumes, cp, diff, top, rename, commit, events, errors, restart",
           .enabled(if: Host.has(["docker"], root: true)))
     func dockerCLI() throws {
         try withTemporaryDirectory { scratch in
@@ -192,6 +192,26 @@ struct KujiradDockerCLITests {
             let noVolume = try daemon.docker(["volume", "inspect", volume])
             #expect(noVolume.status == 1)
             #expect(noVolume.stderr.contains("no such volume"))
+
+            // docker cp both ways, diff, top, rename, commit, export, events.
+            let worker = "cp-\(UUID().uuidString.prefix(8).lowercased())"
+            let since = String(Int(Date().timeIntervalSince1970) - 1)
+            try daemon.mustDocker(["run", "-d", "--name", worker, "busybox", "sh", "-c", "echo made > /tmp/made; exec sleep 600"])
+            try "into the container\n".write(toFile: "\(scratch)/in.txt", atomically: false, encoding: .utf8)
+            try daemon.mustDocker(["cp", "\(scratch)/in.txt", "\(worker):/root/in.txt"])
+            try daemon.mustDocker(["cp", "\(worker):/root/in.txt", "\(scratch)/back.txt"])
+            #expect(try String(contentsOfFile: "\(scratch)/back.txt", encoding: .utf8) == "into the container\n")
+            #expect(try daemon.mustDocker(["diff", worker]).stdout.contains("A /root/in.txt"))
+            #expect(try daemon.mustDocker(["top", worker]).stdout.contains("sleep 600"))
+            try daemon.mustDocker(["rename", worker, "\(worker)-renamed"])
+            let committed = "committed-\(UUID().uuidString.prefix(8).lowercased()):1"
+            try daemon.mustDocker(["commit", "\(worker)-renamed", committed])
+            #expect(try daemon.mustDocker(["run", "--rm", committed, "cat", "/root/in.txt"]).stdout == "into the container\n")
+            try daemon.mustDocker(["rm", "-f", "\(worker)-renamed"])
+            let until = String(Int(Date().timeIntervalSince1970) + 1)
+            let events = try daemon.mustDocker(["events", "--since", since, "--until", until, "--filter", "container=\(worker)-renamed",
+                                                "--format", "{{.Action}}"]).stdout.split(separator: "\n")
+            #expect(events.contains("create") && events.contains("start") && events.contains("rename") && events.contains("destroy"), "\(events)")
 
             // A daemon stopped with SIGTERM leaves containers running; the next one finds them.
             let keeper = "keep-\(UUID().uuidString.prefix(8).lowercased())"
