@@ -100,12 +100,19 @@ enum ContainerCreateRequest {
         }
         if let signal = config["StopSignal"] as? String, !signal.isEmpty { options.stopSignal = signal }
         if let timeout = try int64(config["StopTimeout"], field: "Config.StopTimeout") { options.stopTimeout = Int(timeout) }
-        // `Volumes`: anonymous volumes (`-v /data`), as a set of paths.
-        if let volumes = config["Volumes"] as? [String: Any] {
-            options.volumes += volumes.keys.sorted()
-        }
 
         if let host = config["HostConfig"] as? [String: Any] { try applyHostConfig(host, to: &options) }
+        // `Volumes`: anonymous volumes (`-v /data`), as a set of paths. A path that a bind or
+        // mount already covers is skipped, as dockerd does (docker-py lists its binds here).
+        if let volumes = config["Volumes"] as? [String: Any] {
+            let covered = Set(options.volumes.compactMap { bind -> String? in
+                let parts = bind.split(separator: ":")
+                return parts.count >= 2 ? String(parts[1]) : nil
+            } + options.mounts.compactMap { mount -> String? in
+                mount.split(separator: ",").first { $0.hasPrefix("target=") }.map { String($0.dropFirst("target=".count)) }
+            })
+            options.volumes += volumes.keys.sorted().filter { !covered.contains($0) }
+        }
         if let networking = config["NetworkingConfig"] as? [String: Any] {
             try checkNetworking(networking, mode: (config["HostConfig"] as? [String: Any])?["NetworkMode"] as? String ?? "")
         }

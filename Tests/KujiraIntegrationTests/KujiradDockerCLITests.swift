@@ -196,7 +196,8 @@ struct KujiradDockerCLITests {
             // docker cp both ways, diff, top, rename, commit, export, events.
             let worker = "cp-\(UUID().uuidString.prefix(8).lowercased())"
             let since = String(Int(Date().timeIntervalSince1970) - 1)
-            try daemon.mustDocker(["run", "-d", "--name", worker, "busybox", "sh", "-c", "echo made > /tmp/made; exec sleep 600"])
+            let workerID = try daemon.mustDocker(["run", "-d", "--name", worker, "busybox", "sh", "-c", "echo made > /tmp/made; exec sleep 600"])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             try "into the container\n".write(toFile: "\(scratch)/in.txt", atomically: false, encoding: .utf8)
             try daemon.mustDocker(["cp", "\(scratch)/in.txt", "\(worker):/root/in.txt"])
             try daemon.mustDocker(["cp", "\(worker):/root/in.txt", "\(scratch)/back.txt"])
@@ -209,7 +210,7 @@ struct KujiradDockerCLITests {
             #expect(try daemon.mustDocker(["run", "--rm", committed, "cat", "/root/in.txt"]).stdout == "into the container\n")
             try daemon.mustDocker(["rm", "-f", "\(worker)-renamed"])
             let until = String(Int(Date().timeIntervalSince1970) + 1)
-            let events = try daemon.mustDocker(["events", "--since", since, "--until", until, "--filter", "container=\(worker)-renamed",
+            let events = try daemon.mustDocker(["events", "--since", since, "--until", until, "--filter", "container=\(workerID)",
                                                 "--format", "{{.Action}}"]).stdout.split(separator: "\n")
             #expect(events.contains("create") && events.contains("start") && events.contains("rename") && events.contains("destroy"), "\(events)")
 

@@ -281,6 +281,9 @@ struct ResponseTests {
                                                                 "HostConfig": ["Binds": ["named:/n"], "VolumesFrom": ["other:ro"]]], name: nil)
         #expect(options.volumes == ["named:/n", "/anon"])
         #expect(options.volumesFrom == ["other:ro"])
+        let pyStyle = try ContainerCreateRequest.options(body: ["Image": "busybox", "Volumes": ["/v": [String: Any]()],
+                                                                "HostConfig": ["Binds": ["data:/v:rw"]]], name: nil)
+        #expect(pyStyle.volumes == ["data:/v:rw"], "a bind's destination listed in Volumes is not also an anonymous volume")
     }
 
     @Test func timestamps() {
