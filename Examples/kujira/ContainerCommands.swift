@@ -67,8 +67,9 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(help: "GPUs to add: all, a count, device=0,2 or \"capabilities=compute,utility\" (Docker's --gpus).") var gpus: String?
     @Option(help: "A device to add: a CDI name (nvidia.com/gpu=all) or /dev/X[:/dev/Y][:rwm] (repeatable).") var device: [String] = []
     @Option(help: "Network: none (loopback only, the default) or host.") var network: String = "none"
-    @Flag(name: .shortAndLong, help: "Keep STDIN open (not yet forwarded).") var interactive = false
-    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (not yet supported).") var tty = false
+    @Flag(name: .shortAndLong, help: "Keep STDIN open even if not attached.") var interactive = false
+    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.") var tty = false
+    @Flag(help: "Run an init inside the container that forwards signals and reaps processes.") var `init` = false
     @Option(help: "Attach a filesystem mount (type=volume|bind|tmpfs,src=…,dst=…,readonly,…).") var mount: [String] = []
     @Option(name: .customLong("volumes-from"), help: "Mount volumes from the specified container (CONTAINER[:ro|rw]).") var volumesFrom: [String] = []
     @Argument(help: "The image.") var image: String
@@ -76,8 +77,6 @@ struct ContainerCreateArguments: ParsableArguments {
 
     /// The engine's options, with the image name resolved as `kujira images` shows it.
     func options(_ globals: GlobalOptions) throws -> ContainerOptions {
-        if tty { throw CLIError("-t (a pseudo-TTY) is not supported yet; run without -t", exitCode: 125) }
-        if interactive { throw CLIError("-i (forwarding stdin) is not supported yet; run without -i", exitCode: 125) }
         let store = try ImageStore(root: globals.root)
         var options = ContainerOptions(image: try lookupImage(image, in: store).name)
         options.command = command.first == "--" ? Array(command.dropFirst()) : command
@@ -112,6 +111,9 @@ struct ContainerCreateArguments: ParsableArguments {
         options.environment = ProcessInfo.processInfo.environment
         options.mounts = mount
         options.volumesFrom = volumesFrom
+        options.interactive = interactive
+        options.tty = tty
+        options.initProcess = `init`
         return options
     }
 }
@@ -136,27 +138,44 @@ struct ContainerRun: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Create and run a new container.")
     @OptionGroup var globals: GlobalOptions
     @Flag(name: .shortAndLong, help: "Run the container in the background and print its id.") var detach = false
+    @Option(name: .shortAndLong, help: "Attach to STDIN, STDOUT or STDERR.") var attach: [String] = []
+    @Option(name: .customLong("detach-keys"), help: "Override the key sequence for detaching a container.") var detachKeys: String?
+    @Option(name: .customLong("sig-proxy"), help: "Proxy received signals to the process (true or false).") var sigProxy = true
     @OptionGroup var arguments: ContainerCreateArguments
 
     func run() throws {
+        let keys = try DetachKeys.parse(detachKeys)
+        if detach && !attach.isEmpty { throw CLIError("conflicting options: -a and -d", exitCode: 125) }
+        let streams = try AttachSession.streams(attach, interactive: arguments.interactive)
+        if !detach && arguments.tty && streams.contains(.stdin) && isatty(0) != 1 {
+            throw CLIError("the input device is not a TTY", exitCode: 1)
+        }
         let code: Int32 = try engineCommand {
             let engine = try openEngine(globals)
-            let options = try arguments.options(globals)
+            var options = try arguments.options(globals)
+            options.stdinOnce = arguments.interactive && !detach && streams.contains(.stdin)
             let record = try engine.create(options)
+            let connection: AttachConnection?
             do {
-                try engine.start(record.id, attachedClient: detach ? 0 : getpid())
+                if detach {
+                    try engine.start(record.id)
+                    connection = nil
+                } else {
+                    connection = try engine.startAttached(record.id, streams: streams,
+                                                          size: options.tty ? AttachSession.terminalSize : nil,
+                                                          attachedClient: getpid()).1
+                }
             } catch {
                 if options.autoRemove { try? engine.remove(record.id, force: true) }
                 throw error
             }
-            if detach {
+            guard let connection else {
                 print(record.id)
                 return 0
             }
-            let out = FileHandle.standardOutput, err = FileHandle.standardError
-            try engine.logs(record.id, follow: true) { entry in
-                (entry.stream == "stderr" ? err : out).write(Data(entry.log.utf8))
-            }
+            let session = AttachSession(engine: engine, containerID: record.id, connection: connection,
+                                        stdin: streams.contains(.stdin) && options.interactive, detachKeys: keys, sigProxy: sigProxy)
+            guard session.run() else { return 0 }
             let code = try engine.wait(record.id)
             if options.autoRemove { try engine.remove(record.id, force: true) }
             return code
@@ -169,12 +188,36 @@ struct ContainerRun: ParsableCommand {
 struct ContainerStart: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one or more stopped containers.")
     @OptionGroup var globals: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Attach STDOUT/STDERR and forward signals.") var attach = false
+    @Flag(name: .shortAndLong, help: "Attach container's STDIN.") var interactive = false
+    @Option(name: .customLong("detach-keys"), help: "Override the key sequence for detaching a container.") var detachKeys: String?
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
-        try forEachContainer(globals, containers) { engine, container in
-            try engine.start(container)
+        guard attach || interactive else {
+            try forEachContainer(globals, containers) { engine, container in
+                try engine.start(container)
+            }
+            return
         }
+        guard containers.count == 1, let container = containers.first else {
+            throw CLIError("you cannot start and attach multiple containers at once", exitCode: 125)
+        }
+        let keys = try DetachKeys.parse(detachKeys)
+        let code: Int32 = try engineCommand {
+            let engine = try openEngine(globals)
+            let record = try engine.container(container)
+            let stdin = interactive && record.config.openStdin
+            if stdin && record.config.tty && isatty(0) != 1 { throw CLIError("the input device is not a TTY", exitCode: 1) }
+            let streams: AttachStreams = stdin ? .all : [.stdout, .stderr]
+            let connection = try engine.startAttached(record.id, streams: streams,
+                                                      size: record.config.tty ? AttachSession.terminalSize : nil).1
+            let session = AttachSession(engine: engine, containerID: record.id, connection: connection,
+                                        stdin: stdin, detachKeys: keys, sigProxy: true)
+            guard session.run() else { return 0 }
+            return try engine.wait(record.id)
+        }
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
@@ -184,10 +227,11 @@ struct MonitorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "__monitor", abstract: "Run a container's monitor (internal).",
                                                     shouldDisplay: false)
     @OptionGroup var globals: GlobalOptions
+    @Option(name: .customLong("attach-fd"), help: "An attached client's connection.") var attachFD: Int32 = -1
     @Argument(help: "The container id.") var id: String
 
     func run() throws {
-        let status = try engineCommand { try openEngine(globals).runMonitor(id: id, syncFD: 3) }
+        let status = try engineCommand { try openEngine(globals).runMonitor(id: id, syncFD: 3, attachFD: attachFD) }
         if status != 0 { throw ExitCode(status) }
     }
 }

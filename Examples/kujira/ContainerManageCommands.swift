@@ -151,19 +151,32 @@ struct ContainerExec: ParsableCommand {
     @Option(name: .shortAndLong, help: "Username or UID.") var user: String?
     @Option(name: [.customShort("w"), .customLong("workdir")], help: "Working directory inside the container.") var workdir: String?
     @Flag(name: .shortAndLong, help: "Keep STDIN open (stdin is passed through).") var interactive = false
-    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (not yet supported).") var tty = false
+    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.") var tty = false
+    @Flag(help: "Give extended privileges to the command.") var privileged = false
     @Argument(help: "The container (name or id).") var container: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
 
     func run() throws {
-        if tty { throw CLIError("-t (a pseudo-TTY) is not supported yet; run without -t", exitCode: 125) }
         let code = try engineCommand {
             var options = ExecProcessOptions()
             options.env = env
             options.user = user
             options.workingDir = workdir
             options.detach = detach
-            return try openEngine(globals).exec(container, command: command.first == "--" ? Array(command.dropFirst()) : command, options: options)
+            options.tty = tty
+            options.privileged = privileged
+            let command = command.first == "--" ? Array(command.dropFirst()) : command
+            let engine = try openEngine(globals)
+            if tty { return try execWithTerminal(engine, container: container, command: command, options: options, interactive: interactive) }
+            // Without -i the process's stdin is /dev/null, as Docker's (it gets this process's fds 0-2).
+            if !interactive {
+                let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                if devNull >= 0 {
+                    dup2(devNull, 0)
+                    close(devNull)
+                }
+            }
+            return try engine.exec(container, command: command, options: options)
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -22,6 +22,7 @@ struct KujiraCommand: AsyncParsableCommand {
             VolumeGroup.self,
             ContainerCommit.self, ContainerCopy.self, ContainerExport.self, ContainerDiff.self, ContainerTopCommand.self,
             ContainerStatsCommand.self, ContainerRename.self, EventsCommand.self, SystemGroup.self, InfoCommand.self, VersionCommand.self,
+            ContainerAttach.self,
         ]
     )
 

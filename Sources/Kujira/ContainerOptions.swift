@@ -62,10 +62,18 @@ public struct ContainerOptions: Sendable, Hashable {
     public var gpus: String?
     /// `--device`: CDI names (`nvidia.com/gpu=all`) or host nodes (`/dev/X[:/dev/Y][:rwm]`).
     public var devices: [String] = []
-    /// `-i` (not yet forwarded: stdin is /dev/null).
+    /// `-i`: keep the container's stdin open (a pipe the monitor writes attached clients'
+    /// input into); without it stdin is /dev/null.
     public var interactive = false
     /// The environment `-e NAME` reads from.
     public var environment: [String: String] = [:]
+    /// `-t`: give the process a pseudo-terminal held by the monitor.
+    public var tty = false
+    /// Close the container's stdin when the first attached client's stdin ends (Docker's
+    /// `StdinOnce`, set by `run -i` without `-d`).
+    public var stdinOnce = false
+    /// `--init`: run a minimal init (the host's catatonit or tini) as PID 1.
+    public var initProcess = false
 
     /// `--mount type=volume|bind|tmpfs,…` as given.
     public var mounts: [String] = []

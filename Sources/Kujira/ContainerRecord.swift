@@ -53,6 +53,35 @@ public struct ContainerConfig: Codable, Sendable, Hashable {
     public var stopTimeout: Int
     /// Whether stdin is kept open (`-i`).
     public var openStdin: Bool
+    /// Whether the process gets a pseudo-terminal (`-t`).
+    public var tty: Bool = false
+    /// Whether the container's stdin closes when the first attached client's stdin ends
+    /// (`run -i` without `-d`).
+    public var stdinOnce: Bool = false
+}
+
+extension ContainerConfig {
+    private enum CodingKeys: String, CodingKey {
+        case hostname, user, env, cmd, entrypoint, workingDir, labels, stopSignal, stopTimeout, openStdin, tty, stdinOnce
+    }
+
+    /// Decodes a record's configuration; `tty` and `stdinOnce` are optional, so records
+    /// written before they existed still decode.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hostname = try c.decode(String.self, forKey: .hostname)
+        user = try c.decode(String.self, forKey: .user)
+        env = try c.decode([String].self, forKey: .env)
+        cmd = try c.decode([String].self, forKey: .cmd)
+        entrypoint = try c.decode([String].self, forKey: .entrypoint)
+        workingDir = try c.decode(String.self, forKey: .workingDir)
+        labels = try c.decode([String: String].self, forKey: .labels)
+        stopSignal = try c.decode(String.self, forKey: .stopSignal)
+        stopTimeout = try c.decode(Int.self, forKey: .stopTimeout)
+        openStdin = try c.decode(Bool.self, forKey: .openStdin)
+        tty = try c.decodeIfPresent(Bool.self, forKey: .tty) ?? false
+        stdinOnce = try c.decodeIfPresent(Bool.self, forKey: .stdinOnce) ?? false
+    }
 }
 
 /// The Docker `HostConfig` subset the engine records.
@@ -97,6 +126,8 @@ public struct ContainerHostConfig: Codable, Sendable, Hashable {
     public var volumesFrom: [String] = []
     /// `--mount` values as given.
     public var mountSpecs: [String] = []
+    /// `--init`: a minimal init (the host's catatonit or tini) runs as PID 1.
+    public var initProcess: Bool = false
 }
 
 extension ContainerHostConfig {
@@ -104,6 +135,7 @@ extension ContainerHostConfig {
         case autoRemove, restartPolicy, networkMode, memory, memorySwap, cpuShares, nanoCpus, pidsLimit
         case capAdd, capDrop, privileged, readonlyRootfs, securityOpt, binds, tmpfs, ulimits, gpus, devices
         case volumesFrom, mountSpecs
+        case initProcess = "init"
     }
 
     /// Decodes a record's host configuration; `gpus` and `devices` are optional, so records
@@ -130,6 +162,7 @@ extension ContainerHostConfig {
         devices = try c.decodeIfPresent([String].self, forKey: .devices) ?? []
         volumesFrom = try c.decodeIfPresent([String].self, forKey: .volumesFrom) ?? []
         mountSpecs = try c.decodeIfPresent([String].self, forKey: .mountSpecs) ?? []
+        initProcess = try c.decodeIfPresent(Bool.self, forKey: .initProcess) ?? false
     }
 
     /// Encodes every field (`gpus` only when set).
@@ -155,6 +188,7 @@ extension ContainerHostConfig {
         try c.encode(devices, forKey: .devices)
         try c.encode(volumesFrom, forKey: .volumesFrom)
         try c.encode(mountSpecs, forKey: .mountSpecs)
+        try c.encode(initProcess, forKey: .initProcess)
     }
 }
 

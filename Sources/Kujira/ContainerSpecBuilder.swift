@@ -64,14 +64,16 @@ enum ContainerSpecBuilder {
                 hostname: options.hostname ?? (options.network == "host" ? hostHostname() : shortID),
                 user: options.user ?? imageConfig.user ?? "", env: env, cmd: cmd, entrypoint: entrypoint,
                 workingDir: options.workingDir ?? imageConfig.workingDir ?? "", labels: labels,
-                stopSignal: stopSignal, stopTimeout: options.stopTimeout ?? 10, openStdin: options.interactive),
+                stopSignal: stopSignal, stopTimeout: options.stopTimeout ?? 10, openStdin: options.interactive,
+                tty: options.tty, stdinOnce: options.stdinOnce && options.interactive),
             hostConfig: ContainerHostConfig(
                 autoRemove: options.autoRemove, restartPolicy: try RestartPolicy.parse(options.restart),
                 networkMode: options.network, memory: memory, memorySwap: swap, cpuShares: options.cpuShares ?? 0,
                 nanoCpus: Int64((options.cpus ?? 0) * 1e9), pidsLimit: options.pidsLimit ?? 0,
                 capAdd: options.capAdd, capDrop: options.capDrop, privileged: options.privileged,
                 readonlyRootfs: options.readOnly, securityOpt: options.securityOpt, binds: options.volumes,
-                tmpfs: tmpfs, ulimits: options.ulimits, gpus: options.gpus, devices: options.devices),
+                tmpfs: tmpfs, ulimits: options.ulimits, gpus: options.gpus, devices: options.devices,
+                initProcess: options.initProcess),
             mounts: mounts, state: .created, restartCount: 0, rootfsPath: rootfs, logPath: logPath)
     }
 
@@ -92,6 +94,7 @@ enum ContainerSpecBuilder {
         var spec = try BundleSpec.make(from: configuration, rootfs: record.rootfsPath)
         spec.root = Root(path: record.rootfsPath, readonly: record.hostConfig.readonlyRootfs)
         spec.hostname = record.config.hostname
+        AttachHub.applyTerminal(record.config, to: &spec)
         var linux = spec.linux ?? Linux()
         linux.cgroupsPath = Engine.cgroupsPath(record.id)
         if record.hostConfig.networkMode == "host" {
@@ -189,6 +192,7 @@ enum ContainerSpecBuilder {
                                 options: ["rbind", propagation] + (bind.rw ? [] : ["ro"])))
         }
         spec.mounts = mounts
+        if record.hostConfig.initProcess { try InitProcess.apply(to: &spec) }
 
         // Devices and GPUs: CDI edits on the finished spec.
         try applyDevices(record.hostConfig, injector: injector, to: &spec)

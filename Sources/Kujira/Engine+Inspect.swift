@@ -46,10 +46,12 @@ public struct ContainerInspection: Encodable, Sendable {
             case hostname = "Hostname", user = "User", env = "Env", cmd = "Cmd", image = "Image"
             case workingDir = "WorkingDir", entrypoint = "Entrypoint", labels = "Labels"
             case stopSignal = "StopSignal", stopTimeout = "StopTimeout", openStdin = "OpenStdin"
+            case tty = "Tty", stdinOnce = "StdinOnce"
         }
         var hostname: String, user: String, env: [String], cmd: [String], image: String
         var workingDir: String, entrypoint: [String], labels: [String: String]
         var stopSignal: String, stopTimeout: Int, openStdin: Bool
+        var tty = false, stdinOnce = false
     }
 
     /// `HostConfig`.
@@ -61,6 +63,7 @@ public struct ContainerInspection: Encodable, Sendable {
             case securityOpt = "SecurityOpt", tmpfs = "Tmpfs", memory = "Memory", memorySwap = "MemorySwap"
             case cpuShares = "CpuShares", nanoCpus = "NanoCpus", pidsLimit = "PidsLimit", ulimits = "Ulimits"
             case devices = "Devices", deviceRequests = "DeviceRequests"
+            case initProcess = "Init"
         }
         /// An entry of `Devices`: a `--device /dev/X[:/dev/Y][:rwm]`.
         struct Device: Encodable, Sendable {
@@ -87,6 +90,7 @@ public struct ContainerInspection: Encodable, Sendable {
         var securityOpt: [String], tmpfs: [String: String], memory: Int64, memorySwap: Int64
         var cpuShares: Int64, nanoCpus: Int64, pidsLimit: Int64, ulimits: [String]
         var devices: [Device] = [], deviceRequests: [DeviceRequest] = []
+        var initProcess = false
 
         /// `Devices` and `DeviceRequests` of `--gpus` and `--device` values as given.
         static func deviceFields(gpus: String?, devices: [String]) -> (devices: [Device], requests: [DeviceRequest]) {
@@ -208,11 +212,13 @@ public struct ContainerInspection: Encodable, Sendable {
                                 memory: host.memory, memorySwap: host.memorySwap, cpuShares: host.cpuShares,
                                 nanoCpus: host.nanoCpus, pidsLimit: host.pidsLimit, ulimits: host.ulimits)
         (hostConfig.devices, hostConfig.deviceRequests) = HostConfig.deviceFields(gpus: host.gpus, devices: host.devices)
+        hostConfig.initProcess = host.initProcess
         mounts = record.mounts.map(Mount.init)
         let config = record.config
         self.config = Config(hostname: config.hostname, user: config.user, env: config.env, cmd: config.cmd, image: record.image,
                              workingDir: config.workingDir, entrypoint: config.entrypoint, labels: config.labels,
-                             stopSignal: config.stopSignal, stopTimeout: config.stopTimeout, openStdin: config.openStdin)
+                             stopSignal: config.stopSignal, stopTimeout: config.stopTimeout, openStdin: config.openStdin,
+                             tty: config.tty, stdinOnce: config.stdinOnce)
     }
 }
 

@@ -28,6 +28,7 @@ extension Engine {
             // The record goes first: from here on no reader sees a half-removed container.
             unlink(recordPath(record.id))
             try? runtime.delete(id: record.id, force: true)
+            try? FileManager.default.removeItem(atPath: attachDirectory(record.id))
             if let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record.id), containerID: record.id) {
                 try? cgroup.destroy()
             }

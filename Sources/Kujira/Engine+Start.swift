@@ -22,6 +22,12 @@ extension Engine {
     ///   executable, a bad mount, …).
     @discardableResult
     public func start(_ nameOrID: String, attachedClient: Int32 = 0) throws -> ContainerRecord {
+        try start(nameOrID, attachedClient: attachedClient, attachFD: -1)
+    }
+
+    /// ``start(_:attachedClient:)`` handing the monitor `attachFD` (or -1): a client
+    /// connection registered before the container's process starts (``startAttached``).
+    func start(_ nameOrID: String, attachedClient: Int32, attachFD: Int32) throws -> ContainerRecord {
         let record = try container(nameOrID)
         if record.state.isActive { return record }
         let id = record.id
@@ -34,7 +40,7 @@ extension Engine {
         guard kujira_socketpair(Int32(SOCK_STREAM.rawValue), &sockets) == 0 else { throw EngineError.posix("socketpair", errno: errno) }
         defer { close(sockets[0]) }
         try activateVolumes(record)
-        let pid = try spawnMonitor(id: id, syncFD: sockets[1])
+        let pid = try spawnMonitor(id: id, syncFD: sockets[1], attachFD: attachFD)
         close(sockets[1])
 
         var message: [UInt8] = []
@@ -57,8 +63,9 @@ extension Engine {
         return try container(id)
     }
 
-    /// Spawns `monitorExecutable __monitor --root ROOT --state STATE ID`.
-    func spawnMonitor(id: String, syncFD: Int32) throws -> pid_t {
+    /// Spawns `monitorExecutable __monitor --root ROOT --state STATE ID` (with
+    /// `--attach-fd 4` and `attachFD` as fd 4 when it is not -1).
+    func spawnMonitor(id: String, syncFD: Int32, attachFD: Int32 = -1) throws -> pid_t {
         let logPath = "\(directory(id))/monitor.log"
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -68,10 +75,11 @@ extension Engine {
         }
         guard devNull >= 0, log >= 0 else { throw EngineError.posix("opening \(logPath)", errno: errno) }
         // Every source fd above the targets, so no mapping overwrites another's source.
-        let sources = [devNull, log, log, syncFD].map { fcntl($0, F_DUPFD_CLOEXEC, 10) }
+        let sources = ([devNull, log, log, syncFD] + (attachFD >= 0 ? [attachFD] : [])).map { fcntl($0, F_DUPFD_CLOEXEC, 10) }
         defer { for fd in sources where fd >= 0 { close(fd) } }
         guard sources.allSatisfy({ $0 >= 0 }) else { throw EngineError.posix("duplicating the monitor's fds", errno: errno) }
-        let arguments = [monitorExecutable, "__monitor", "--root", root, "--state", state, id]
+        let arguments = [monitorExecutable, "__monitor", "--root", root, "--state", state]
+            + (attachFD >= 0 ? ["--attach-fd", "4"] : []) + [id]
         let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
@@ -80,10 +88,11 @@ extension Engine {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let targets: [Int32] = [0, 1, 2, 3]
+        let targets: [Int32] = Array(0..<Int32(sources.count))
         let result = argv.withUnsafeBufferPointer { argvBuffer in
             envp.withUnsafeBufferPointer { envpBuffer in
-                kujira_spawn(monitorExecutable, argvBuffer.baseAddress, envpBuffer.baseAddress, sources, targets, 4, 4, 0, &pid)
+                kujira_spawn(monitorExecutable, argvBuffer.baseAddress, envpBuffer.baseAddress, sources, targets,
+                             Int32(sources.count), Int32(sources.count), 0, &pid)
             }
         }
         guard result == 0 else { throw EngineError.posix("starting the monitor \(monitorExecutable)", errno: result) }

@@ -23,7 +23,9 @@ struct JSONLogWriter: Sendable {
         func wait() { done.wait() }
     }
 
-    func pump(fd source: Int32, stream: String) -> Pump {
+    /// Starts a pump of `source` into the log as `stream`; `tee` also gets every chunk read
+    /// (the monitor's attached clients).
+    func pump(fd source: Int32, stream: String, tee: (@Sendable ([UInt8]) -> Void)? = nil) -> Pump {
         let done = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
             var pending: [UInt8] = []
@@ -32,6 +34,7 @@ struct JSONLogWriter: Sendable {
                 let count = read(source, &buffer, buffer.count)
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
+                tee?(Array(buffer[0..<count]))
                 pending += buffer[0..<count]
                 while let newline = pending.firstIndex(of: 0x0A) {
                     write(Array(pending[...newline]), stream: stream)

@@ -19,8 +19,11 @@ extension Engine {
     /// runs, or the reason it could not start, and is then closed. Call it from a freshly
     /// started process whose fds 0-2 are /dev/null and a diagnostics log (`Engine.start`
     /// arranges that for `kujira __monitor`).
-    public func runMonitor(id: String, syncFD: Int32) -> Int32 {
+    /// `attachFD` (or -1) is a client connection made before the start (``startAttached``).
+    public func runMonitor(id: String, syncFD: Int32, attachFD: Int32 = -1) -> Int32 {
         _ = fcntl(syncFD, F_SETFD, FD_CLOEXEC)
+        if attachFD >= 0 { _ = fcntl(attachFD, F_SETFD, FD_CLOEXEC) }
+        signal(SIGPIPE, SIG_IGN)
         setsid()
         var sync: Int32? = syncFD
         func report(_ text: String) {
@@ -40,11 +43,13 @@ extension Engine {
                 record.state.monitorStartTime = startTime
             }
             let log = try JSONLogWriter(path: record.logPath)
+            let hub = try AttachHub(directory: attachDirectory(id), firstClient: attachFD)
+            defer { hub.close() }
             var restarts = 0
             while true {
                 let exit: (code: Int32, oomKilled: Bool)
                 do {
-                    exit = try runOnce(record: record, log: log) { report("ok"); emit("start", record) }
+                    exit = try runOnce(record: record, log: log, hub: hub) { report("ok"); emit("start", record) }
                 } catch {
                     let message = "\(error)"
                     diagnose("start failed: \(message)")
@@ -109,7 +114,7 @@ extension Engine {
 
     /// Creates and starts the runtime container with fresh stdout/stderr pipes, pumps them
     /// into `log`, waits for the process and deletes the runtime container.
-    func runOnce(record: ContainerRecord, log: JSONLogWriter, started: () -> Void) throws -> (code: Int32, oomKilled: Bool) {
+    func runOnce(record: ContainerRecord, log: JSONLogWriter, hub: AttachHub, started: () -> Void) throws -> (code: Int32, oomKilled: Bool) {
         let id = record.id
         var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1]
         guard kujira_pipe(&out) == 0 else { throw EngineError.posix("pipe", errno: errno) }
@@ -121,32 +126,47 @@ extension Engine {
         // the duration of create, then back at our diagnostics log.
         let savedOut = fcntl(1, F_DUPFD_CLOEXEC, 3), savedErr = fcntl(2, F_DUPFD_CLOEXEC, 3)
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        dup2(devNull, 0)
+        let stdio: AttachHub.RunStdio
+        do { stdio = try hub.prepareRun(record.config) } catch {
+            close(out[0]); close(out[1]); close(err[0]); close(err[1]); close(devNull); close(savedOut); close(savedErr)
+            throw error
+        }
+        dup2(stdio.stdinRead >= 0 ? stdio.stdinRead : devNull, 0)
         dup2(out[1], 1)
         dup2(err[1], 2)
         func restoreStdio() {
             dup2(savedOut, 1)
             dup2(savedErr, 2)
+            dup2(devNull, 0)
             close(savedOut); close(savedErr); close(devNull)
             close(out[1]); close(err[1])
         }
         let state: RuncState
         do {
             try? runtime.delete(id: id, force: true)
-            state = try runtime.create(id: id, bundle: directory(id), options: CreateOptions())
+            state = try runtime.create(id: id, bundle: directory(id), options: stdio.options)
         } catch {
             restoreStdio()
+            hub.discard(stdio)
             close(out[0]); close(err[0])
             throw error
         }
         restoreStdio()
-        let pumps = [log.pump(fd: out[0], stream: "stdout"), log.pump(fd: err[0], stream: "stderr")]
+        do { try hub.beginRun(record.config, stdio) } catch {
+            try? runtime.delete(id: id, force: true)
+            close(out[0]); close(err[0])
+            hub.endRun()
+            throw error
+        }
+        let pumps = [log.pump(fd: out[0], stream: "stdout", tee: hub.tee(AttachFrame.stdout)),
+                     log.pump(fd: err[0], stream: "stderr", tee: hub.tee(AttachFrame.stderr))] + hub.terminalPumps(log)
         let pid = Int32(state.pid)
         do {
             try runtime.start(id: id)
         } catch {
             try? runtime.delete(id: id, force: true)
             pumps.forEach { $0.wait() }
+            hub.endRun()
             throw error
         }
         try update(id) { record in
@@ -160,6 +180,7 @@ extension Engine {
         started()
         let code = (try? ContainerRuntime.waitForExit(pid: pid)) ?? 255
         pumps.forEach { $0.wait() }
+        hub.endRun()
         let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(id), containerID: id)
         let oomKilled = ((try? cgroup?.oomKillCount()) ?? 0) > 0
         try? runtime.delete(id: id, force: true)

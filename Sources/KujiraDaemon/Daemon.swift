@@ -37,6 +37,8 @@ public final class Daemon: Sendable {
         /// Attach streams open per container id: an `--rm` container is removed only once its
         /// attached streams have read all of its output.
         var attachments: [String: Int] = [:]
+        /// Whether each exec instance created here attaches stdin (`docker exec -i`).
+        var execStdin: [String: Bool] = [:]
     }
     let memory = Mutex(Memory())
     let changed = NSCondition()
@@ -63,6 +65,7 @@ public final class Daemon: Sendable {
         addBuildRoutes(router)
         addVolumeRoutes(router)
         addContainerExtrasRoutes(router)
+        addExecRoutes(router)
         return router
     }
 

@@ -115,7 +115,7 @@ func removeContainers(_ daemon: KujiradProcess) {
 /// The real docker CLI (client only) against kujirad (Docs/kujirad.md).
 @Suite("kujirad with the docker CLI", .serialized)
 struct KujiradDockerCLITests {
-    @Test("version, info, load, images, run, ps, logs, stop, rm, build, system df, volumes, cp, diff, top, rename, commit, events, errors, restart",
+    @Test("version, info, load, images, run, ps, logs, stop, rm, build, system df, volumes, cp, exec -it, diff, top, rename, commit, events, errors, restart",
           .enabled(if: Host.has(["docker"], root: true)))
     func dockerCLI() throws {
         try withTemporaryDirectory { scratch in
@@ -204,6 +204,15 @@ struct KujiradDockerCLITests {
             #expect(try String(contentsOfFile: "\(scratch)/back.txt", encoding: .utf8) == "into the container\n")
             #expect(try daemon.mustDocker(["diff", worker]).stdout.contains("A /root/in.txt"))
             #expect(try daemon.mustDocker(["top", worker]).stdout.contains("sleep 600"))
+            // docker exec -it under a pty (script(1) gives the CLI its terminal).
+            let execIt = try run("script", ["-qec", "docker exec -it \(worker) sh -c 'cat /root/in.txt; exit 4'", "/dev/null"], environment: [
+                "DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config",
+            ])
+            #expect(execIt.status == 4, "\(execIt.stdout)\(execIt.stderr)")
+            #expect(execIt.stdout.contains("into the container"))
+            let execPlain = try daemon.docker(["exec", worker, "true"])
+            #expect(execPlain.status != 0)
+            #expect(execPlain.stderr.contains("exec without a TTY is not supported by kujirad yet"))
             try daemon.mustDocker(["rename", worker, "\(worker)-renamed"])
             let committed = "committed-\(UUID().uuidString.prefix(8).lowercased()):1"
             try daemon.mustDocker(["commit", "\(worker)-renamed", committed])
