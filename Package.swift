@@ -39,6 +39,8 @@ let package = Package(
         .executable(name: "kujira-init", targets: ["kujira-init"]),
         .executable(name: "kujira-bench", targets: ["kujira-bench"]),
         .executable(name: "kujira-registry-bench", targets: ["kujira-registry-bench"]),
+        // The Docker Engine API daemon (Docs/kujirad.md).
+        .executable(name: "kujirad", targets: ["kujirad"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -157,6 +159,24 @@ let package = Package(
             path: "Examples/kujira",
             swiftSettings: swiftSettings
         ),
+        // kujirad's server and routes (Docs/kujirad.md): a library target so that
+        // Tests/KujiradTests can test the HTTP parser; Examples/kujirad is its command line.
+        // accept4/pipe2 with O_CLOEXEC for kujirad (GNU extensions Swift's Glibc hides).
+        .target(name: "CKujiraDaemon"),
+        .target(
+            name: "KujiraDaemon",
+            dependencies: ["CKujiraDaemon", "Kujira", "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraBuild", "KujiraGPU", "KujiraVolume"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kujirad",
+            dependencies: [
+                "KujiraDaemon", "Kujira", "KujiraGPU", "KujiraRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/kujirad",
+            swiftSettings: swiftSettings
+        ),
         // The fuzz target for the tar reader and the whiteout logic; Fuzz/run.sh builds it
         // with libFuzzer, a plain build replays files (Fuzz/README.md).
         .executableTarget(
@@ -250,6 +270,11 @@ let package = Package(
         .testTarget(
             name: "KujiraBuildTests",
             dependencies: ["KujiraBuild", "KujiraImage", "KujiraOCI", "KujiraDockerfile"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KujiradTests",
+            dependencies: ["KujiraDaemon"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

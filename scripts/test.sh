@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh debug
 peers=(umoci skopeo runc jq debootstrap hyperfine docker-registry apache2-utils openssl podman
-       nftables containernetworking-plugins curl iproute2 containerd conmon time buildah catatonit)
+       nftables containernetworking-plugins curl iproute2 containerd conmon time buildah catatonit python3-venv)
+# kujirad's tests drive the real docker CLI (client only; dockerd is never started): Debian's
+# docker.io when no docker client is installed.
+command -v docker >/dev/null || peers+=(docker.io)
 missing=()
 for p in "${peers[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

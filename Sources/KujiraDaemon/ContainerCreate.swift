@@ -1,0 +1,286 @@
+// `POST /containers/create`: Docker's `Config`, `HostConfig` and `NetworkingConfig` mapped
+// onto the engine's ContainerOptions. A field the engine cannot honour is refused with 400
+// naming it whenever the client set it to anything but its default — never ignored.
+
+import Foundation
+import Kujira
+
+/// The mapping of a create request onto ``ContainerOptions``.
+enum ContainerCreateRequest {
+    /// Config fields that are mapped, or that only concern the client's attach and are
+    /// harmless (`AttachStdout`, `AttachStderr`, `ArgsEscaped`).
+    static let mappedConfig: Set<String> = [
+        "Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Labels", "StopSignal", "StopTimeout",
+        "AttachStdout", "AttachStderr", "ArgsEscaped", "HostConfig", "NetworkingConfig", "Tty", "OpenStdin", "StdinOnce",
+        "AttachStdin", "Volumes",
+    ]
+    /// HostConfig fields that are mapped.
+    static let mappedHost: Set<String> = [
+        "Binds", "Mounts", "Tmpfs", "AutoRemove", "RestartPolicy", "NetworkMode", "Memory", "MemorySwap", "CpuShares",
+        "NanoCpus", "PidsLimit", "CapAdd", "CapDrop", "Privileged", "ReadonlyRootfs", "SecurityOpt", "Ulimits",
+        "Devices", "DeviceRequests", "LogConfig", "MemorySwappiness", "IpcMode", "CgroupnsMode", "ConsoleSize",
+        "VolumesFrom", "VolumeDriver",
+    ]
+
+    /// Whether `value` is what a client sends for an option it did not set: null, false,
+    /// 0, "", an empty list or object, or a list or object of such values.
+    static func isDefault(_ value: Any?) -> Bool {
+        switch value {
+        case nil, is NSNull: return true
+        case let flag as Bool: return !flag
+        case let number as NSNumber: return number.doubleValue == 0
+        case let text as String: return text.isEmpty
+        case let list as [Any]: return list.allSatisfy { isDefault($0) }
+        case let object as [String: Any]: return object.values.allSatisfy { isDefault($0) }
+        default: return false
+        }
+    }
+
+    static func unsupported(_ field: String, _ what: String = "") -> APIError {
+        APIError(400, "\(field) is not supported by kujirad (the Kujira engine)\(what.isEmpty ? "" : ": \(what)"); remove it from the request")
+    }
+
+    /// A string list field (`["a","b"]`, or a single string as older clients send).
+    static func strings(_ value: Any?, field: String) throws -> [String]? {
+        switch value {
+        case nil, is NSNull: return nil
+        case let list as [Any]:
+            return try list.map { item in
+                guard let text = item as? String else { throw APIError(400, "\(field) must be a list of strings") }
+                return text
+            }
+        case let text as String: return [text]
+        default: throw APIError(400, "\(field) must be a list of strings")
+        }
+    }
+
+    static func int64(_ value: Any?, field: String) throws -> Int64? {
+        switch value {
+        case nil, is NSNull: return nil
+        case let number as NSNumber: return number.int64Value
+        default: throw APIError(400, "\(field) must be a number")
+        }
+    }
+
+    static func bool(_ value: Any?) -> Bool { (value as? NSNumber)?.boolValue ?? false }
+
+    /// The options for `body` (the create request's JSON) and container `name`.
+    static func options(body: Any?, name: String?) throws -> ContainerOptions {
+        guard let config = body as? [String: Any] else { throw APIError(400, "the request body must be a JSON object (the container's Config)") }
+        guard let image = config["Image"] as? String, !image.isEmpty else { throw APIError(400, "Config.Image is required") }
+        var options = ContainerOptions(image: image)
+        if let name, !name.isEmpty { options.name = name.hasPrefix("/") ? String(name.dropFirst()) : name }
+
+        for (key, value) in config where !mappedConfig.contains(key) && !isDefault(value) {
+            throw unsupported("Config.\(key)")
+        }
+        if bool(config["Tty"]) { throw unsupported("Config.Tty", "containers get no terminal yet (run without -t)") }
+        if bool(config["OpenStdin"]) || bool(config["AttachStdin"]) || bool(config["StdinOnce"]) {
+            throw unsupported("Config.OpenStdin", "stdin is not forwarded to containers yet (run without -i)")
+        }
+        let cmd = try strings(config["Cmd"], field: "Config.Cmd") ?? []
+        options.command = cmd
+        if let entrypoint = try strings(config["Entrypoint"], field: "Config.Entrypoint") {
+            if entrypoint.isEmpty || entrypoint == [""] {
+                options.entrypoint = ""
+            } else {
+                options.entrypoint = entrypoint[0]
+                options.command = Array(entrypoint.dropFirst()) + cmd
+            }
+        }
+        options.env = try strings(config["Env"], field: "Config.Env") ?? []
+        if let dir = config["WorkingDir"] as? String, !dir.isEmpty { options.workingDir = dir }
+        if let user = config["User"] as? String, !user.isEmpty { options.user = user }
+        if let host = config["Hostname"] as? String, !host.isEmpty { options.hostname = host }
+        if let labels = config["Labels"] as? [String: Any] {
+            options.labels = try labels.sorted { $0.key < $1.key }.map { key, value in
+                guard let text = value as? String else { throw APIError(400, "Config.Labels values must be strings") }
+                return "\(key)=\(text)"
+            }
+        }
+        if let signal = config["StopSignal"] as? String, !signal.isEmpty { options.stopSignal = signal }
+        if let timeout = try int64(config["StopTimeout"], field: "Config.StopTimeout") { options.stopTimeout = Int(timeout) }
+
+        if let host = config["HostConfig"] as? [String: Any] { try applyHostConfig(host, to: &options) }
+        // `Volumes`: anonymous volumes (`-v /data`), as a set of paths. A path that a bind or
+        // mount already covers is skipped, as dockerd does (docker-py lists its binds here).
+        if let volumes = config["Volumes"] as? [String: Any] {
+            let covered = Set(options.volumes.compactMap { bind -> String? in
+                let parts = bind.split(separator: ":")
+                return parts.count >= 2 ? String(parts[1]) : nil
+            } + options.mounts.compactMap { mount -> String? in
+                mount.split(separator: ",").first { $0.hasPrefix("target=") }.map { String($0.dropFirst("target=".count)) }
+            })
+            options.volumes += volumes.keys.sorted().filter { !covered.contains($0) }
+        }
+        if let networking = config["NetworkingConfig"] as? [String: Any] {
+            try checkNetworking(networking, mode: (config["HostConfig"] as? [String: Any])?["NetworkMode"] as? String ?? "")
+        }
+        return options
+    }
+
+    static func applyHostConfig(_ host: [String: Any], to options: inout ContainerOptions) throws {
+        for (key, value) in host where !mappedHost.contains(key) && !isDefault(value) {
+            throw unsupported("HostConfig.\(key)")
+        }
+        options.volumes = (try strings(host["Binds"], field: "HostConfig.Binds") ?? []) + options.volumes
+        if let driver = host["VolumeDriver"] as? String, !driver.isEmpty, driver != "local" {
+            throw unsupported("HostConfig.VolumeDriver \(driver)", "only the local volume driver exists")
+        }
+        if let mounts = host["Mounts"] as? [Any] {
+            for case let mount as [String: Any] in mounts {
+                options.mounts.append(try mountFlag(mount))
+            }
+        }
+        options.volumesFrom = try strings(host["VolumesFrom"], field: "HostConfig.VolumesFrom") ?? []
+        if let tmpfs = host["Tmpfs"] as? [String: Any] {
+            for (path, value) in tmpfs.sorted(by: { $0.key < $1.key }) {
+                let mountOptions = value as? String ?? ""
+                options.tmpfs.append(mountOptions.isEmpty ? path : "\(path):\(mountOptions)")
+            }
+        }
+        options.autoRemove = bool(host["AutoRemove"])
+        if let policy = host["RestartPolicy"] as? [String: Any], let name = policy["Name"] as? String, !name.isEmpty {
+            let count = try int64(policy["MaximumRetryCount"], field: "RestartPolicy.MaximumRetryCount") ?? 0
+            options.restart = count > 0 ? "\(name):\(count)" : name
+        }
+        if options.autoRemove && options.restart != "no" {
+            throw APIError(400, "conflicting options: cannot combine AutoRemove with restart policy \(options.restart)")
+        }
+        switch host["NetworkMode"] as? String ?? "" {
+        case "", "default", "none": options.network = "none"
+        case "host": options.network = "host"
+        case let other:
+            throw unsupported("HostConfig.NetworkMode \(other)", "kujirad has the none (default: loopback only) and host networks")
+        }
+        if let memory = try int64(host["Memory"], field: "HostConfig.Memory"), memory > 0 { options.memory = "\(memory)" }
+        if let swap = try int64(host["MemorySwap"], field: "HostConfig.MemorySwap"), swap != 0 { options.memorySwap = "\(swap)" }
+        if let swappiness = try int64(host["MemorySwappiness"], field: "HostConfig.MemorySwappiness"), swappiness != -1 {
+            throw unsupported("HostConfig.MemorySwappiness")
+        }
+        if let shares = try int64(host["CpuShares"], field: "HostConfig.CpuShares"), shares > 0 { options.cpuShares = shares }
+        if let nano = try int64(host["NanoCpus"], field: "HostConfig.NanoCpus"), nano > 0 { options.cpus = Double(nano) / 1e9 }
+        if let pids = try int64(host["PidsLimit"], field: "HostConfig.PidsLimit"), pids > 0 { options.pidsLimit = pids }
+        options.capAdd = try strings(host["CapAdd"], field: "HostConfig.CapAdd") ?? []
+        options.capDrop = try strings(host["CapDrop"], field: "HostConfig.CapDrop") ?? []
+        options.privileged = bool(host["Privileged"])
+        options.readOnly = bool(host["ReadonlyRootfs"])
+        options.securityOpt = try strings(host["SecurityOpt"], field: "HostConfig.SecurityOpt") ?? []
+        if let ulimits = host["Ulimits"] as? [Any] {
+            for case let limit as [String: Any] in ulimits {
+                guard let name = limit["Name"] as? String, let soft = try int64(limit["Soft"], field: "Ulimits.Soft"),
+                      let hard = try int64(limit["Hard"], field: "Ulimits.Hard") else {
+                    throw APIError(400, "HostConfig.Ulimits entries need Name, Soft and Hard")
+                }
+                options.ulimits.append("\(name)=\(soft):\(hard)")
+            }
+        }
+        if let devices = host["Devices"] as? [Any] {
+            for case let device as [String: Any] in devices {
+                guard let onHost = device["PathOnHost"] as? String, !onHost.isEmpty else {
+                    throw APIError(400, "HostConfig.Devices entries need PathOnHost")
+                }
+                let inContainer = (device["PathInContainer"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? onHost
+                let permissions = (device["CgroupPermissions"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "rwm"
+                options.devices.append("\(onHost):\(inContainer):\(permissions)")
+            }
+        }
+        if let requests = host["DeviceRequests"] as? [Any] {
+            for case let request as [String: Any] in requests {
+                let driver = request["Driver"] as? String ?? ""
+                let ids = try strings(request["DeviceIDs"], field: "DeviceRequests.DeviceIDs") ?? []
+                if driver == "cdi" {
+                    options.devices += ids
+                    continue
+                }
+                let capabilities = (request["Capabilities"] as? [[String]] ?? []).flatMap { $0 }.filter { $0 != "gpu" }
+                if !capabilities.isEmpty { throw unsupported("HostConfig.DeviceRequests[].Capabilities \(capabilities)") }
+                if let requestOptions = request["Options"], !isDefault(requestOptions) { throw unsupported("HostConfig.DeviceRequests[].Options") }
+                var parts: [String] = []
+                if !ids.isEmpty {
+                    parts.append("device=\(ids.joined(separator: ","))")
+                } else {
+                    let count = try int64(request["Count"], field: "DeviceRequests.Count") ?? 0
+                    parts.append(count < 0 ? "all" : "\(count)")
+                }
+                if !driver.isEmpty { parts.append("driver=\(driver)") }
+                guard options.gpus == nil else { throw unsupported("several HostConfig.DeviceRequests for GPUs") }
+                options.gpus = parts.count == 1 ? parts[0] : parts.map { $0 == "all" ? "count=all" : $0 }.joined(separator: ",")
+            }
+        }
+        if let log = host["LogConfig"] as? [String: Any] {
+            let type = log["Type"] as? String ?? ""
+            guard type.isEmpty || type == "json-file" else { throw unsupported("HostConfig.LogConfig.Type \(type)", "the log driver is json-file") }
+            if let logOptions = log["Config"], !isDefault(logOptions) { throw unsupported("HostConfig.LogConfig.Config") }
+        }
+        for key in ["IpcMode", "CgroupnsMode"] {
+            let mode = host[key] as? String ?? ""
+            guard mode.isEmpty || mode == "private" || (key == "IpcMode" && mode == "shareable") else {
+                throw unsupported("HostConfig.\(key) \(mode)")
+            }
+        }
+    }
+
+    /// A `Mounts` entry as the `--mount` flag the engine parses.
+    static func mountFlag(_ mount: [String: Any]) throws -> String {
+        let type = mount["Type"] as? String ?? "volume"
+        guard ["bind", "volume", "tmpfs"].contains(type) else {
+            throw unsupported("HostConfig.Mounts of type \(type)", "bind, volume and tmpfs mounts are")
+        }
+        let target = mount["Target"] as? String ?? ""
+        guard !target.isEmpty else { throw APIError(400, "HostConfig.Mounts: a \(type) mount needs a Target") }
+        var parts = ["type=\(type)"]
+        if let source = mount["Source"] as? String, !source.isEmpty { parts.append("source=\(source)") }
+        parts.append("target=\(target)")
+        if bool(mount["ReadOnly"]) { parts.append("readonly") }
+        for key in ["Consistency"] where !isDefault(mount[key]) && mount[key] as? String != "default" {
+            throw unsupported("HostConfig.Mounts[].\(key)")
+        }
+        if let bind = mount["BindOptions"] as? [String: Any] {
+            if let propagation = bind["Propagation"] as? String, !propagation.isEmpty { parts.append("bind-propagation=\(propagation)") }
+            if bool(bind["CreateMountpoint"]) { parts.append("bind-create-src") }
+            for (key, value) in bind where !["Propagation", "CreateMountpoint"].contains(key) && !isDefault(value) {
+                throw unsupported("HostConfig.Mounts[].BindOptions.\(key)")
+            }
+        }
+        if let volume = mount["VolumeOptions"] as? [String: Any] {
+            if bool(volume["NoCopy"]) { parts.append("volume-nocopy") }
+            if let labels = volume["Labels"] as? [String: String] {
+                parts += labels.sorted { $0.key < $1.key }.map { "volume-label=\($0.key)=\($0.value)" }
+            }
+            if let driver = volume["DriverConfig"] as? [String: Any] {
+                if let name = driver["Name"] as? String, !name.isEmpty { parts.append("volume-driver=\(name)") }
+                if let driverOptions = driver["Options"] as? [String: String] {
+                    parts += driverOptions.sorted { $0.key < $1.key }.map { "volume-opt=\($0.key)=\($0.value)" }
+                }
+            }
+            for (key, value) in volume where !["NoCopy", "Labels", "DriverConfig"].contains(key) && !isDefault(value) {
+                throw unsupported("HostConfig.Mounts[].VolumeOptions.\(key)")
+            }
+        }
+        if let tmpfs = mount["TmpfsOptions"] as? [String: Any] {
+            if let size = try int64(tmpfs["SizeBytes"], field: "TmpfsOptions.SizeBytes"), size > 0 { parts.append("tmpfs-size=\(size)") }
+            if let mode = try int64(tmpfs["Mode"], field: "TmpfsOptions.Mode"), mode > 0 { parts.append("tmpfs-mode=\(String(mode, radix: 8))") }
+            for (key, value) in tmpfs where !["SizeBytes", "Mode"].contains(key) && !isDefault(value) {
+                throw unsupported("HostConfig.Mounts[].TmpfsOptions.\(key)")
+            }
+        }
+        for (key, value) in mount where !["Type", "Source", "Target", "ReadOnly", "Consistency", "BindOptions", "VolumeOptions", "TmpfsOptions"].contains(key) && !isDefault(value) {
+            throw unsupported("HostConfig.Mounts[].\(key)")
+        }
+        return parts.joined(separator: ",")
+    }
+
+    /// `NetworkingConfig`: only an empty endpoint for the network mode itself.
+    static func checkNetworking(_ networking: [String: Any], mode: String) throws {
+        for (key, value) in networking where key != "EndpointsConfig" && !isDefault(value) {
+            throw unsupported("NetworkingConfig.\(key)")
+        }
+        guard let endpoints = networking["EndpointsConfig"] as? [String: Any] else { return }
+        for (network, settings) in endpoints {
+            guard [mode, "default", "none", "host"].contains(network) || (mode.isEmpty && network == "bridge"), isDefault(settings) else {
+                throw unsupported("NetworkingConfig.EndpointsConfig[\(network)]", "kujirad has no user networks yet")
+            }
+        }
+    }
+}

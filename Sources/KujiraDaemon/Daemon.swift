@@ -1,0 +1,86 @@
+// The daemon: the engine, the registry configuration and what kujirad keeps in memory
+// between requests (exit codes of `--rm` containers it removed), and its route table.
+
+import Foundation
+public import Kujira
+import KujiraImage
+public import KujiraRegistry
+import Synchronization
+
+/// kujirad: the Docker Engine API over a Kujira ``Engine``.
+///
+///     let daemon = try Daemon(engine: Engine(root: "/var/lib/kujira", state: "/run/kujira",
+///                                            monitorExecutable: "/usr/local/bin/kujirad"))
+///     let server = HTTPServer(handler: daemon.handler)
+///     try server.listen(.unix("/run/kujira/kujirad.sock"))
+///     server.serve()
+///
+/// The handlers block (the engine's API blocks); the server gives each connection its own
+/// thread. Nothing of a container lives only here: a restarted daemon finds every container
+/// on disk, and its monitors never depended on the daemon.
+public final class Daemon: Sendable {
+    /// kujirad's version, as `/version` reports it.
+    public static let version = "0.1.0"
+
+    /// The engine.
+    public let engine: Engine
+    /// How pulls and pushes reach registries (insecure hosts, mirrors, …).
+    public let registry: RegistryConfiguration
+    /// The builder's runtime state root.
+    public let buildRoot: String
+    /// When the daemon started.
+    let started = Date()
+
+    struct Memory {
+        /// Exit codes of `--rm` containers this daemon removed, by id (for `wait?condition=removed`).
+        var removedExitCodes: [String: Int32] = [:]
+        /// Attach streams open per container id: an `--rm` container is removed only once its
+        /// attached streams have read all of its output.
+        var attachments: [String: Int] = [:]
+        /// Whether each exec instance created here attaches stdin (`docker exec -i`).
+        var execStdin: [String: Bool] = [:]
+    }
+    let memory = Mutex(Memory())
+    let changed = NSCondition()
+
+    /// A daemon over `engine`.
+    public init(engine: Engine, registry: RegistryConfiguration = RegistryConfiguration(), buildRoot: String? = nil) {
+        self.engine = engine
+        self.registry = registry
+        self.buildRoot = buildRoot ?? "\(engine.state)/build"
+    }
+
+    /// The request handler to give an ``HTTPServer``.
+    public var handler: RequestHandler {
+        let router = makeRouter()
+        return { request, writer in router.handle(request, writer) }
+    }
+
+    /// Every route, specific patterns before general ones.
+    func makeRouter() -> Router {
+        let router = Router()
+        addSystemRoutes(router)
+        addImageRoutes(router)
+        addContainerRoutes(router)
+        addBuildRoutes(router)
+        addVolumeRoutes(router)
+        addContainerExtrasRoutes(router)
+        addExecRoutes(router)
+        return router
+    }
+
+    /// Changes the in-memory state and wakes the threads waiting on it.
+    func updateMemory(_ body: (inout Memory) -> Void) {
+        changed.lock()
+        memory.withLock { body(&$0) }
+        changed.broadcast()
+        changed.unlock()
+    }
+
+    /// Waits (without polling) until `condition` holds for the in-memory state.
+    func waitForMemory(_ condition: (Memory) -> Bool) {
+        changed.lock()
+        while !memory.withLock({ condition($0) }) { changed.wait() }
+        changed.unlock()
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A kujirad on a temporary socket over a temporary root, started with posix_spawn (not
+/// Foundation's Process) and stopped with SIGTERM.
+final class KujiradProcess {
+    let root: String
+    let socket: String
+    let log: String
+    private(set) var pid: pid_t = 0
+
+    /// The kujirad binary: `KUJIRAD_BIN`, else next to `kujira`.
+    static var binary: String {
+        ProcessInfo.processInfo.environment["KUJIRAD_BIN"]
+            ?? URL(fileURLWithPath: Host.kujira).deletingLastPathComponent().appendingPathComponent("kujirad").path
+    }
+
+    init(scratch: String) throws {
+        root = "\(scratch)/root"
+        socket = "\(scratch)/kujirad.sock"
+        log = "\(scratch)/kujirad.log"
+        try start()
+    }
+
+    /// Starts the daemon and waits until its socket accepts connections.
+    func start() throws {
+        let arguments = [Self.binary, "-H", "unix://\(socket)", "--root", root, "--state", "\(root)-state"]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard spawned == 0 else { throw TestFailure("starting \(arguments[0]): \(String(cString: strerror(spawned)))") }
+        for _ in 0..<1200 {
+            if Self.accepts(socket) { return }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                pid = 0
+                throw TestFailure("kujirad exited (status \(status)): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            }
+            usleep(50_000)
+        }
+        stop()
+        throw TestFailure("kujirad did not open \(socket)")
+    }
+
+    static func accepts(_ path: String) -> Bool {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        }
+    }
+
+    /// SIGTERM, then waits for the daemon to exit; returns its exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard pid > 0 else { return -1 }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        pid = 0
+        return status
+    }
+
+    /// Runs the docker CLI against this daemon (its own config directory, legacy builder).
+    @discardableResult
+    func docker(_ arguments: [String]) throws -> ProcessResult {
+        try run("docker", arguments, environment: [
+            "DOCKER_HOST": "unix://\(socket)", "DOCKER_CONFIG": "\(root)-docker-config", "DOCKER_BUILDKIT": "0",
+        ])
+    }
+
+    /// Runs a docker command that must succeed.
+    @discardableResult
+    func mustDocker(_ arguments: [String]) throws -> ProcessResult {
+        let result = try docker(arguments)
+        guard result.succeeded else {
+            throw TestFailure("docker \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)\nkujirad log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+        return result
+    }
+}
+
+/// The busybox test image as a `docker save` tarball, made with `kujira import` and `kujira save`.
+func busyboxArchive(scratch: String) throws -> String {
+    let rootfs = "\(scratch)/busybox-rootfs", seed = "\(scratch)/seed-root", archive = "\(scratch)/busybox.tar"
+    try TestImages.busyboxRootfs(at: rootfs)
+    let imported = try kujira(seed, ["import", "--change", "CMD [\"sh\"]", rootfs, "busybox:latest"])
+    guard imported.succeeded else { throw TestFailure("kujira import: \(imported.stderr)") }
+    let saved = try kujira(seed, ["save", "-o", archive, "busybox:latest"])
+    guard saved.succeeded else { throw TestFailure("kujira save: \(saved.stderr)") }
+    return archive
+}
+
+/// Removes what a daemon's containers left under a scratch root (their rootfs mounts).
+func removeContainers(_ daemon: KujiradProcess) {
+    if let ids = try? daemon.docker(["ps", "-aq"]).stdout.split(separator: "\n"), !ids.isEmpty {
+        _ = try? daemon.docker(["rm", "-f"] + ids.map(String.init))
+    }
+}
+
+/// The real docker CLI (client only) against kujirad (Docs/kujirad.md).
+@Suite("kujirad with the docker CLI", .serialized)
+struct KujiradDockerCLITests {
+    @Test("version, info, load, images, run, ps, logs, stop, rm, build, system df, volumes, cp, exec -it, diff, top, rename, commit, events, errors, restart",
+          .enabled(if: Host.has(["docker"], root: true)))
+    func dockerCLI() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            let version = try daemon.mustDocker(["version"]).stdout
+            #expect(version.contains("Server: Kujira"))
+            #expect(version.contains("API version:      1.45 (minimum version 1.24)"))
+            #expect(try daemon.mustDocker(["info"]).stdout.contains("Server Version: 0.1.0"))
+
+            #expect(try daemon.mustDocker(["load", "-i", archive]).stdout.contains("Loaded image: busybox:latest"))
+            let images = try daemon.mustDocker(["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout
+            #expect(images.split(separator: "\n").contains("busybox:latest"))
+
+            #expect(try daemon.mustDocker(["run", "--rm", "busybox", "echo", "hi"]).stdout == "hi\n")
+            let failed = try daemon.docker(["run", "--rm", "busybox", "sh", "-c", "exit 3"])
+            #expect(failed.status == 3)
+
+            let name = "web-\(UUID().uuidString.prefix(8).lowercased())"
+            let id = try daemon.mustDocker(["run", "-d", "--name", name, "busybox", "sh", "-c", "echo started; echo oops >&2; exec sleep 600"])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(id.count == 64)
+            let running = try daemon.mustDocker(["ps", "--format", "{{.Names}} {{.Status}}"]).stdout
+            #expect(running.contains("\(name) Up"))
+            try daemon.mustDocker(["stop", "-t", "1", name])
+            let logs = try daemon.mustDocker(["logs", name])
+            #expect(logs.stdout == "started\n")
+            #expect(logs.stderr == "oops\n")
+            #expect(try daemon.mustDocker(["ps", "--format", "{{.Names}}"]).stdout.contains(name) == false)
+            #expect(try daemon.mustDocker(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]).stdout.contains("\(name) Exited (137)"))
+            #expect(try daemon.mustDocker(["rm", name]).stdout == "\(name)\n")
+
+            let missing = try daemon.docker(["rm", name])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("Error response from daemon: No such container: \(name)"))
+            let ports = try daemon.docker(["run", "--rm", "-p", "127.0.0.1:18081:80", "busybox", "true"])
+            #expect(ports.status == 125)
+            #expect(ports.stderr.contains("HostConfig.PortBindings is not supported"))
+
+            // docker build with the legacy builder.
+            let context = "\(scratch)/context"
+            try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+            try "FROM busybox\nARG WHO=nobody\nRUN echo \"built by $WHO\" > /built\nCOPY note.txt /note.txt\nCMD [\"cat\", \"/built\", \"/note.txt\"]\n"
+                .write(toFile: "\(context)/Dockerfile", atomically: false, encoding: .utf8)
+            try "a note\n".write(toFile: "\(context)/note.txt", atomically: false, encoding: .utf8)
+            let tag = "built-\(UUID().uuidString.prefix(8).lowercased()):1"
+            let build = try daemon.mustDocker(["build", "--build-arg", "WHO=kujirad", "-t", tag, context])
+            #expect(build.stdout.contains("Step 3/5 : RUN echo \"built by $WHO\" > /built"))
+            #expect(build.stdout.contains("Successfully tagged \(tag)"))
+            #expect(try daemon.mustDocker(["run", "--rm", tag]).stdout == "built by kujirad\na note\n")
+            let quiet = try daemon.mustDocker(["build", "-q", context]).stdout
+            #expect(quiet.hasPrefix("sha256:"))
+
+            let df = try daemon.mustDocker(["system", "df"]).stdout
+            #expect(df.contains("Images          3"))
+
+            // Volumes: create, ls, inspect, data kept across containers, rm (refused while used).
+            let volume = "vol-\(UUID().uuidString.prefix(8).lowercased())"
+            #expect(try daemon.mustDocker(["volume", "create", volume]).stdout == "\(volume)\n")
+            #expect(try daemon.mustDocker(["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]).stdout.contains("local \(volume)"))
+            #expect(try daemon.mustDocker(["volume", "inspect", "-f", "{{.Name}} {{.Driver}}", volume]).stdout == "\(volume) local\n")
+            try daemon.mustDocker(["run", "--rm", "-v", "\(volume):/data", "busybox", "sh", "-c", "echo kept > /data/file"])
+            #expect(try daemon.mustDocker(["run", "--rm", "--mount", "type=volume,src=\(volume),dst=/v,readonly", "busybox", "cat", "/v/file"]).stdout == "kept\n")
+            let user = try daemon.mustDocker(["create", "-v", "\(volume):/data", "busybox", "true"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let inUse = try daemon.docker(["volume", "rm", volume])
+            #expect(inUse.status == 1)
+            #expect(inUse.stderr.contains("in use"))
+            try daemon.mustDocker(["rm", user])
+            #expect(try daemon.mustDocker(["volume", "rm", volume]).stdout == "\(volume)\n")
+            let noVolume = try daemon.docker(["volume", "inspect", volume])
+            #expect(noVolume.status == 1)
+            #expect(noVolume.stderr.contains("no such volume"))
+
+            // docker cp both ways, diff, top, rename, commit, export, events.
+            let worker = "cp-\(UUID().uuidString.prefix(8).lowercased())"
+            let since = String(Int(Date().timeIntervalSince1970) - 1)
+            let workerID = try daemon.mustDocker(["run", "-d", "--name", worker, "busybox", "sh", "-c", "echo made > /tmp/made; exec sleep 600"])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try "into the container\n".write(toFile: "\(scratch)/in.txt", atomically: false, encoding: .utf8)
+            try daemon.mustDocker(["cp", "\(scratch)/in.txt", "\(worker):/root/in.txt"])
+            try daemon.mustDocker(["cp", "\(worker):/root/in.txt", "\(scratch)/back.txt"])
+            #expect(try String(contentsOfFile: "\(scratch)/back.txt", encoding: .utf8) == "into the container\n")
+            #expect(try daemon.mustDocker(["diff", worker]).stdout.contains("A /root/in.txt"))
+            #expect(try daemon.mustDocker(["top", worker]).stdout.contains("sleep 600"))
+            // docker exec -it under a pty (script(1) gives the CLI its terminal).
+            let execIt = try run("script", ["-qec", "docker exec -it \(worker) sh -c 'cat /root/in.txt; exit 4'", "/dev/null"], environment: [
+                "DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config",
+            ])
+            #expect(execIt.status == 4, "\(execIt.stdout)\(execIt.stderr)")
+            #expect(execIt.stdout.contains("into the container"))
+            let execPlain = try daemon.docker(["exec", worker, "true"])
+            #expect(execPlain.status != 0)
+            #expect(execPlain.stderr.contains("exec without a TTY is not supported by kujirad yet"))
+            try daemon.mustDocker(["rename", worker, "\(worker)-renamed"])
+            let committed = "committed-\(UUID().uuidString.prefix(8).lowercased()):1"
+            try daemon.mustDocker(["commit", "\(worker)-renamed", committed])
+            #expect(try daemon.mustDocker(["run", "--rm", committed, "cat", "/root/in.txt"]).stdout == "into the container\n")
+            try daemon.mustDocker(["rm", "-f", "\(worker)-renamed"])
+            let until = String(Int(Date().timeIntervalSince1970) + 1)
+            let events = try daemon.mustDocker(["events", "--since", since, "--until", until, "--filter", "container=\(workerID)",
+                                                "--format", "{{.Action}}"]).stdout.split(separator: "\n")
+            #expect(events.contains("create") && events.contains("start") && events.contains("rename") && events.contains("destroy"), "\(events)")
+
+            // A daemon stopped with SIGTERM leaves containers running; the next one finds them.
+            let keeper = "keep-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-d", "--name", keeper, "busybox", "sleep", "600"])
+            #expect(daemon.stop() == 0)
+            try daemon.start()
+            #expect(try daemon.mustDocker(["ps", "--format", "{{.Names}} {{.State}}"]).stdout.contains("\(keeper) running"))
+            try daemon.mustDocker(["rm", "-f", keeper])
+        }
+    }
+
+    @Test("docker push to and pull from a loopback registry through kujirad",
+          .enabled(if: Host.has(["docker", "docker-registry", "skopeo"], root: true)))
+    func pushAndPull() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let registry = try RegistryCLITests.Registry(directory: scratch)
+            defer { registry.stop() }
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let remote = "\(registry.host)/kujirad/busybox:1"
+            try daemon.mustDocker(["tag", "busybox", remote])
+            let push = try daemon.mustDocker(["push", remote]).stdout
+            #expect(push.contains("1: digest: sha256:"))
+            try daemon.mustDocker(["rmi", remote])
+            let pull = try daemon.mustDocker(["pull", remote]).stdout
+            #expect(pull.contains("Status: Downloaded newer image for \(remote)"))
+            #expect(try daemon.mustDocker(["run", "--rm", remote, "echo", "pulled"]).stdout == "pulled\n")
+        }
+    }
+
+    @Test("docker-py: containers run, logs, images list, tag and remove, volumes",
+          .enabled(if: Host.has(["python3"], root: true)))
+    func dockerPy() throws {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let venv = "\(package)/.build/kujirad-venv"
+        if !FileManager.default.isExecutableFile(atPath: "\(venv)/bin/python") || (try? run("\(venv)/bin/python", ["-c", "import docker"]))?.succeeded != true {
+            try mustRun("python3", ["-m", "venv", venv])
+            try mustRun("\(venv)/bin/pip", ["install", "--quiet", "docker"])
+        }
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let result = try run("\(venv)/bin/python", ["\(package)/Tests/kujirad/docker_py_test.py"],
+                                 environment: ["DOCKER_HOST": "unix://\(daemon.socket)"])
+            #expect(result.succeeded, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("docker-py: all checks passed"))
+        }
+    }
+}

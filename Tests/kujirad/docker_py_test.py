@@ -1,0 +1,92 @@
+"""docker-py (PyPI `docker`) against kujirad (containers, images, volumes): KujiradDockerPyTests runs it with
+DOCKER_HOST pointing at a kujirad on a temporary socket whose store holds busybox:latest.
+Every check raises on failure; the script prints one line per passed check."""
+
+import os
+import sys
+import uuid
+
+import docker
+from docker.errors import APIError, NotFound
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+    print("ok:", message)
+
+
+def main():
+    client = docker.from_env()
+    check(client.ping(), "ping")
+    version = client.version()
+    check(version["ApiVersion"] == "1.45", "version reports API 1.45")
+
+    # containers.run without detach: create, start, wait, logs.
+    output = client.containers.run("busybox", ["sh", "-c", "echo out; echo err >&2"], stderr=True, remove=True)
+    check(b"out\n" in output and b"err\n" in output, f"containers.run output {output!r}")
+
+    name = "kujirad-py-" + uuid.uuid4().hex[:8]
+    container = client.containers.run("busybox", ["sh", "-c", "echo one; echo two"], detach=True, name=name)
+    result = container.wait()
+    check(result["StatusCode"] == 0, f"wait status {result}")
+    check(container.logs() == b"one\ntwo\n", f"logs {container.logs()!r}")
+    check(container.logs(tail=1) == b"two\n", "logs tail=1")
+    container.reload()
+    check(container.status == "exited", f"status {container.status}")
+    check(container.name == name, "container name")
+    check(any(c.id == container.id for c in client.containers.list(all=True)), "containers.list(all=True)")
+    check(client.containers.list(filters={"name": name}) == [], "a stopped container is not in the running list")
+    container.remove()
+    try:
+        client.containers.get(name)
+        raise AssertionError("a removed container is still there")
+    except NotFound:
+        print("ok: removed container is gone (404)")
+
+    failed = client.containers.create("busybox", ["sh", "-c", "exit 7"])
+    failed.start()
+    check(failed.wait()["StatusCode"] == 7, "exit status 7")
+    failed.remove()
+
+    try:
+        client.containers.create("busybox", "true", ports={"80/tcp": 8080})
+        raise AssertionError("port publishing was silently accepted")
+    except APIError as error:
+        check(error.status_code == 400 and "PortBindings" in str(error), f"unsupported field refused: {error}")
+
+    images = client.images.list()
+    check(any("busybox:latest" in image.tags for image in images), "images.list has busybox:latest")
+    image = client.images.get("busybox")
+    tag = "kujirad-py-" + uuid.uuid4().hex[:8]
+    check(image.tag(tag, "v1"), "images tag")
+    check(f"{tag}:v1" in client.images.get("busybox").tags, "the new tag is listed")
+    client.images.remove(f"{tag}:v1")
+    check(f"{tag}:v1" not in client.images.get("busybox").tags, "images.remove removed the tag")
+    try:
+        client.images.get("no-such-image-" + tag)
+        raise AssertionError("a missing image was found")
+    except NotFound:
+        print("ok: missing image is 404")
+    volume_name = "kujirad-py-" + uuid.uuid4().hex[:8]
+    volume = client.volumes.create(volume_name, labels={"test": "kujirad"})
+    check(volume.name == volume_name, "volumes.create")
+    check(any(v.name == volume_name for v in client.volumes.list(filters={"label": "test=kujirad"})), "volumes.list with a label filter")
+    output = client.containers.run("busybox", ["sh", "-c", "echo data > /v/f; cat /v/f"], volumes={volume_name: {"bind": "/v", "mode": "rw"}}, remove=True)
+    check(output == b"data\n", f"a container wrote to the volume: {output!r}")
+    check(client.volumes.get(volume_name).attrs["Mountpoint"].endswith("/_data"), "volumes.get")
+    volume.remove()
+    try:
+        client.volumes.get(volume_name)
+        raise AssertionError("a removed volume is still there")
+    except NotFound:
+        print("ok: removed volume is gone (404)")
+    print("docker-py: all checks passed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as error:  # noqa: BLE001 - the test reports any failure
+        print("FAILED:", repr(error), file=sys.stderr)
+        sys.exit(1)
