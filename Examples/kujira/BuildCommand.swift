@@ -33,6 +33,7 @@ struct Build: ParsableCommand {
     @Option(help: "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; repeatable.") var secret: [String] = []
     @Option(help: "Network of RUN steps: default (the host's), host or none.") var network: String = "default"
     @Flag(help: "Always pull the base images, even when the store has them.") var pull = false
+    @Option(help: "The platform to build for (only this host's: os/arch[/variant]).") var platform: String?
     @Option(name: .shortAndLong, help: "Also write the result: type=oci|docker|tar|local,dest=PATH.") var output: [String] = []
     @OptionGroup var registry: RegistryOptions
     @Argument(help: "Build context directory, or - for a tar (or a Dockerfile) on standard input.") var context: String = "."
@@ -93,6 +94,7 @@ struct Build: ParsableCommand {
         guard ["default", "host", "none"].contains(network) else { throw CLIError("--network \(network): use default, host or none") }
         options.network = network
         options.alwaysPull = pull
+        options.platform = platform
         let store = try openStore(globals)
         let configuration = registry.configuration()
         options.pullImage = { name in try Self.pullImage(name, into: store, configuration: configuration, quiet: quiet) }

@@ -31,6 +31,9 @@ public struct BuildOptions: Sendable {
     /// store (a registry pull, typically); the builder then looks it up again. Nil: a
     /// missing base image is an error.
     public var pullImage: (@Sendable (String) throws -> Void)?
+    /// `--platform`: the platform to build for (`os/arch[/variant]`); nil or the host's.
+    /// Another platform is refused with a clear error (Kujira runs no emulated RUN steps).
+    public var platform: String?
     /// `--pull`: fetch every base image with ``pullImage`` even when the store has it.
     public var alwaysPull = false
 

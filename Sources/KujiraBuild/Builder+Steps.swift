@@ -137,12 +137,15 @@ extension BuildRun {
         }
         // ADD's remote sources are downloaded first; the rest is planned from the tree.
         var remotes: [RemoteFile] = []
+        var repositories: [(GitCheckout, subdir: String, source: String)] = []
         var local = copy
         if keyword == "ADD" {
             local.sources = []
             for source in copy.sources {
                 if Self.isGit(source) {
-                    throw context.error(.unsupported, "ADD of git repositories is not supported yet (\(source)); clone it into the build context")
+                    let directory = "\(temporaryDirectory)/\(buildID)-\(context.number)-git\(repositories.count)"
+                    let (checkout, subdir) = try fetchGit(source, into: directory, context: context)
+                    repositories.append((checkout, subdir, source))
                 } else if Self.isRemote(source) {
                     let directory = "\(temporaryDirectory)/\(buildID)-\(context.number)-url\(remotes.count)"
                     remotes.append(try download(source, into: directory, checksum: copy.checksum, context: context))
@@ -150,7 +153,7 @@ extension BuildRun {
                     local.sources.append(source)
                 }
             }
-            if copy.checksum != nil && (remotes.isEmpty || !local.sources.isEmpty) {
+            if copy.checksum != nil && (remotes.isEmpty || !local.sources.isEmpty || !repositories.isEmpty) {
                 throw context.error(.invalidArgument, "ADD --checksum needs HTTP(S) sources only")
             }
         } else if let source = copy.sources.first(where: { $0.contains("://") }) {
@@ -178,6 +181,10 @@ extension BuildRun {
             }
             try plan.addRemote(remotes, copy: copy, destinationRoot: rootfs.target, workdir: image.config.workingDir ?? "/",
                                owner: owner, chmod: chmod)
+            for (checkout, subdir, source) in repositories {
+                try plan.addGit(checkout, subdir: subdir, keepGitDir: copy.keepGitDir, source: source, copy: copy,
+                                workdir: image.config.workingDir ?? "/", owner: owner, chmod: chmod)
+            }
         } catch {
             throw context.error(error.code, error.message, cause: error.cause)
         }

@@ -142,11 +142,20 @@ final class BuildRun {
         evaluation.target = options.target
         let host = Platform.host
         let platform = "\(host.os)/\(host.architecture)" + (host.variant.map { "/\($0)" } ?? "")
+        if let requested = options.platform {
+            try Self.checkPlatform(requested, what: "--platform=\(requested)", file: nil, line: nil)
+        }
         evaluation.targetPlatform = platform
         evaluation.buildPlatform = platform
         var first = try evaluate(dockerfile, evaluation)
         // Bases from the store: their ENV takes part in the expansion, so evaluate again.
         var bases: [String: ImageDetails] = [:]
+        for stage in first.stages {
+            if let requested = stage.platform {
+                try Self.checkPlatform(requested, what: "FROM --platform=\(requested)", file: file,
+                                       line: dockerfile.stages[stage.index].location.line)
+            }
+        }
         for stage in first.stages where stage.baseStage == nil && stage.base.lowercased() != "scratch" {
             if bases[stage.base] != nil { continue }
             let details = try baseImage(stage.base, file: file, line: dockerfile.stages[stage.index].location.line)
@@ -181,6 +190,20 @@ final class BuildRun {
             image.config = config
         }
         return try commit(image)
+    }
+
+    /// Refuses a platform other than the host's: RUN steps would need emulation.
+    static func checkPlatform(_ text: String, what: String, file: String?, line: Int?) throws {
+        let requested: Platform
+        do { requested = try Platform(parsing: text) } catch {
+            throw BuildError(.invalidArgument, "\(what): \(error)", file: file, line: line)
+        }
+        let host = Platform.host
+        let sameVariant = requested.variant == nil || requested.variant == host.variant || (requested.architecture == "arm64" && requested.variant == "v8")
+        guard requested.os == host.os && requested.architecture == host.architecture && sameVariant else {
+            throw BuildError(.unsupported, "\(what): this host builds \(host) only; building for \(requested) needs emulation of its RUN steps, which Kujira does not do — build on a \(requested) host",
+                             file: file, line: line)
+        }
     }
 
     func evaluate(_ dockerfile: Dockerfile, _ evaluation: EvaluationOptions) throws -> EvaluatedBuild {

@@ -241,6 +241,76 @@ struct BuildFeatureTests {
         } throws: { "\($0)".contains("checksum mismatch") }
     }
 
+    @Test func addGitRepositoryFromALoopbackServer() throws {
+        let box = try BuildSandbox()
+        defer { box.cleanup() }
+        let repos = box.directory + "/repos"
+        try Self.sh("""
+            set -e
+            export HOME=\(box.directory) GIT_CONFIG_NOSYSTEM=1
+            git init -q -b main \(repos)/work
+            cd \(repos)/work
+            mkdir -p docs && echo readme > README && echo guide > docs/guide.md && printf '#!/bin/sh\\n' > run.sh && chmod 755 run.sh
+            git add -A && git -c user.email=t@e -c user.name=t commit -q -m one --date=@1600000000
+            GIT_COMMITTER_DATE=@1600000000 git -c user.email=t@e -c user.name=t commit -q --amend --no-edit --date=@1600000000
+            git tag v1
+            echo changed > README && git -c user.email=t@e -c user.name=t commit -q -am two
+            git clone -q --bare \(repos)/work \(repos)/repo.git
+            """)
+        let port = try OneFileHTTPServer.freePort()
+        // posix_spawn, not Foundation's Process: git-daemon's children inherit what Process
+        // watches, and waitUntilExit would hang.
+        let daemonArguments = ["/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=\(port)",
+                               "--base-path=\(repos)", repos]
+        let cArgs = daemonArguments.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var daemon: pid_t = 0
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        defer { posix_spawnattr_destroy(&attributes) }
+        guard posix_spawn(&daemon, daemonArguments[0], nil, &attributes, cArgs, environ) == 0 else { throw TestFailure("cannot start git-daemon") }
+        defer {
+            kill(-daemon, SIGKILL)
+            var status: Int32 = 0
+            waitpid(daemon, &status, 0)
+        }
+        // Wait until it accepts connections.
+        for _ in 0..<100 where !OneFileHTTPServer.accepts(port: port) { usleep(50_000) }
+        try box.build("""
+            FROM busybox
+            ADD git://127.0.0.1:\(port)/repo.git /src/head/
+            ADD git://127.0.0.1:\(port)/repo.git#v1:docs /src/docs
+            ADD --keep-git-dir git://127.0.0.1:\(port)/repo.git#main /src/with-git
+            """)
+        let rootfs = try box.unpack("localhost/test:latest")
+        #expect(BuildSandbox.read(rootfs + "/src/head/README") == "changed\n")
+        #expect(BuildSandbox.stat(rootfs + "/src/head/run.sh").map { $0.st_mode & 0o777 } == 0o755)
+        #expect(BuildSandbox.stat(rootfs + "/src/head/.git") == nil)
+        #expect(BuildSandbox.read(rootfs + "/src/docs/guide.md") == "guide\n")
+        #expect(BuildSandbox.stat(rootfs + "/src/docs/README") == nil)
+        #expect(BuildSandbox.stat(rootfs + "/src/docs/guide.md").map { $0.st_mtim.tv_sec } == 1_600_000_000)
+        #expect(BuildSandbox.stat(rootfs + "/src/with-git/.git/HEAD") != nil)
+        #expect {
+            try box.build("FROM busybox\nADD git://127.0.0.1:\(port)/missing.git /x\n", tags: ["localhost/x"])
+        } throws: { "\($0)".contains("missing.git") && "\($0)".contains("git fetch failed") }
+    }
+
+    @Test func otherPlatformsAreRefused() throws {
+        let box = try BuildSandbox()
+        defer { box.cleanup() }
+        let other = Platform.host.architecture == "arm64" ? "linux/amd64" : "linux/arm64"
+        #expect {
+            try box.build("FROM --platform=\(other) busybox\nRUN true\n", tags: ["localhost/x"])
+        } throws: { "\($0)".contains("Dockerfile:1") && "\($0)".contains("needs emulation") }
+        #expect {
+            try box.build("FROM busybox\n", tags: ["localhost/x"]) { $0.platform = other }
+        } throws: { "\($0)".contains("--platform=\(other)") }
+        // The host's own platform, spelled either way, builds.
+        try box.build("FROM --platform=$BUILDPLATFORM busybox\nRUN true\n", tags: ["localhost/ok"]) { $0.platform = Platform.host.description }
+    }
+
     static func sh(_ command: String) throws {
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -297,6 +367,26 @@ final class OneFileHTTPServer: @unchecked Sendable {
     func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
+    }
+
+    /// A free loopback TCP port.
+    static func freePort() throws -> Int {
+        let server = try OneFileHTTPServer(body: [], lastModified: "")
+        defer { server.stop() }
+        return server.port
+    }
+
+    /// Whether something accepts connections on the loopback port.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 }
 
