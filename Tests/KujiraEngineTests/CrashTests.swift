@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+/// Crash safety against the real kernel: a `kujira` killed with SIGKILL at a crash point
+/// (`KUJIRA_CRASHPOINT`, the process kills itself there exactly as `kill -9` would), a
+/// simulated reboot, and cgroup limits of `-c` and `--pids-limit`. Each case checks that the
+/// next command repairs the state and that no mount, cgroup or process is left behind.
+@Suite(.enabled(if: EngineHost.enabled, "needs root (overlay mounts, cgroups, namespaces); KUJIRA_REQUIRE_PRIVILEGED=1 makes this a failure"))
+struct CrashTests {
+    /// Runs `kujira ARGS…` on `box` with `KUJIRA_CRASHPOINT=point`; returns whether it was killed.
+    static func crashing(_ box: Sandbox, at point: String, _ arguments: [String]) throws -> Bool {
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
+        process.arguments = ["--root", box.root, "--state", box.state] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["KUJIRA_CRASHPOINT"] = point
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+    }
+
+    /// The lines of /proc/self/mountinfo under the sandbox's root.
+    static func mounts(_ box: Sandbox) -> [String] {
+        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map(String.init).filter { $0.contains(box.root) }
+    }
+
+    /// The container directories (64 hex digits) and leftover create locks under the root.
+    static func containerEntries(_ box: Sandbox) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(box.root)/containers")) ?? []
+        return names.filter { $0.count == 64 || $0.hasPrefix(".creating-") }
+    }
+
+    static func record(_ box: Sandbox, _ id: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(box.root)/containers/\(id)/config.v2.json"))
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    static func isGone(_ pid: Int32) -> Bool {
+        kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true
+    }
+
+    /// The cgroup directories of container `id` that exist (v2 or any v1 hierarchy).
+    static func cgroups(_ id: String) -> [String] {
+        let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
+        let candidates = ["/sys/fs/cgroup/kujira/\(id)"] + hierarchies.map { "/sys/fs/cgroup/\($0)/kujira/\(id)" }
+        return candidates.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    @Test(arguments: ["create-unpacked", "create-mounted", "create-bundle"])
+    func runKilledInCreateIsRepaired(point: String) throws {
+        let box = try Sandbox()
+        #expect(try Self.crashing(box, at: point, ["run", "--name", "half", Sandbox.image, "true"]))
+        // The next command removes what the dead create left.
+        #expect(try box.mustRun(["ps", "-a", "-q"]).stdout.isEmpty)
+        #expect(Self.containerEntries(box).isEmpty)
+        #expect(Self.mounts(box).isEmpty)
+        #expect(try box.mustRun(["run", "--rm", "--name", "half", Sandbox.image, "echo", "ok"]).stdout == "ok\n")
+        #expect(Self.containerEntries(box).isEmpty)
+    }
+
+    @Test func runKilledAfterStartingTheMonitorLeavesARunningContainer() throws {
+        let box = try Sandbox()
+        #expect(try Self.crashing(box, at: "start-spawned", ["run", "-d", "--name", "orphan", Sandbox.image, "sleep", "1000"]))
+        #expect(box.eventually(30) { (try? box.state("orphan")["Status"] as? String) == "running" })
+        let id = try box.inspect("orphan")["Id"] as? String ?? ""
+        let state = try Self.record(box, id)["state"] as? [String: Any] ?? [:]
+        let pids = [state["pid"], state["monitorPid"]].compactMap { ($0 as? Int).map(Int32.init) }
+        #expect(pids.count == 2)
+        try box.mustRun(["rm", "-f", "orphan"])
+        #expect(pids.allSatisfy(Self.isGone))
+        #expect(Self.cgroups(id).isEmpty)
+        #expect(Self.mounts(box).isEmpty)
+        // An attached `run --rm` killed there: its monitor removes the container once it exits.
+        #expect(try Self.crashing(box, at: "start-spawned", ["run", "--rm", "--name", "brief", Sandbox.image, "true"]))
+        #expect(box.eventually(30) { (try? box.kujira(["ps", "-a", "-q"]).stdout.isEmpty) == true })
+        #expect(box.eventually(30) { Self.mounts(box).isEmpty })
+    }
+
+    @Test func commitKilledWhileTheContainerIsFrozenIsUndone() throws {
+        let box = try Sandbox()
+        let id = try box.mustRun(["run", "-d", "--name", "busy", Sandbox.image, "sh", "-c", "echo x > /tmp/x; sleep 1000"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(box.eventually(30) { (try? box.kujira(["exec", "busy", "test", "-e", "/tmp/x"]).status) == 0 })
+        #expect(try Self.crashing(box, at: "commit-paused", ["commit", "busy", "localhost/half:commit"]))
+        #expect(FileManager.default.fileExists(atPath: "\(box.root)/containers/\(id)/commit-pause"))
+        // The next reader thaws it; the container works and a new commit succeeds.
+        #expect(try box.state("busy")["Status"] as? String == "running")
+        #expect(!FileManager.default.fileExists(atPath: "\(box.root)/containers/\(id)/commit-pause"))
+        #expect(try box.mustRun(["exec", "busy", "cat", "/tmp/x"]).stdout == "x\n")
+        try box.mustRun(["commit", "busy", "localhost/whole:commit"])
+        #expect(try box.mustRun(["run", "--rm", "localhost/whole:commit", "cat", "/tmp/x"]).stdout == "x\n")
+        try box.mustRun(["rm", "-f", "busy"])
+        #expect(Self.cgroups(id).isEmpty)
+    }
+
+    @Test func startAfterARebootRemountsTheRootfs() throws {
+        let box = try Sandbox()
+        let id = try box.mustRun(["run", "-d", "--name", "booted", Sandbox.image, "sh", "-c", "echo kept > /kept; sleep 1000"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(box.eventually(30) { (try? box.kujira(["exec", "booted", "test", "-e", "/kept"]).status) == 0 })
+        // The "reboot": every process of the container and its monitor gone, the cgroups
+        // gone, the rootfs overlay unmounted and the --state tmpfs wiped.
+        let state = try Self.record(box, id)["state"] as? [String: Any] ?? [:]
+        let pids = [state["monitorPid"], state["pid"]].compactMap { ($0 as? Int).map(Int32.init) }
+        #expect(pids.count == 2)
+        for pid in pids { kill(pid, SIGKILL) }
+        #expect(box.eventually(30) { pids.allSatisfy(Self.isGone) })
+        for cgroup in Self.cgroups(id) {
+            #expect(box.eventually(30) { rmdir(cgroup) == 0 || errno == ENOENT })
+        }
+        let rootfs = "\(box.root)/containers/\(id)/rootfs"
+        #expect(umount2(rootfs, Int32(MNT_DETACH)) == 0)
+        // The tmpfs goes with what is mounted on it (the network namespace files).
+        let stateMounts = ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n")
+            .compactMap { line -> String? in
+                let fields = line.split(separator: " ")
+                return fields.count > 4 && fields[4].hasPrefix(box.state) ? String(fields[4]) : nil
+            }
+        for mount in stateMounts.reversed() { umount2(mount, Int32(MNT_DETACH)) }
+        try FileManager.default.removeItem(atPath: box.state)
+        #expect(Self.mounts(box).filter { $0.contains("\(id)/rootfs") }.isEmpty)
+
+        #expect(try box.mustRun(["ps", "-a"]).stdout.contains("Exited"))
+        try box.mustRun(["start", "booted"])
+        #expect(try box.state("booted")["Status"] as? String == "running")
+        #expect(try box.mustRun(["exec", "booted", "cat", "/kept"]).stdout == "kept\n")
+        #expect(!Self.mounts(box).filter { $0.contains("\(id)/rootfs") }.isEmpty)
+        try box.mustRun(["rm", "-f", "booted"])
+        #expect(Self.mounts(box).isEmpty)
+        #expect(Self.cgroups(id).isEmpty)
+    }
+
+    @Test func cpuSharesAndPidsLimitReachTheCgroup() throws {
+        let box = try Sandbox()
+        let id = try box.mustRun(["run", "-d", "-c", "512", "--pids-limit", "20", Sandbox.image, "sleep", "1000"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func read(_ paths: [String]) -> String? {
+            paths.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.first?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let pids = read(["/sys/fs/cgroup/kujira/\(id)/pids.max", "/sys/fs/cgroup/pids/kujira/\(id)/pids.max"])
+        #expect(pids == "20")
+        if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/kujira/\(id)/cgroup.procs") {
+            // cgroup v2: shares 512 → weight 1 + (512 - 2) * 9999 / 262142 = 20 (runc's conversion).
+            #expect(read(["/sys/fs/cgroup/kujira/\(id)/cpu.weight"]) == "20")
+        } else {
+            #expect(read(["/sys/fs/cgroup/cpu,cpuacct/kujira/\(id)/cpu.shares", "/sys/fs/cgroup/cpu/kujira/\(id)/cpu.shares"]) == "512")
+        }
+        try box.mustRun(["rm", "-f", id])
+    }
+}
