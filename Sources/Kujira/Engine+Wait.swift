@@ -34,7 +34,11 @@ extension Engine {
     /// call (a restart by the policy counts as an exit); for `.removed` the code it had
     /// when it was removed.
     public func wait(_ nameOrID: String, condition: WaitCondition) throws -> Int32 {
-        let record = try container(nameOrID)
+        try wait(from: try container(nameOrID), condition: condition)
+    }
+
+    /// ``wait(_:condition:)`` counting from `record`, the container as the caller read it.
+    func wait(from record: ContainerRecord, condition: WaitCondition) throws -> Int32 {
         let startFinishedAt = record.state.finishedAt
         let startRestarts = record.restartCount
         var last = record

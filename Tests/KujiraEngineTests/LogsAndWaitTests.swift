@@ -91,14 +91,16 @@ struct LogsAndWaitTests {
         let engine = try Engine(root: box.root, state: box.state, monitorExecutable: EngineHost.kujira)
         // next-exit on a container that is not running waits for the exit after the next start.
         try box.mustRun(["create", "--name", "later", Sandbox.image, "sh", "-c", "exit 7"])
-        let nextExit = Waiter { try engine.wait("later", condition: .nextExit) }
+        let later = try engine.container("later")  // the state the wait counts from
+        let nextExit = Waiter { try engine.wait(from: later, condition: .nextExit) }
         try box.mustRun(["start", "later"])
         #expect(try nextExit.result() == 7)
         // not-running returns at once for a stopped container.
         #expect(try box.mustRun(["wait", "--condition", "not-running", "later"]).stdout == "7\n")
         // removed waits for the removal and reports the exit code.
         try box.mustRun(["run", "-d", "--name", "doomed", Sandbox.image, "sleep", "1000"])
-        let removed = Waiter { try engine.wait("doomed", condition: .removed) }
+        let doomed = try engine.container("doomed")
+        let removed = Waiter { try engine.wait(from: doomed, condition: .removed) }
         try box.mustRun(["rm", "-f", "doomed"])
         #expect(try removed.result() == 137)
         let bad = try box.kujira(["wait", "--condition", "soon", "later"])
