@@ -63,6 +63,42 @@ struct CrashTests {
         #expect(Self.containerEntries(box).isEmpty)
     }
 
+    /// A real SIGKILL of `run` once its unpack of a large layer is under way (when the unpack
+    /// wins the race the kill lands later in create or start; the repair checks hold either way).
+    @Test func runKilledDuringTheUnpackIsRepaired() throws {
+        let box = try Sandbox()
+        let rootfs = "\(box.dir)/big"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(rootfs)/bin", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: "/bin/busybox", toPath: "\(rootfs)/bin/busybox")
+        try fm.createSymbolicLink(atPath: "\(rootfs)/bin/true", withDestinationPath: "busybox")
+        try fm.createSymbolicLink(atPath: "\(rootfs)/bin/echo", withDestinationPath: "busybox")
+        let block = Data(count: 4 << 20)
+        for index in 0..<48 { try block.write(to: URL(fileURLWithPath: "\(rootfs)/filler-\(index)")) }
+        try box.mustRun(["import", rootfs, "localhost/big:test"])
+        try fm.removeItem(atPath: rootfs)
+
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
+        process.arguments = ["--root", box.root, "--state", box.state, "run", "--name", "cut", "localhost/big:test", "true"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let tmp = "\(box.root)/snapshots/tmp"
+        _ = box.eventually(60) { !((try? fm.contentsOfDirectory(atPath: tmp)) ?? []).isEmpty || !process.isRunning }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+
+        // The next commands finish or undo whatever the killed run left.
+        let names = try box.mustRun(["ps", "-a"]).stdout
+        if names.contains("cut") { try box.mustRun(["rm", "-f", "cut"]) }
+        #expect(try box.mustRun(["run", "--rm", "localhost/big:test", "echo", "ok"]).stdout == "ok\n")
+        #expect(((try? fm.contentsOfDirectory(atPath: tmp)) ?? []).isEmpty)
+        #expect(Self.containerEntries(box).isEmpty)
+        #expect(Self.mounts(box).isEmpty)
+    }
+
     @Test func runKilledAfterStartingTheMonitorLeavesARunningContainer() throws {
         let box = try Sandbox()
         #expect(try Self.crashing(box, at: "start-spawned", ["run", "-d", "--name", "orphan", Sandbox.image, "sleep", "1000"]))
