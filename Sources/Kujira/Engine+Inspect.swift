@@ -217,7 +217,7 @@ public struct ContainerInspection: Encodable, Sendable {
                       finishedAt: record.state.finishedAt.isEmpty ? Self.zeroTime : record.state.finishedAt)
         state.health = record.hasHealthcheck ? record.state.health : nil
         image = record.imageID
-        logPath = record.logPath
+        logPath = record.hostConfig.logConfig.type == "none" ? "" : record.logPath  // as Docker shows it
         name = "/" + record.name
         restartCount = record.restartCount
         driver = "overlay"

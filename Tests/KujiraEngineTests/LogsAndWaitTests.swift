@@ -54,8 +54,10 @@ struct LogsAndWaitTests {
         #expect(run.stdout == "hi\n")  // attached output still reaches the client
         let logs = try box.kujira(["logs", "quiet"])
         #expect(logs.status != 0 && logs.stderr.contains("does not support reading"))
-        let path = try box.inspect("quiet")["LogPath"] as? String ?? ""
-        #expect(((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) == 0)
+        let document = try box.inspect("quiet")
+        #expect(document["LogPath"] as? String == "")
+        let id = document["Id"] as? String ?? ""
+        #expect(!FileManager.default.fileExists(atPath: "\(box.root)/containers/\(id)/\(id)-json.log"))
     }
 
     @Test func badLogOptionsAreRefused() throws {
