@@ -21,6 +21,8 @@ final class HealthMonitor: Sendable {
     private let stopRead: Int32
     private let stopWrite: Int32
     private let done = DispatchSemaphore(value: 0)
+    private let engine: Engine
+    private let id: String
 
     /// Starts the loop of `check` for container `id` on `engine`, on a thread of its own.
     init(engine: Engine, id: String, check: Healthcheck) throws {
@@ -28,6 +30,8 @@ final class HealthMonitor: Sendable {
         guard kujira_pipe(&fds) == 0 else { throw EngineError.posix("pipe", errno: errno) }
         stopRead = fds[0]
         stopWrite = fds[1]
+        self.engine = engine
+        self.id = id
         let stopFD = fds[0]
         let done = self.done
         let thread = Thread {
@@ -37,11 +41,15 @@ final class HealthMonitor: Sendable {
         thread.start()
     }
 
-    /// Ends the loop (killing a check in progress) and waits for its thread.
+    /// Ends the loop (killing a check in progress) and waits for its thread; the status
+    /// becomes `unhealthy`, as Docker sets it when a container's checks stop.
     func stop() {
         close(stopWrite)
         done.wait()
         close(stopRead)
+        _ = try? engine.update(id) { record in
+            if record.state.health != nil { record.state.health?.status = ContainerHealth.unhealthy }
+        }
     }
 }
 

@@ -33,6 +33,9 @@ struct HealthTests {
         let until = String(Date().timeIntervalSince1970 + 1)
         let actions = try box.mustRun(["events", "--since", since, "--until", until, "--filter", "container=fine", "--format", "{{.Action}}"]).stdout
         #expect(actions.contains("health_status: healthy"))
+        // Docker marks the health of a container whose checks have stopped unhealthy.
+        try box.mustRun(["stop", "-t", "1", "fine"])
+        #expect(Self.health(box, "fine")["Status"] as? String == "unhealthy")
         try box.mustRun(["rm", "-f", "fine"])
     }
 
