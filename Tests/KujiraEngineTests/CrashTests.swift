@@ -171,6 +171,33 @@ struct CrashTests {
         #expect(Self.cgroups(id).isEmpty)
     }
 
+    @Test func eightConcurrentRunsSucceedAndLeaveNothingBehind() throws {
+        let box = try Sandbox()
+        let since = String(Date().timeIntervalSince1970 - 1)
+        nonisolated(unsafe) var outputs = [String](repeating: "", count: 8)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            let result = try? box.kujira(["run", "--rm", Sandbox.image, "echo", "\(index)"])
+            lock.lock()
+            outputs[index] = result.map { "\($0.status) \($0.stdout)" } ?? "failed"
+            lock.unlock()
+        }
+        #expect(outputs == (0..<8).map { "0 \($0)\n" })
+        #expect(try box.mustRun(["ps", "-a", "-q"]).stdout.isEmpty)
+        let until = String(Date().timeIntervalSince1970 + 1)
+        let ids = try box.mustRun(["events", "--since", since, "--until", until, "--filter", "event=destroy", "--format", "{{.Actor.ID}}"]).stdout
+            .split(separator: "\n").map(String.init)
+        #expect(Set(ids).count == 8)
+        #expect(Self.mounts(box).isEmpty)
+        #expect(Self.containerEntries(box).isEmpty)
+        let interfaces = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")) ?? []
+        let aliases = interfaces.compactMap { try? String(contentsOfFile: "/sys/class/net/\($0)/ifalias", encoding: .utf8) }
+        for id in ids {
+            #expect(Self.cgroups(id).isEmpty)
+            #expect(!aliases.contains { $0.contains(id) })
+        }
+    }
+
     @Test func cpuSharesAndPidsLimitReachTheCgroup() throws {
         let box = try Sandbox()
         let id = try box.mustRun(["run", "-d", "-c", "512", "--pids-limit", "20", Sandbox.image, "sleep", "1000"]).stdout
