@@ -84,6 +84,15 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(name: .customLong("add-host"), help: "Add a host-to-IP mapping (NAME:IP, IP may be host-gateway).") var addHost: [String] = []
     @Option(name: .customLong("network-alias"), help: "Add a network-scoped alias for the container.") var networkAlias: [String] = []
     @Option(name: .customLong("mac-address"), help: "Container MAC address (e.g. 02:42:ac:11:00:02).") var macAddress: String?
+    @Option(name: .customLong("health-cmd"), help: "Command to run to check health.") var healthCmd: String?
+    @Option(name: .customLong("health-interval"), help: "Time between running the check (ms|s|m|h) (default 0s).") var healthInterval: String?
+    @Option(name: .customLong("health-timeout"), help: "Maximum time to allow one check to run (ms|s|m|h) (default 0s).") var healthTimeout: String?
+    @Option(name: .customLong("health-retries"), help: "Consecutive failures needed to report unhealthy.") var healthRetries: Int?
+    @Option(name: .customLong("health-start-period"), help: "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s).") var healthStartPeriod: String?
+    @Option(name: .customLong("health-start-interval"), help: "Time between running the check during the start period (ms|s|m|h) (default 0s).") var healthStartInterval: String?
+    @Flag(name: .customLong("no-healthcheck"), help: "Disable any container-specified HEALTHCHECK.") var noHealthcheck = false
+    @Option(name: .customLong("log-driver"), help: "Logging driver for the container: json-file (the default) or none.") var logDriver: String?
+    @Option(name: .customLong("log-opt"), help: "Log driver options (max-size=10m, max-file=3).") var logOpt: [String] = []
 
     /// The engine's options, with the image name resolved as `kujira images` shows it.
     func options(_ globals: GlobalOptions) throws -> ContainerOptions {
@@ -127,6 +136,15 @@ struct ContainerCreateArguments: ParsableArguments {
         options.addHosts = addHost
         options.networkAliases = networkAlias
         options.macAddress = macAddress
+        options.healthCmd = healthCmd
+        options.healthInterval = healthInterval
+        options.healthTimeout = healthTimeout
+        options.healthRetries = healthRetries
+        options.healthStartPeriod = healthStartPeriod
+        options.healthStartInterval = healthStartInterval
+        options.noHealthcheck = noHealthcheck
+        options.logDriver = logDriver
+        options.logOpts = logOpt
         options.gpus = gpus
         options.devices = device
         options.environment = ProcessInfo.processInfo.environment

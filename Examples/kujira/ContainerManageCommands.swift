@@ -102,13 +102,20 @@ struct ContainerList: ParsableCommand {
         }
         switch state.status {
         case .created: return "Created"
-        case .running: return "Up \(since(state.startedAt))"
+        case .running: return "Up \(since(state.startedAt))" + healthSuffix(record)
         case .paused: return "Up \(since(state.startedAt)) (Paused)"
         case .restarting: return "Restarting (\(state.exitCode)) \(since(state.finishedAt)) ago"
         case .exited: return "Exited (\(state.exitCode)) \(since(state.finishedAt)) ago"
         case .dead: return "Dead"
         }
     }
+}
+
+/// ` (healthy)`, ` (unhealthy)` or ` (health: starting)` for a running container with a
+/// health check, as `docker ps` appends it; empty otherwise.
+func healthSuffix(_ record: ContainerRecord) -> String {
+    guard let health = record.state.health, record.config.healthcheck?.isEnabled == true else { return "" }
+    return health.status == ContainerHealth.starting ? " (health: starting)" : " (\(health.status))"
 }
 
 /// Parses an RFC 3339 time with up to nanoseconds.
@@ -128,6 +135,8 @@ struct ContainerLogs: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Follow log output.") var follow = false
     @Option(name: [.customShort("n"), .customLong("tail")], help: "Number of lines to show from the end of the logs (or all).") var tail: String = "all"
     @Flag(name: .shortAndLong, help: "Show timestamps.") var timestamps = false
+    @Option(help: "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes).") var since: String?
+    @Option(help: "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes).") var until: String?
     @Argument(help: "The container (name or id).") var container: String
 
     func run() throws {
@@ -135,7 +144,10 @@ struct ContainerLogs: ParsableCommand {
             let count: Int? = tail == "all" ? nil : Int(tail)
             if tail != "all" && count == nil { throw CLIError("--tail \(tail): give a number or all", exitCode: 125) }
             let out = FileHandle.standardOutput, err = FileHandle.standardError
-            try openEngine(globals).logs(container, follow: follow, tail: count) { entry in
+            let now = Date()
+            let start = try since.map { try LogTime.parse($0, flag: "--since", now: now) }
+            let end = try until.map { try LogTime.parse($0, flag: "--until", now: now) }
+            try openEngine(globals).logs(container, follow: follow, tail: count, since: start, until: end) { entry in
                 let text = timestamps ? "\(entry.time) \(entry.log)" : entry.log
                 (entry.stream == "stderr" ? err : out).write(Data(text.utf8))
             }
@@ -187,12 +199,14 @@ struct ContainerExec: ParsableCommand {
 struct ContainerWait: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "wait", abstract: "Block until containers stop, then print their exit codes.")
     @OptionGroup var globals: GlobalOptions
+    @Option(help: "Wait for: not-running (the default), next-exit or removed (the condition of Docker's wait API).") var condition = "not-running"
     @Argument(help: "Containers (names or ids).") var containers: [String]
 
     func run() throws {
         try engineCommand {
             let engine = try openEngine(globals)
-            for container in containers { print(try engine.wait(container)) }
+            let wanted = try WaitCondition.parse(condition)
+            for container in containers { print(try engine.wait(container, condition: wanted)) }
         }
     }
 }

@@ -104,6 +104,25 @@ public struct ContainerOptions: Sendable, Hashable {
     /// `--mac-address` (on the first network).
     public var macAddress: String?
 
+    /// `--health-cmd`: a shell command (`CMD-SHELL`) replacing the image's HEALTHCHECK test.
+    public var healthCmd: String?
+    /// `--health-interval` (a Go duration such as `30s`).
+    public var healthInterval: String?
+    /// `--health-timeout` (a Go duration).
+    public var healthTimeout: String?
+    /// `--health-start-period` (a Go duration).
+    public var healthStartPeriod: String?
+    /// `--health-start-interval` (a Go duration).
+    public var healthStartInterval: String?
+    /// `--health-retries`.
+    public var healthRetries: Int?
+    /// `--no-healthcheck`: disable the image's HEALTHCHECK.
+    public var noHealthcheck = false
+    /// `--log-driver`: `json-file` (nil: the default) or `none`.
+    public var logDriver: String?
+    /// `--log-opt KEY=VALUE` (`max-size`, `max-file`).
+    public var logOpts: [String] = []
+
     /// Options for `image` with everything else at Docker's defaults.
     public init(image: String) { self.image = image }
 }

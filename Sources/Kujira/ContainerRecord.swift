@@ -1,3 +1,5 @@
+public import KujiraOCI
+
 /// What the engine knows about one container, persisted as
 /// `<root>/containers/<id>/config.v2.json` (the name Docker uses), with field names shaped
 /// like `docker inspect`'s so that the file reads the way users expect.
@@ -60,11 +62,14 @@ public struct ContainerConfig: Codable, Sendable, Hashable {
     /// Whether the container's stdin closes when the first attached client's stdin ends
     /// (`run -i` without `-d`).
     public var stdinOnce: Bool = false
+    /// The health check (the image's merged with `--health-*`); nil when there is none.
+    public var healthcheck: Healthcheck? = nil
 }
 
 extension ContainerConfig {
     private enum CodingKeys: String, CodingKey {
         case hostname, user, env, cmd, entrypoint, workingDir, labels, stopSignal, stopTimeout, openStdin, tty, stdinOnce
+        case healthcheck
     }
 
     /// Decodes a record's configuration; `tty` and `stdinOnce` are optional, so records
@@ -83,6 +88,7 @@ extension ContainerConfig {
         openStdin = try c.decode(Bool.self, forKey: .openStdin)
         tty = try c.decodeIfPresent(Bool.self, forKey: .tty) ?? false
         stdinOnce = try c.decodeIfPresent(Bool.self, forKey: .stdinOnce) ?? false
+        healthcheck = try c.decodeIfPresent(Healthcheck.self, forKey: .healthcheck)
     }
 }
 
@@ -130,6 +136,8 @@ public struct ContainerHostConfig: Codable, Sendable, Hashable {
     public var mountSpecs: [String] = []
     /// `--init`: a minimal init (the host's catatonit or tini) runs as PID 1.
     public var initProcess: Bool = false
+    /// `--log-driver` and `--log-opt`.
+    public var logConfig: LogConfig = .jsonFile
 }
 
 extension ContainerHostConfig {
@@ -138,6 +146,7 @@ extension ContainerHostConfig {
         case capAdd, capDrop, privileged, readonlyRootfs, securityOpt, binds, tmpfs, ulimits, gpus, devices
         case volumesFrom, mountSpecs
         case initProcess = "init"
+        case logConfig
     }
 
     /// Decodes a record's host configuration; `gpus` and `devices` are optional, so records
@@ -165,6 +174,7 @@ extension ContainerHostConfig {
         volumesFrom = try c.decodeIfPresent([String].self, forKey: .volumesFrom) ?? []
         mountSpecs = try c.decodeIfPresent([String].self, forKey: .mountSpecs) ?? []
         initProcess = try c.decodeIfPresent(Bool.self, forKey: .initProcess) ?? false
+        logConfig = try c.decodeIfPresent(LogConfig.self, forKey: .logConfig) ?? .jsonFile
     }
 
     /// Encodes every field (`gpus` only when set).
@@ -191,6 +201,7 @@ extension ContainerHostConfig {
         try c.encode(volumesFrom, forKey: .volumesFrom)
         try c.encode(mountSpecs, forKey: .mountSpecs)
         try c.encode(initProcess, forKey: .initProcess)
+        try c.encode(logConfig, forKey: .logConfig)
     }
 }
 
@@ -301,6 +312,8 @@ public struct ContainerState: Codable, Sendable, Hashable {
     /// The pid of a `run` that is attached and removes the container itself (`--rm`): the
     /// monitor waits for it to go before removing, so the client can read the exit code.
     public var attachedClientPid: Int32
+    /// The health check's state while the container has one (set by the monitor).
+    public var health: ContainerHealth? = nil
 
     /// A new container's state.
     public static let created = ContainerState(

@@ -72,6 +72,8 @@ enum ContainerSpecBuilder {
                 tmpfs: tmpfs, ulimits: options.ulimits, gpus: options.gpus, devices: options.devices,
                 initProcess: options.initProcess),
             mounts: mounts, state: .created, restartCount: 0, rootfsPath: rootfs, logPath: logPath)
+            .withHealthcheck(try Healthcheck.merged(image: imageConfig.healthcheck, options: options))
+            .withLogConfig(try LogConfig.parse(driver: options.logDriver, options: options.logOpts))
     }
 
     /// The runtime spec of `record`, written as the bundle's config.json. Also writes the

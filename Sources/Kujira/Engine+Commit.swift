@@ -98,6 +98,7 @@ extension Engine {
                 throw EngineError(.invalidState, "cannot pause container \(record.name) to commit it; use --pause=false", cause: error)
             }
             paused = true
+            Engine.crashPoint("commit-paused")
         }
         defer {
             if paused {

@@ -38,11 +38,16 @@ extension Engine {
         let details = try images.details(of: imageRecord)
         let snapshots = try images.snapshotStore()
         let chain = try snapshots.ensureUnpacked(details)
+        Engine.crashPoint("create-unpacked")
+        recoverInterruptedCreates()
 
         let id = SystemSupport.randomID()
         let dir = directory(id)
         let rootfs = "\(dir)/rootfs"
+        let creating = try beginCreating(id)  // a kill -9 from here on is undone by the next create or ps
+        defer { finishCreating(id, lock: creating) }
         try snapshots.prepareRootfs(containerID: id, chain: chain, target: rootfs)
+        Engine.crashPoint("create-mounted")
         var createdVolumes: [String] = []
         do {
             var record = try ContainerSpecBuilder.record(id: id, options: options, image: details, imageID: imageRecord.configDigest?.description ?? "",
@@ -56,6 +61,7 @@ extension Engine {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)))
             try copyUpVolumes(record)
+            Engine.crashPoint("create-bundle")
             try lock.withLock {
                 let names = Set(allIDs().compactMap { load($0)?.name })
                 if let name = options.name {

@@ -4,6 +4,7 @@
 //     print(document.state.oomKilled)
 
 import KujiraGPU
+import KujiraOCI
 
 /// `docker inspect`'s document for a container; encodes with Docker's field names.
 public struct ContainerInspection: Encodable, Sendable {
@@ -14,6 +15,7 @@ public struct ContainerInspection: Encodable, Sendable {
             case status = "Status", running = "Running", paused = "Paused", restarting = "Restarting"
             case oomKilled = "OOMKilled", dead = "Dead", pid = "Pid", exitCode = "ExitCode", error = "Error"
             case startedAt = "StartedAt", finishedAt = "FinishedAt"
+            case health = "Health"
         }
         /// `created`, `running`, `paused`, `restarting`, `exited`, `dead`.
         public var status: String
@@ -37,6 +39,8 @@ public struct ContainerInspection: Encodable, Sendable {
         public var startedAt: String
         /// When the last run finished (Docker's zero time if never).
         public var finishedAt: String
+        /// The health check's state (absent without a check).
+        public var health: ContainerHealth? = nil
     }
 
     /// `Config`.
@@ -47,11 +51,13 @@ public struct ContainerInspection: Encodable, Sendable {
             case workingDir = "WorkingDir", entrypoint = "Entrypoint", labels = "Labels"
             case stopSignal = "StopSignal", stopTimeout = "StopTimeout", openStdin = "OpenStdin"
             case tty = "Tty", stdinOnce = "StdinOnce"
+            case healthcheck = "Healthcheck"
         }
         var hostname: String, user: String, env: [String], cmd: [String], image: String
         var workingDir: String, entrypoint: [String], labels: [String: String]
         var stopSignal: String, stopTimeout: Int, openStdin: Bool
         var tty = false, stdinOnce = false
+        var healthcheck: Healthcheck? = nil
     }
 
     /// `HostConfig`.
@@ -64,6 +70,12 @@ public struct ContainerInspection: Encodable, Sendable {
             case cpuShares = "CpuShares", nanoCpus = "NanoCpus", pidsLimit = "PidsLimit", ulimits = "Ulimits"
             case devices = "Devices", deviceRequests = "DeviceRequests"
             case initProcess = "Init"
+            case logConfig = "LogConfig"
+        }
+        /// `LogConfig`.
+        struct Log: Encodable, Sendable {
+            enum CodingKeys: String, CodingKey { case type = "Type", config = "Config" }
+            var type: String, config: [String: String]
         }
         /// An entry of `Devices`: a `--device /dev/X[:/dev/Y][:rwm]`.
         struct Device: Encodable, Sendable {
@@ -91,6 +103,7 @@ public struct ContainerInspection: Encodable, Sendable {
         var cpuShares: Int64, nanoCpus: Int64, pidsLimit: Int64, ulimits: [String]
         var devices: [Device] = [], deviceRequests: [DeviceRequest] = []
         var initProcess = false
+        var logConfig = Log(type: "json-file", config: [:])
 
         /// `Devices` and `DeviceRequests` of `--gpus` and `--device` values as given.
         static func deviceFields(gpus: String?, devices: [String]) -> (devices: [Device], requests: [DeviceRequest]) {
@@ -202,8 +215,9 @@ public struct ContainerInspection: Encodable, Sendable {
                       pid: record.state.pid, exitCode: record.state.exitCode, error: record.state.error,
                       startedAt: record.state.startedAt.isEmpty ? Self.zeroTime : record.state.startedAt,
                       finishedAt: record.state.finishedAt.isEmpty ? Self.zeroTime : record.state.finishedAt)
+        state.health = record.hasHealthcheck ? record.state.health : nil
         image = record.imageID
-        logPath = record.logPath
+        logPath = record.hostConfig.logConfig.type == "none" ? "" : record.logPath  // as Docker shows it
         name = "/" + record.name
         restartCount = record.restartCount
         driver = "overlay"
@@ -216,12 +230,13 @@ public struct ContainerInspection: Encodable, Sendable {
                                 nanoCpus: host.nanoCpus, pidsLimit: host.pidsLimit, ulimits: host.ulimits)
         (hostConfig.devices, hostConfig.deviceRequests) = HostConfig.deviceFields(gpus: host.gpus, devices: host.devices)
         hostConfig.initProcess = host.initProcess
+        hostConfig.logConfig = .init(type: host.logConfig.type, config: host.logConfig.config)
         mounts = record.mounts.map(Mount.init)
         let config = record.config
         self.config = Config(hostname: config.hostname, user: config.user, env: config.env, cmd: config.cmd, image: record.image,
                              workingDir: config.workingDir, entrypoint: config.entrypoint, labels: config.labels,
                              stopSignal: config.stopSignal, stopTimeout: config.stopTimeout, openStdin: config.openStdin,
-                             tty: config.tty, stdinOnce: config.stdinOnce)
+                             tty: config.tty, stdinOnce: config.stdinOnce, healthcheck: config.healthcheck)
     }
 }
 

@@ -40,8 +40,10 @@ extension Engine {
         guard kujira_socketpair(Int32(SOCK_STREAM.rawValue), &sockets) == 0 else { throw EngineError.posix("socketpair", errno: errno) }
         defer { close(sockets[0]) }
         try activateVolumes(record)
+        try ensureRootfsMounted(record)  // gone after a reboot
         let pid = try spawnMonitor(id: id, syncFD: sockets[1], attachFD: attachFD)
         close(sockets[1])
+        Engine.crashPoint("start-spawned")
 
         var message: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

@@ -144,7 +144,8 @@ public struct Engine: Sendable {
 
     /// Every container, newest first, each reconciled.
     public func list() throws -> [ContainerRecord] {
-        try allIDs().compactMap { load($0) }.map { try reconcile($0) }.sorted { $0.created > $1.created }
+        recoverInterruptedCreates()
+        return try allIDs().compactMap { load($0) }.map { try reconcile($0) }.sorted { $0.created > $1.created }
     }
 
     /// Marks a container whose monitor died as exited and cleans up its runtime container

@@ -5,16 +5,22 @@ import Glibc
 
 /// Writes a container's output in Docker's json-file format, one object per line:
 /// `{"log":"hi\n","stream":"stdout","time":"2024-01-01T00:00:00.000000000Z"}`. Each line is
-/// one `write` to an `O_APPEND` file, so the stdout and stderr pumps never interleave within
-/// a line.
+/// one `write` to an `O_APPEND` file under the file's lock, so the stdout and stderr pumps
+/// never interleave within a line; the file rotates by `max-size`/`max-file`
+/// (LogRotation.swift). With the `none` driver the output is read and dropped.
 struct JSONLogWriter: Sendable {
     /// The most bytes of a line before it is written as a partial entry (Docker's 16 KiB).
     static let maxLine = 16 * 1024
-    let fd: Int32
+    /// The file written; nil for the `none` driver.
+    let file: RotatingLogFile?
 
-    init(path: String) throws {
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw EngineError.posix("opening log \(path)", errno: errno) }
+    init(path: String, config: LogConfig = .jsonFile) throws {
+        guard config.type != "none" else {
+            file = nil
+            return
+        }
+        let limits = try config.limits()
+        file = try RotatingLogFile(path: path, maxSize: limits.maxSize, maxFiles: limits.maxFiles)
     }
 
     /// A running pump: a thread copying `fd` (closed at EOF) into the log.
@@ -54,9 +60,9 @@ struct JSONLogWriter: Sendable {
     }
 
     func write(_ line: [UInt8], stream: String) {
+        guard let file else { return }
         let entry = "{\"log\":\(Self.quote(String(decoding: line, as: UTF8.self))),\"stream\":\"\(stream)\",\"time\":\"\(SystemSupport.timestamp())\"}\n"
-        let bytes = Array(entry.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        file.append(Array(entry.utf8))
     }
 
     /// A JSON string literal.

@@ -42,7 +42,7 @@ extension Engine {
                 record.state.monitorPid = getpid()
                 record.state.monitorStartTime = startTime
             }
-            let log = try JSONLogWriter(path: record.logPath)
+            let log = try JSONLogWriter(path: record.logPath, config: record.hostConfig.logConfig)
             let hub = try AttachHub(directory: attachDirectory(id), firstClient: attachFD)
             defer { hub.close() }
             var restarts = 0
@@ -124,23 +124,22 @@ extension Engine {
             close(out[0]); close(out[1])
             throw EngineError.posix("pipe", errno: errno)
         }
-        // The runtime hands the container this process's fds 0-2: point them at the pipes for
-        // the duration of create, then back at our diagnostics log.
-        let savedOut = fcntl(1, F_DUPFD_CLOEXEC, 3), savedErr = fcntl(2, F_DUPFD_CLOEXEC, 3)
+        // The runtime hands the container the pipes (and the stdin pipe or /dev/null) as its
+        // fds 0-2 (`CreateOptions.stdio`); this process's own fds stay as they are.
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        let stdio: AttachHub.RunStdio
+        guard devNull >= 0 else {
+            let code = errno
+            close(out[0]); close(out[1]); close(err[0]); close(err[1])
+            throw EngineError.posix("opening /dev/null", errno: code)
+        }
+        var stdio: AttachHub.RunStdio
         do { stdio = try hub.prepareRun(record.config) } catch {
-            close(out[0]); close(out[1]); close(err[0]); close(err[1]); close(devNull); close(savedOut); close(savedErr)
+            close(out[0]); close(out[1]); close(err[0]); close(err[1]); close(devNull)
             throw error
         }
-        dup2(stdio.stdinRead >= 0 ? stdio.stdinRead : devNull, 0)
-        dup2(out[1], 1)
-        dup2(err[1], 2)
+        stdio.options.stdio = StdioFDs(input: stdio.stdinRead >= 0 ? stdio.stdinRead : devNull, output: out[1], error: err[1])
         func restoreStdio() {
-            dup2(savedOut, 1)
-            dup2(savedErr, 2)
-            dup2(devNull, 0)
-            close(savedOut); close(savedErr); close(devNull)
+            close(devNull)
             close(out[1]); close(err[1])
         }
         let state: RuncState
@@ -180,7 +179,9 @@ extension Engine {
             record.state.error = ""
         }
         started()
+        let health = startHealthMonitor(record)
         let code = (try? ContainerRuntime.waitForExit(pid: pid)) ?? 255
+        health?.stop()
         pumps.forEach { $0.wait() }
         hub.endRun()
         let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(id), containerID: id)
