@@ -320,7 +320,7 @@ extension BuildRun {
     /// A stage (by name or index) or an image, for `--from`/`from=`.
     func imageOrStage(_ from: String, dockerfile: Dockerfile, context: StepContext, what: String) throws -> StageImage {
         if let stage = dockerfile.stage(named: from) {
-            guard let done = finished[stage.index] else {
+            guard let done = finishedStage(stage.index) else {
                 throw context.error(.unknownStage, "\(what): stage \(from) is not built before this one")
             }
             return done

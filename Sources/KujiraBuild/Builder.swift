@@ -9,6 +9,7 @@ import KujiraArchive
 import KujiraDockerfile
 import KujiraRuntime
 import Foundation
+import Synchronization
 import Glibc
 
 /// Builds images from Dockerfiles into an ``ImageStore``, as `docker build` (BuildKit) does.
@@ -65,7 +66,16 @@ struct StepContext {
 }
 
 /// The state of one build.
-final class BuildRun {
+/// The outcomes of the stages of one wave, set from their threads.
+final class StageResults: Sendable {
+    private let values = Mutex<[Int: Result<StageImage, any Error>]>([:])
+    func set(_ index: Int, _ result: Result<StageImage, any Error>) { values.withLock { $0[index] = result } }
+    var all: [Int: Result<StageImage, any Error>] { values.withLock { $0 } }
+}
+
+/// One build. Stages of a wave run on several threads at once (``buildStages``); what they
+/// share is behind `shared` and `pullLock`, the rest is immutable or per stage.
+final class BuildRun: @unchecked Sendable {
     let store: ImageStore
     let options: BuildOptions
     let contextDirectory: String
@@ -77,10 +87,21 @@ final class BuildRun {
     let runtime: ContainerRuntime
     let cache: BuildCache
     let created: String
-    var stepNumber = 0
-    var finished: [Int: StageImage] = [:]
-    /// Images already pulled in this build.
-    var pulled: Set<String> = []
+    /// What stages running in parallel share: step numbers, finished stages, pulled images.
+    private struct Shared {
+        var stepNumber = 0
+        var finished: [Int: StageImage] = [:]
+        var pulled: Set<String> = []
+    }
+    private let shared = Mutex(Shared())
+    /// Pulls one image at a time, so two stages never fetch the same base at once.
+    private let pullLock = Mutex(())
+
+    /// The next step's 1-based number in the build.
+    func nextStep() -> Int { shared.withLock { $0.stepNumber += 1; return $0.stepNumber } }
+    /// The image of a stage built earlier, or nil.
+    func finishedStage(_ index: Int) -> StageImage? { shared.withLock { $0.finished[index] } }
+    private func setFinished(_ index: Int, _ image: StageImage) { shared.withLock { $0.finished[index] = image } }
 
     init(builder: Builder, options: BuildOptions, contextDirectory: String) throws {
         store = builder.store
@@ -175,11 +196,8 @@ final class BuildRun {
             first = try evaluate(dockerfile, evaluation)
         }
 
-        for stage in first.stages {
-            let image = try buildStage(stage, dockerfile: dockerfile, base: bases[stage.base])
-            finished[stage.index] = image
-        }
-        guard var image = finished[first.target] else {
+        try buildStages(first.stages, dockerfile: dockerfile, bases: bases)
+        guard var image = finishedStage(first.target) else {
             throw BuildError(.unknownStage, "target stage \(options.target ?? "") was not built")
         }
         if !options.labels.isEmpty {
@@ -190,6 +208,57 @@ final class BuildRun {
             image.config = config
         }
         return try commit(image)
+    }
+
+    /// Builds `stages` in waves: every stage whose dependencies (its base stage, `COPY --from`
+    /// and `RUN --mount from=` stages) are built runs at once, on its own thread. The first
+    /// error, in stage order, is thrown once its wave has ended.
+    func buildStages(_ stages: [EvaluatedStage], dockerfile: Dockerfile, bases: [String: ImageDetails]) throws {
+        let needed = Set(stages.map(\.index))
+        var dependencies: [Int: Set<Int>] = [:]
+        for stage in stages {
+            var deps = Set<Int>()
+            if let base = stage.baseStage { deps.insert(base) }
+            for evaluated in stage.instructions {
+                var names: [String] = []
+                switch evaluated.instruction {
+                case .copy(let copy), .add(let copy): if let from = copy.from { names.append(from) }
+                case .run(let run): names += run.mounts.compactMap(\.from)
+                default: break
+                }
+                for name in names {
+                    if let index = dockerfile.stage(named: name)?.index, index != stage.index, needed.contains(index) { deps.insert(index) }
+                }
+            }
+            dependencies[stage.index] = deps
+        }
+        var pending = stages
+        var done = Set<Int>()
+        while !pending.isEmpty {
+            var wave = pending.filter { dependencies[$0.index, default: []].isSubset(of: done) }
+            if wave.isEmpty { wave = [pending[0]] }  // a cycle the evaluator let through: in order
+            pending.removeAll { stage in wave.contains { $0.index == stage.index } }
+            let results = StageResults()
+            let waveStages = wave
+            let work: @Sendable (EvaluatedStage) -> Void = { stage in
+                let result = Result { try self.buildStage(stage, dockerfile: dockerfile, base: bases[stage.base]) }
+                results.set(stage.index, result)
+            }
+            if waveStages.count == 1 {
+                work(waveStages[0])
+            } else {
+                DispatchQueue.concurrentPerform(iterations: waveStages.count) { work(waveStages[$0]) }
+            }
+            let outcome = results.all
+            for stage in wave {
+                switch outcome[stage.index] {
+                case .success(let image)?: setFinished(stage.index, image)
+                case .failure(let error)?: throw error
+                case nil: throw BuildError(.io, "stage \(stage.name ?? String(stage.index)) was not built")
+                }
+                done.insert(stage.index)
+            }
+        }
     }
 
     /// Refuses a platform other than the host's: RUN steps would need emulation.
@@ -218,19 +287,23 @@ final class BuildRun {
     /// The store image a FROM or `COPY --from` names, pulled with ``BuildOptions/pullImage``
     /// when the store lacks it (or always, with ``BuildOptions/alwaysPull``).
     func baseImage(_ name: String, file: String, line: Int) throws -> ImageDetails {
-        if options.alwaysPull, let pull = options.pullImage, !pulled.contains(name) {
-            try pullBase(name, with: pull, file: file, line: line)
-        }
-        if let details = try localImage(name, file: file, line: line) { return details }
-        if let pull = options.pullImage, !pulled.contains(name) {
-            try pullBase(name, with: pull, file: file, line: line)
+        try pullLock.withLock { _ in
+            if options.alwaysPull, let pull = options.pullImage, !wasPulled(name) {
+                try pullBase(name, with: pull, file: file, line: line)
+            }
             if let details = try localImage(name, file: file, line: line) { return details }
+            if let pull = options.pullImage, !wasPulled(name) {
+                try pullBase(name, with: pull, file: file, line: line)
+                if let details = try localImage(name, file: file, line: line) { return details }
+            }
+            throw BuildError(.baseImageNotFound, "image \(name) not found locally: pull it first", file: file, line: line)
         }
-        throw BuildError(.baseImageNotFound, "image \(name) not found locally: pull it first", file: file, line: line)
     }
 
+    private func wasPulled(_ name: String) -> Bool { shared.withLock { $0.pulled.contains(name) } }
+
     private func pullBase(_ name: String, with pull: @Sendable (String) throws -> Void, file: String, line: Int) throws {
-        pulled.insert(name)
+        shared.withLock { _ = $0.pulled.insert(name) }
         do {
             try pull(name)
         } catch {
@@ -262,10 +335,10 @@ final class BuildRun {
         let source = dockerfile.stages[stage.index]
         let total = stage.instructions.count + 1
         let label = { (i: Int) in "[\(stage.name.map { "\($0) " } ?? "")\(i)/\(total)]" }
-        stepNumber += 1
-        options.progress(.step(number: stepNumber, position: label(1), text: "FROM \(stage.base)"))
+        let fromStep = nextStep()
+        options.progress(.step(number: fromStep, position: label(1), text: "FROM \(stage.base)"))
         var image: StageImage
-        if let baseIndex = stage.baseStage, let done = finished[baseIndex] {
+        if let baseIndex = stage.baseStage, let done = finishedStage(baseIndex) {
             image = done
             image.cmdSetInStage = false
             image.clearTriggers()
@@ -281,9 +354,9 @@ final class BuildRun {
                                                                  config: config, rootfs: RootFS(), history: []),
                                layers: [], key: Digest.sha256(of: Array("scratch".utf8)))
         }
-        options.progress(.done(number: stepNumber))
+        options.progress(.done(number: fromStep))
         for (i, instruction) in stage.instructions.enumerated() {
-            stepNumber += 1
+            let stepNumber = nextStep()
             let original = i < source.instructions.count ? source.instructions[i].original : instruction.instruction.keyword
             let context = StepContext(number: stepNumber, text: original.trimmingCharacters(in: .whitespaces), file: file, line: instruction.location.line)
             options.progress(.step(number: stepNumber, position: label(i + 2), text: context.text))

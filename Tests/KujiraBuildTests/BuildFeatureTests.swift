@@ -297,6 +297,36 @@ struct BuildFeatureTests {
         } throws: { "\($0)".contains("missing.git") && "\($0)".contains("git fetch failed") }
     }
 
+    @Test func independentStagesRunInParallel() throws {
+        let box = try BuildSandbox()
+        defer { box.cleanup() }
+        // Each stage waits for the other's mark in a shared cache mount: built one after the
+        // other, the first would give up and fail the build.
+        func stage(_ me: String, _ other: String) -> String {
+            """
+            FROM busybox AS \(me)
+            RUN --mount=type=cache,target=/sync,id=rendezvous touch /sync/\(me) && i=0 && \
+                while [ ! -e /sync/\(other) ]; do i=$((i+1)); [ $i -gt 1200 ] && exit 7; sleep 0.1; done && echo \(me) > /\(me)
+            """
+        }
+        let log = EventLog()
+        try box.build(stage("left", "right") + "\n" + stage("right", "left") + """
+
+            FROM busybox
+            COPY --from=left /left /left
+            COPY --from=right /right /right
+            """, log: log)
+        let rootfs = try box.unpack("localhost/test:latest")
+        #expect(BuildSandbox.read(rootfs + "/left") == "left\n")
+        #expect(BuildSandbox.read(rootfs + "/right") == "right\n")
+        // A failing stage fails the build and names its line, even with a sibling running.
+        #expect {
+            try box.build("FROM busybox AS a\nRUN exit 3\nFROM busybox AS b\nRUN true\nFROM busybox\nCOPY --from=a /etc /a\nCOPY --from=b /etc /b\n",
+                          tags: ["localhost/fail"], noCache: true)
+        } throws: { "\($0)".contains("Dockerfile:2") && "\($0)".contains("status 3") }
+        #expect(box.leftoverMounts.isEmpty)
+    }
+
     @Test func otherPlatformsAreRefused() throws {
         let box = try BuildSandbox()
         defer { box.cleanup() }
