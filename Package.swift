@@ -50,7 +50,6 @@ let package = Package(
         systemLibrary("CZlib", apt: "zlib1g-dev"),
         systemLibrary("CZstd", apt: "libzstd-dev"),
         systemLibrary("CSQLite", apt: "libsqlite3-dev"),
-        systemLibrary("CCrypto", apt: "libssl-dev"),
         systemLibrary("CSSL", apt: "libssl-dev"),
         systemLibrary("CSeccomp", apt: "libseccomp-dev"),
         systemLibrary("CCap", apt: "libcap-dev"),
@@ -60,6 +59,9 @@ let package = Package(
         .target(name: "CKujiraBPF"),
         // setns/unshare and the rtnetlink headers for the native network driver.
         .target(name: "CKujiraNetlink"),
+        // SHA-256/512 from libcrypto, opened with dlopen on the first digest (libssl-dev's
+        // headers, as CSSL): programs that never hash do not load and relocate libcrypto.
+        .target(name: "CCrypto"),
         // The runtime's own syscall wrappers (memfd copy, posix_spawn with an exact fd set,
         // SCM_RIGHTS), called from the multi-threaded Swift parent.
         .target(name: "CKujiraRuntime"),
