@@ -198,6 +198,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira-runtime",
+            // The release build script and its symbol order (not sources).
+            exclude: ["release"],
             swiftSettings: swiftSettings
         ),
 
