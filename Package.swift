@@ -52,7 +52,6 @@ let package = Package(
         systemLibrary("CZlib", apt: "zlib1g-dev"),
         systemLibrary("CZstd", apt: "libzstd-dev"),
         systemLibrary("CSQLite", apt: "libsqlite3-dev"),
-        systemLibrary("CCrypto", apt: "libssl-dev"),
         systemLibrary("CSSL", apt: "libssl-dev"),
         systemLibrary("CSeccomp", apt: "libseccomp-dev"),
         systemLibrary("CCap", apt: "libcap-dev"),
@@ -62,6 +61,9 @@ let package = Package(
         .target(name: "CKujiraBPF"),
         // setns/unshare and the rtnetlink headers for the native network driver.
         .target(name: "CKujiraNetlink"),
+        // SHA-256/512 from libcrypto, opened with dlopen on the first digest (libssl-dev's
+        // headers, as CSSL): programs that never hash do not load and relocate libcrypto.
+        .target(name: "CCrypto"),
         // The runtime's own syscall wrappers (memfd copy, posix_spawn with an exact fd set,
         // SCM_RIGHTS), called from the multi-threaded Swift parent.
         .target(name: "CKujiraRuntime"),
@@ -216,6 +218,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/kujira-runtime",
+            // The release build script and its symbol order (not sources).
+            exclude: ["release"],
             swiftSettings: swiftSettings
         ),
 

@@ -23,11 +23,12 @@ for tool in hyperfine runc /usr/bin/time /bin/busybox python3; do
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
 
-# Release build of kujira-runtime with the Swift runtime and Foundation linked statically: no
-# dynamic loading and relocation of ~40 MB of shared libraries at every start. kujira-init is
-# inside it (Plugins/KujiraInitImage builds it with clang, libc only).
+# The release build of kujira-runtime (Examples/kujira-runtime/release/build.sh): the Swift
+# runtime and FoundationEssentials linked statically, ld.lld with packed relative relocations
+# and the run path's functions placed together. kujira-init is inside it
+# (Plugins/KujiraInitImage builds it with clang, libc only).
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    swift build -c release --static-swift-stdlib --product kujira-runtime --package-path "$REPO" >&2
+    "$REPO/Examples/kujira-runtime/release/build.sh" >&2
 fi
 KUJIRA=${KUJIRA:-$REPO/.build/release/kujira-runtime}
 unset KUJIRA_INIT_PATH  # time the embedded init

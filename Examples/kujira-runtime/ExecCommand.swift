@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KujiraOCI
 import KujiraRuntime
 
@@ -44,7 +48,7 @@ struct Exec: ParsableCommand {
 
     private func resolvedProcess(_ runtime: ContainerRuntime) throws -> KujiraOCI.Process {
         if let process {
-            let data = process == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: process))
+            let data = try readInput(process, what: "process JSON")
             do {
                 return try JSONDecoder().decode(KujiraOCI.Process.self, from: data)
             } catch {

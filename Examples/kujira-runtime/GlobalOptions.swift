@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 import KujiraRuntime
 
 /// runc's global options. Callers put them before the subcommand (`kujira-runtime --root R
@@ -81,28 +86,60 @@ struct Logger: Sendable {
     }
 
     func write(level: String, _ message: String) {
-        let time = ISO8601DateFormatter().string(from: Date())
+        let time = Date.now.formatted(.iso8601)
         let line: String
         if json {
             let object = ["level": level, "msg": message, "time": time]
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = (try? encoder.encode(object)) ?? Data()
             line = String(decoding: data, as: UTF8.self) + "\n"
         } else {
-            line = "time=\"\(time)\" level=\(level) msg=\"\(message.replacingOccurrences(of: "\"", with: "\\\""))\"\n"
+            line = "time=\"\(time)\" level=\(level) msg=\"\(message.replacing("\"", with: "\\\""))\"\n"
         }
-        if let path, let handle = FileHandle(forWritingAtPath: path) ?? createFile(path) {
-            handle.seekToEndOfFile()
-            handle.write(Data(line.utf8))
-            try? handle.close()
+        if let path {
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                writeAll(fd, line)
+                close(fd)
+            }
         }
         if level == "error" || path == nil {
-            FileHandle.standardError.write(Data((level == "error" ? message + "\n" : line).utf8))
+            writeAll(STDERR_FILENO, level == "error" ? message + "\n" : line)
         }
     }
 
-    private func createFile(_ path: String) -> FileHandle? {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        return FileHandle(forWritingAtPath: path)
+    /// Writes all of `text` to `fd`; a log line that cannot be written is dropped.
+    private func writeAll(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}
+
+/// The bytes of `path`, or of standard input when it is `-` (`exec --process -`, `update
+/// --resources -`).
+func readInput(_ path: String, what: String) throws -> Data {
+    let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+        throw CommandFailure("cannot open \(what) \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { if fd != STDIN_FILENO { close(fd) } }
+    var bytes = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count >= 0 else {
+            throw CommandFailure("cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+        if count == 0 { return Data(bytes) }
+        bytes.append(contentsOf: buffer[0..<count])
     }
 }
 
@@ -121,4 +158,10 @@ func reportingErrors(_ settings: RuntimeSettings, _ body: () throws -> Void) thr
         Logger(settings).write(level: "error", "\(error)")
         throw ExitCode(1)
     }
+}
+
+/// `text` cut or filled with spaces to `width` characters (Foundation's
+/// `padding(toLength:withPad:startingAt:)`, which FoundationEssentials lacks).
+func padded(_ text: String, to width: Int) -> String {
+    text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count)
 }

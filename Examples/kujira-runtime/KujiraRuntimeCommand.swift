@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KujiraRuntime
 
 /// `kujira-runtime`: Kujira's OCI runtime with runc's command line, so that containerd's shim,

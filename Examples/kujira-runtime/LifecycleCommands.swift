@@ -1,8 +1,13 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import KujiraOCI
 import KujiraRuntime
+import Synchronization
 
 /// The options `create` and `run` share, as runc spells them.
 struct CreateArguments: ParsableArguments {
@@ -186,7 +191,7 @@ struct List: ParsableCommand {
                 rows += states.map { [$0.id, "\($0.pid)", $0.status.rawValue, $0.bundle, $0.created, $0.owner.isEmpty ? "root" : $0.owner] }
                 let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
                 for row in rows {
-                    print(row.enumerated().map { $1.padding(toLength: widths[$0] + 3, withPad: " ", startingAt: 0) }.joined())
+                    print(row.enumerated().map { padded($1, to: widths[$0] + 3) }.joined())
                 }
             }
         }
@@ -200,22 +205,35 @@ func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
+/// The pid the signal handlers of ``SignalForwarder`` forward to; 0 while none.
+private let forwardingTarget = Atomic<Int32>(0)
+
 /// Forwards the signals a caller sends to `run`/`exec` on to the container process, as runc does.
-final class SignalForwarder {
-    private let sources: [any DispatchSourceSignal]
+///
+/// Plain `signal(2)` handlers (BSD semantics: restarted system calls) that call `kill(2)`,
+/// which is async-signal-safe: no Dispatch queue, worker thread, epoll instance or eventfd
+/// is started for the one process `run` and `exec` wait for.
+struct SignalForwarder: ~Copyable {
+    private static let forwarded = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
 
     init(pid: Int32) {
-        let queue = DispatchQueue(label: "kujira-runtime.signals")
-        sources = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { _ = Glibc.kill(pid, number) }
-            source.resume()
-            return source
+        forwardingTarget.store(pid, ordering: .sequentiallyConsistent)
+        for number in Self.forwarded {
+            signal(number) { number in
+                let target = forwardingTarget.load(ordering: .sequentiallyConsistent)
+                guard target > 0 else { return }
+                let saved = errno
+                _ = Glibc.kill(target, number)
+                errno = saved
+            }
         }
     }
 
-    func stop() { sources.forEach { $0.cancel() } }
+    /// Stops forwarding; the signals stay ignored until the command exits.
+    func stop() {
+        for number in Self.forwarded { signal(number, SIG_IGN) }
+        forwardingTarget.store(0, ordering: .sequentiallyConsistent)
+    }
 }
 
 /// Signal names and numbers, with or without the SIG prefix.

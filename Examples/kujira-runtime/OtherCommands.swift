@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KujiraOCI
 import KujiraRuntime
 
@@ -22,7 +26,7 @@ struct Ps: ParsableCommand {
             for pid in pids {
                 let data = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
                 let command = String(decoding: data, as: UTF8.self).split(separator: "\0").joined(separator: " ")
-                print("\(pid)".padding(toLength: 6, withPad: " ", startingAt: 0) + command)
+                print(padded("\(pid)", to: 6) + command)
             }
         }
     }
@@ -57,7 +61,7 @@ struct Update: ParsableCommand {
         try reportingErrors(globals) {
             try globals.refuseSystemdCgroup()
             guard let resources else { throw CommandFailure("update: only --resources is supported by kujira-runtime") }
-            let data = resources == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: resources))
+            let data = try readInput(resources, what: "resources JSON")
             let parsed = try JSONDecoder().decode(LinuxResources.self, from: data)
             try globals.runtime().update(id: id, resources: parsed)
         }

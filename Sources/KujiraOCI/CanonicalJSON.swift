@@ -1,4 +1,10 @@
+// FoundationEssentials has the JSON coders; the rest of Foundation (CoreFoundation, ICU and
+// their relocations) stays out of programs that need only this, like kujira-runtime.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The one JSON encoding Kujira hashes: compact, keys sorted, `/` not escaped.
 ///

@@ -86,29 +86,34 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, C
 }
 
 /// An incremental hasher that produces a ``Digest``, backed by OpenSSL's libcrypto (which
-/// uses the CPU's SHA extensions where present). Copying a hasher is not supported: it is a
-/// non-copyable value that owns its OpenSSL context.
+/// uses the CPU's SHA extensions where present). libcrypto is opened on the first hash, not
+/// when the program starts (`Sources/CCrypto`): programs that link KujiraOCI but never hash,
+/// like kujira-runtime on its container path, do not pay for loading it. Copying a hasher is
+/// not supported: it is a non-copyable value that owns its OpenSSL context.
 public struct DigestHasher: ~Copyable {
-    private let context: OpaquePointer
+    private let context: UnsafeMutableRawPointer
     /// The algorithm this hasher computes.
     public let algorithm: Digest.Algorithm
 
     /// Creates a hasher for `algorithm`.
+    ///
+    /// Stops the program with a message naming the library when libcrypto cannot be loaded
+    /// (before, such a program did not start at all) or the context cannot be allocated.
     public init(_ algorithm: Digest.Algorithm = .sha256) {
         self.algorithm = algorithm
-        // EVP_MD_CTX_new only fails on allocation failure, which Swift treats as fatal too.
-        guard let ctx = EVP_MD_CTX_new() else { preconditionFailure("EVP_MD_CTX_new: out of memory") }
-        self.context = ctx
-        let md = algorithm == .sha256 ? EVP_sha256() : EVP_sha512()
-        EVP_DigestInit_ex(ctx, md, nil)
+        var error: UnsafePointer<CChar>?
+        guard let context = kujira_digest_new(algorithm == .sha512 ? 1 : 0, &error) else {
+            preconditionFailure(error.map { String(cString: $0) } ?? "cannot start a digest")
+        }
+        self.context = context
     }
 
-    deinit { EVP_MD_CTX_free(context) }
+    deinit { kujira_digest_free(context) }
 
     /// Feeds bytes into the hash.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        EVP_DigestUpdate(context, base, bytes.count)
+        kujira_digest_update(context, base, bytes.count)
     }
 
     /// Feeds bytes into the hash.
@@ -118,15 +123,14 @@ public struct DigestHasher: ~Copyable {
 
     /// Finishes the hash and returns the digest. The hasher must not be used afterwards.
     public consuming func finalize() -> Digest {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        out.withUnsafeMutableBufferPointer { buffer in
-            _ = EVP_DigestFinal_ex(context, buffer.baseAddress, &length)
+        var out = [UInt8](repeating: 0, count: Int(KUJIRA_DIGEST_MAX_SIZE))
+        let length = out.withUnsafeMutableBufferPointer { buffer in
+            Int(kujira_digest_final(context, buffer.baseAddress))
         }
         let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
         var hex = [UInt8]()
-        hex.reserveCapacity(Int(length) * 2)
-        for byte in out.prefix(Int(length)) {
+        hex.reserveCapacity(length * 2)
+        for byte in out.prefix(length) {
             hex.append(hexDigits[Int(byte >> 4)])
             hex.append(hexDigits[Int(byte & 0x0f)])
         }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 public import KujiraOCI
 
 /// The runtime's ``ContainerCgroupDriver`` over ``CgroupManager`` (v1, hybrid or v2, chosen

@@ -1,5 +1,9 @@
 import KujiraOCI
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 internal import CKujiraRuntime
 import Glibc
 import Synchronization

@@ -9,7 +9,11 @@
 
 internal import CKujiraRuntime
 public import KujiraOCI
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 
 extension ContainerRuntime {

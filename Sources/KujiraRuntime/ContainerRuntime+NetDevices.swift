@@ -73,7 +73,7 @@ extension ContainerRuntime {
         }
         // Two header lines, then "  name: counters…" per interface.
         return Set(text.split(separator: "\n").dropFirst(2).compactMap { line in
-            line.split(separator: ":", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) }
+            line.split(separator: ":", maxSplits: 1).first.map { trimmingWhitespace($0) }
         })
     }
 

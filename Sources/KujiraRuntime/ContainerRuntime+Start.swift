@@ -24,6 +24,11 @@ extension ContainerRuntime {
             guard fd >= 0 else { throw RuntimeError.posix("opening \(fifo)") }
             defer { close(fd) }
             // Until the init's blocked open completes, read sees no writer (0) or no data (EAGAIN).
+            // The init is normally blocked in that open already, so opening the reading end
+            // lets it write at once: wait for its byte with poll (one wake-up) instead of
+            // sleeping in steps. A writer that never came leaves poll without POLLHUP (Linux
+            // reports it only after a writer has gone), so the timeout re-checks that the init
+            // is alive.
             var byte: UInt8 = 0
             while true {
                 let n = read(fd, &byte, 1)
@@ -32,7 +37,12 @@ extension ContainerRuntime {
                 guard ProcStat.isAlive(record.pid, startTime: record.pidStartTime) else {
                     throw RuntimeError(.invalidState, "container \(id) init exited before it could start")
                 }
-                usleep(500)
+                var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if poll(&waiting, 1, 20) > 0 && waiting.revents & Int16(POLLIN) == 0 {
+                    // POLLHUP without data: the writer came and went without its byte (the init
+                    // is dying); do not spin until the liveness check sees it gone.
+                    usleep(500)
+                }
             }
             unlink(fifo)
             return record

@@ -143,3 +143,12 @@ func cleanAbsolutePath(_ path: String) -> String {
     }
     return "/" + parts.joined(separator: "/")
 }
+
+/// `text` without leading and trailing spaces, tabs and line breaks (Foundation's
+/// `trimmingCharacters(in: .whitespacesAndNewlines)`, which FoundationEssentials lacks).
+func trimmingWhitespace(_ text: some StringProtocol) -> String {
+    let isSpace: (Character) -> Bool = { $0.isWhitespace || $0.isNewline }
+    guard let first = text.firstIndex(where: { !isSpace($0) }),
+          let last = text.lastIndex(where: { !isSpace($0) }) else { return "" }
+    return String(text[first...last])
+}

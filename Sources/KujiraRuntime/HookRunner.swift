@@ -1,5 +1,9 @@
 internal import CKujiraRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import KujiraOCI
 
@@ -82,7 +86,7 @@ enum HookRunner {
             lseek(output, 0, SEEK_SET)
             let text = (try? FileIO.read("/proc/self/fd/\(output)")).map { String(decoding: $0.prefix(4096), as: UTF8.self) } ?? ""
             let how = exited ? "exited with status \(code)" : "was killed by signal \(status & 0x7f)"
-            throw RuntimeError(.hookFailed, "\(what) \(how)" + (text.isEmpty ? "" : ", output: \(text.trimmingCharacters(in: .whitespacesAndNewlines))"))
+            throw RuntimeError(.hookFailed, "\(what) \(how)" + (text.isEmpty ? "" : ", output: \(trimmingWhitespace(text))"))
         }
     }
 }

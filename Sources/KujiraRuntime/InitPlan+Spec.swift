@@ -122,7 +122,7 @@ extension InitPlan {
             throw RuntimeError(.invalidConfig, "hostname is set but there is no uts namespace in linux.namespaces")
         }
         for (key, value) in (linux.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let path = key.replacingOccurrences(of: ".", with: "/")
+            let path = key.replacing(".", with: "/")
             guard !path.isEmpty, !path.split(separator: "/").contains(".."), !path.hasPrefix("/"), !key.contains("="), !value.contains("\0") else {
                 throw RuntimeError(.invalidConfig, "sysctl \"\(key)\" is not a valid key")
             }

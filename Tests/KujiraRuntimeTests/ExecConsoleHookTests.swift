@@ -24,6 +24,20 @@ struct ExecConsoleHookTests {
         #expect(try box.api.processes(id: "c1").contains(pid))
     }
 
+    @Test func execReadsTheProcessFromStandardInput() throws {
+        let box = try Sandbox(script: "sleep 60")
+        #expect(try box.runtime(["run", "--detach", "--bundle", box.bundle, "c1"]).status == 0)
+        let process = KujiraOCI.Process(user: User(uid: 0, gid: 0), args: ["sh", "-c", "echo from-stdin; exit 5"],
+                                        env: ["PATH=/bin"], cwd: "/")
+        let json = String(decoding: try JSONEncoder().encode(process), as: UTF8.self)
+        let result = try box.runtime(["exec", "--process", "-", "c1"], input: json)
+        #expect(result.status == 5, "\(result.stderr)")
+        #expect(result.stdout == "from-stdin\n")
+        let missing = try box.runtime(["exec", "--process", box.directory + "/absent.json", "c1"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot open process JSON \(box.directory)/absent.json"))
+    }
+
     @Test func consoleSocketReceivesThePtyMaster() throws {
         let box = try Sandbox()
         box.spec.process?.terminal = true

@@ -6,6 +6,25 @@ import Testing
 
 @Suite("Lifecycle through kujira-runtime's command line", .enabled(if: Privilege.shouldRun, Privilege.reason), .serialized)
 struct LifecycleTests {
+    @Test func runForwardsSignalsToTheContainer() throws {
+        // sh as pid 1 of its namespace ignores SIGTERM unless it traps it.
+        let box = try Sandbox(script: "trap 'exit 7' TERM; echo ready; while :; do sleep 0.1; done")
+        try box.writeSpec()
+        let out = box.directory + "/run.out", err = box.directory + "/run.err"
+        let pid = try Peers.spawn(box.runtimePath, ["--root", box.root, "run", "--bundle", box.bundle, "c1"],
+                                  stdout: out, stderr: err)
+        let ready = eventually { ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("ready") }
+        #expect(ready, "\((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        if ready {
+            _ = Glibc.kill(pid, SIGTERM)
+        } else {
+            _ = try? box.runtime(["kill", "c1", "KILL"])  // never leave `run` waiting
+        }
+        // `run` forwards the signal, the trap exits 7, and `run` exits with the container's status.
+        #expect(Peers.wait(pid) == 7, "\((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        #expect(try box.runtime(["state", "c1"]).stderr.contains("does not exist"))
+    }
+
     @Test func createStartKillDelete() throws {
         let box = try Sandbox(script: "sleep 60")
         let pidFile = box.directory + "/init.pid"
