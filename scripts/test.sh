@@ -33,6 +33,21 @@ if [ ! -d "$KUJIRA_DEBIAN_ROOTFS/etc" ]; then
     mv "$KUJIRA_DEBIAN_ROOTFS.tmp" "$KUJIRA_DEBIAN_ROOTFS"
 fi
 
+# Docker's parser test files (Dockerfile + result dumps), from Debian's imagebuilder sources:
+# only that package is unpacked (apt-get download, no Go toolchain), once per machine.
+export KUJIRA_PARSER_TESTFILES=${KUJIRA_PARSER_TESTFILES:-/var/cache/kujira-test/docker-parser-testfiles}
+if [ ! -d "$KUJIRA_PARSER_TESTFILES" ]; then
+    echo "test: unpacking Docker's parser test files"
+    work=$(mktemp -d)
+    (cd "$work" && { apt-get download -qq golang-github-openshift-imagebuilder-dev 2>/dev/null ||
+                     { apt-get update -qq && apt-get download -qq golang-github-openshift-imagebuilder-dev 2>/dev/null; }; } &&
+        dpkg -x ./*.deb x)
+    mkdir -p "$(dirname "$KUJIRA_PARSER_TESTFILES")"
+    cp -r "$work"/x/usr/share/gocode/src/github.com/openshift/imagebuilder/dockerfile/parser/testfiles "$KUJIRA_PARSER_TESTFILES.tmp"
+    mv "$KUJIRA_PARSER_TESTFILES.tmp" "$KUJIRA_PARSER_TESTFILES"
+    rm -rf "$work"
+fi
+
 swift build --build-tests
 export KUJIRA_BIN
 KUJIRA_BIN="$(swift build --show-bin-path)/kujira"
