@@ -309,13 +309,7 @@ extension Engine {
         let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
         guard fd >= 0 else { throw EngineError.posix("cannot open \(path) to update container \(record.name)'s /etc/hosts", errno: errno) }
         defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
-            written += n
-        }
+        try writeAll(fd, bytes, path: path)
     }
 
     /// The container's /etc files for `attachments`.
@@ -329,15 +323,38 @@ extension Engine {
             hostResolvConf: .read(), systemdResolved: FileManager.default.fileExists(atPath: systemd) ? .read(systemd) : nil)
     }
 
-    /// Replaces a file that is regenerated at every start (rename, no fsync: a crash loses
-    /// nothing the next start does not write again), mode 0644.
+    /// Replaces a file that is regenerated at every start (write a temporary file, rename;
+    /// no fsync: a crash loses nothing the next start does not write again — Foundation's
+    /// atomic `Data.write` would fsync), mode 0644.
     func writeRuntimeFile(_ path: String, _ text: String) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try writeAll(fd, Array(text.utf8), path: path)
         } catch {
-            throw EngineError(.io, "cannot write \(path)", cause: error)
+            close(fd)
+            unlink(temporary)
+            throw error
         }
-        chmod(path, 0o644)
+        close(fd)
+        fchmodat(AT_FDCWD, temporary, 0o644, 0)
+        guard Glibc.rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw EngineError.posix("cannot replace \(path)", errno: code)
+        }
+    }
+
+    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR).
+    func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
+            written += n
+        }
     }
 
     /// Detaches container `id` from every network and removes its namespace file; nothing
