@@ -23,11 +23,13 @@ func networkCommand<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
-/// `kujira network create [--driver bridge] [--subnet] [--gateway] [--ip-range] [--internal] [--ipv6] [--label] NAME`.
+/// `kujira network create [--driver bridge] [--subnet] [--gateway] [--ip-range] [--internal] [--ipv6] [--label] NAME`,
+/// or `kujira network create --driver cni --cni-conflist FILE NAME`.
 struct NetworkCreate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a network.")
     @OptionGroup var globals: GlobalOptions
-    @Option(name: .shortAndLong, help: "Driver to manage the network (bridge).") var driver: String = "bridge"
+    @Option(name: .shortAndLong, help: "Driver to manage the network: bridge (native) or cni (with --cni-conflist).") var driver: String = "bridge"
+    @Option(name: .customLong("cni-conflist"), help: "The CNI configuration list (.conflist) of a --driver cni network; its plugins come from $CNI_PATH, else /usr/lib/cni and /opt/cni/bin.") var cniConflist: String?
     @Option(help: "Subnet in CIDR format (one per IP family).") var subnet: [String] = []
     @Option(help: "Gateway for the subnet (in the order of --subnet).") var gateway: [String] = []
     @Option(name: .customLong("ip-range"), help: "Allocate container addresses from a sub-range (in the order of --subnet).") var ipRange: [String] = []
@@ -38,9 +40,23 @@ struct NetworkCreate: ParsableCommand {
     @Argument(help: "The network's name.") var name: String
 
     func run() throws {
-        guard driver == "bridge" else {
-            throw CLIError("network driver \(driver) is not supported: use --driver bridge (the native driver)", exitCode: 1)
+        if driver == "cni" {
+            guard let cniConflist else { throw CLIError("--driver cni needs --cni-conflist FILE (a CNI configuration list)", exitCode: 1) }
+            guard subnet.isEmpty, gateway.isEmpty, ipRange.isEmpty, !`internal`, !ipv6, opt.isEmpty else {
+                throw CLIError("--driver cni takes its addressing from the conflist: drop --subnet, --gateway, --ip-range, --internal, --ipv6 and -o", exitCode: 1)
+            }
+            guard let json = FileManager.default.contents(atPath: cniConflist) else {
+                throw CLIError("cannot read the CNI configuration list \(cniConflist)", exitCode: 1)
+            }
+            var configuration = NetworkConfiguration(name: name, cniConfigList: json)
+            configuration.labels = try Self.labels(label)
+            try networkCommand { print(try openEngine(globals).createNetwork(configuration).id) }
+            return
         }
+        guard driver == "bridge" else {
+            throw CLIError("network driver \(driver) is not supported: use --driver bridge (the native driver) or --driver cni --cni-conflist FILE", exitCode: 1)
+        }
+        guard cniConflist == nil else { throw CLIError("--cni-conflist needs --driver cni", exitCode: 1) }
         var subnets: [SubnetConfiguration] = []
         let count = max(subnet.count, gateway.count, ipRange.count)
         for i in 0..<count {
@@ -60,10 +76,7 @@ struct NetworkCreate: ParsableCommand {
             subnets.append(config)
         }
         var configuration = NetworkConfiguration(name: name, subnets: subnets, enableIPv6: ipv6, isInternal: `internal`)
-        for entry in label {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            configuration.labels[parts[0]] = parts.count > 1 ? parts[1] : ""
-        }
+        configuration.labels = try Self.labels(label)
         for entry in opt {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             switch (parts.first ?? "", parts.count) {
@@ -79,6 +92,19 @@ struct NetworkCreate: ParsableCommand {
         try networkCommand {
             print(try openEngine(globals).createNetwork(configuration).id)
         }
+    }
+}
+
+extension NetworkCreate {
+    /// `--label KEY=VALUE` (or `KEY`) entries.
+    static func labels(_ entries: [String]) throws -> [String: String] {
+        var labels: [String: String] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard let key = parts.first, !key.isEmpty else { throw CLIError("invalid --label \(entry): expected KEY=VALUE") }
+            labels[key] = parts.count > 1 ? parts[1] : ""
+        }
+        return labels
     }
 }
 

@@ -175,7 +175,11 @@ extension Engine {
             } else if given == "host" || given == "none" || given.hasPrefix("container:") {
                 throw EngineError(.invalidArgument, "--network \(given) cannot be combined with other networks")
             } else {
-                name = try networkAwait { try await manager.inspect(given).network.name }
+                let network = try networkAwait { try await manager.inspect(given).network }
+                name = network.name
+                if network.isCNI && index == 0 && (options.ip != nil || options.ip6 != nil || options.macAddress != nil) {
+                    throw EngineError(.invalidArgument, "network \(name) uses the cni driver: --ip, --ip6 and --mac-address are not supported there; set addresses in the conflist's ipam")
+                }
             }
             if settings.endpoints.contains(where: { $0.network == name }) {
                 throw EngineError(.invalidArgument, "network \(name) is given twice")
@@ -266,6 +270,7 @@ extension Engine {
                     try await manager.attach(containerID: id, netnsPath: path, network: network, options: options)
                 })
             }
+            for attachment in attachments { emitNetworkEvent("connect", attachment) }
             try writeNetworkFiles(record, attachments: attachments)
             var dns: EmbeddedDNSServer?
             if attachments.contains(where: \.usesEmbeddedDNS) {
@@ -285,28 +290,71 @@ extension Engine {
     /// Writes the container's /etc/hosts, /etc/resolv.conf and /etc/hostname for its
     /// attachments (Docker's rules: ContainerFiles).
     func writeNetworkFiles(_ record: ContainerRecord, attachments: [Attachment]) throws {
-        let settings = record.network ?? ContainerNetworkSettings()
-        let extraHosts = try networkCall { try settings.extraHosts.map { try ExtraHost(parsing: $0) } }
-        let systemd = "/run/systemd/resolve/resolv.conf"
-        let files = ContainerFiles.generate(
-            hostname: record.config.hostname, attachments: attachments, extraHosts: extraHosts,
-            dns: settings.dns.compactMap { IPAddress($0) }, dnsSearch: settings.dnsSearch, dnsOptions: settings.dnsOptions,
-            hostResolvConf: .read(), systemdResolved: FileManager.default.fileExists(atPath: systemd) ? .read(systemd) : nil)
+        let files = try networkFiles(record, attachments: attachments)
         let dir = directory(record.id)
         try writeRuntimeFile("\(dir)/hosts", files.hosts)
         try writeRuntimeFile("\(dir)/resolv.conf", files.resolvConf)
         try writeRuntimeFile("\(dir)/hostname", files.hostname)
     }
 
-    /// Replaces a file that is regenerated at every start (rename, no fsync: a crash loses
-    /// nothing the next start does not write again), mode 0644.
+    /// Rewrites a running container's /etc/hosts for its current attachments (after
+    /// `network connect` or `disconnect`). The file is bind-mounted into the container, so
+    /// it is rewritten in place — the same inode — rather than replaced.
+    func refreshHosts(_ record: ContainerRecord) throws {
+        let id = record.id
+        let manager = try networkManager()
+        let attachments = try networkAwait { try await manager.attachments(containerID: id) }
+        let bytes = Array(try networkFiles(record, attachments: attachments).hosts.utf8)
+        let path = "\(directory(id))/hosts"
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { throw EngineError.posix("cannot open \(path) to update container \(record.name)'s /etc/hosts", errno: errno) }
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+    }
+
+    /// The container's /etc files for `attachments`.
+    func networkFiles(_ record: ContainerRecord, attachments: [Attachment]) throws -> ContainerFiles {
+        let settings = record.network ?? ContainerNetworkSettings()
+        let extraHosts = try networkCall { try settings.extraHosts.map { try ExtraHost(parsing: $0) } }
+        let systemd = "/run/systemd/resolve/resolv.conf"
+        return ContainerFiles.generate(
+            hostname: record.config.hostname, attachments: attachments, extraHosts: extraHosts,
+            dns: settings.dns.compactMap { IPAddress($0) }, dnsSearch: settings.dnsSearch, dnsOptions: settings.dnsOptions,
+            hostResolvConf: .read(), systemdResolved: FileManager.default.fileExists(atPath: systemd) ? .read(systemd) : nil)
+    }
+
+    /// Replaces a file that is regenerated at every start (write a temporary file, rename;
+    /// no fsync: a crash loses nothing the next start does not write again — Foundation's
+    /// atomic `Data.write` would fsync), mode 0644.
     func writeRuntimeFile(_ path: String, _ text: String) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try writeAll(fd, Array(text.utf8), path: path)
         } catch {
-            throw EngineError(.io, "cannot write \(path)", cause: error)
+            close(fd)
+            unlink(temporary)
+            throw error
         }
-        chmod(path, 0o644)
+        close(fd)
+        fchmodat(AT_FDCWD, temporary, 0o644, 0)
+        guard Glibc.rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw EngineError.posix("cannot replace \(path)", errno: code)
+        }
+    }
+
+    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR).
+    func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
+            written += n
+        }
     }
 
     /// Detaches container `id` from every network and removes its namespace file; nothing
@@ -315,9 +363,23 @@ extension Engine {
         let path = netnsPath(id)
         if FileManager.default.fileExists(atPath: networkConfiguration.stateDirectory + "/network.db"),
            let manager = try? networkManager() {
-            _ = try? networkAwait { try await manager.detachAll(containerID: id) }
+            let detached = (try? networkAwait { try await manager.detachAll(containerID: id) }) ?? []
+            for attachment in detached { emitNetworkEvent("disconnect", attachment) }
         }
         if FileManager.default.fileExists(atPath: path) { try? NetworkNamespace.remove(at: path) }
+    }
+
+    /// Records a network event about container `attachment.containerID` (Docker's
+    /// attributes: the network's `name` and `type`, and the `container`).
+    func emitNetworkEvent(_ action: String, _ attachment: Attachment) {
+        emit(type: .network, action: action, id: attachment.networkID,
+             attributes: ["name": attachment.networkName, "type": attachment.hostInterface.isEmpty ? "cni" : "bridge",
+                          "container": attachment.containerID])
+    }
+
+    /// Records a `create` or `destroy` event of `network`.
+    func emitNetworkEvent(_ action: String, _ network: Network) {
+        emit(type: .network, action: action, id: network.id, attributes: ["name": network.name, "type": network.driver])
     }
 
     /// The containers whose monitor is alive (their attachments are in use).
@@ -349,8 +411,9 @@ extension Engine {
     @discardableResult
     public func createNetwork(_ configuration: NetworkConfiguration) throws -> Network {
         let manager = try networkManager()
-        // network events: the extras helper emits `network create` here.
-        return try networkAwait { try await manager.create(configuration) }
+        let network = try networkAwait { try await manager.create(configuration) }
+        emitNetworkEvent("create", network)
+        return network
     }
 
     /// `kujira network ls`: every network (the default one is created on first use).
@@ -381,8 +444,8 @@ extension Engine {
         if !users.isEmpty {
             throw EngineError(.conflict, "network \(network.name) is used by container(s) \(users.map(\.name).joined(separator: ", ")); remove them or disconnect them first")
         }
-        // network events: the extras helper emits `network destroy` here.
         try networkAwait { try await manager.remove(network.id) }
+        emitNetworkEvent("destroy", network)
     }
 
     /// `kujira network prune`: removes user networks no container (running or not) uses;
@@ -396,6 +459,7 @@ extension Engine {
         for network in networks where !network.isDefault && !used.contains(network.name) {
             do {
                 try networkAwait { try await manager.remove(network.id) }
+                emitNetworkEvent("destroy", network)
                 removed.append(network.name)
             } catch let error as EngineError where error.code == .conflict {
                 continue
@@ -445,7 +509,8 @@ extension Engine {
             let options = AttachOptions(containerName: record.name, hostname: record.config.hostname,
                                         ipv4: ipv4.flatMap { IPAddress($0) }, ipv6: ipv6.flatMap { IPAddress($0) }, aliases: aliases)
             let id = record.id, path = netnsPath(record.id), name = network.name
-            try networkAwait { _ = try await manager.attach(containerID: id, netnsPath: path, network: name, options: options) }
+            let attachment = try networkAwait { try await manager.attach(containerID: id, netnsPath: path, network: name, options: options) }
+            emitNetworkEvent("connect", attachment)
         }
         do {
             try update(record.id) { record in
@@ -461,6 +526,7 @@ extension Engine {
             }
             throw error
         }
+        if running { try refreshHosts(record) }
     }
 
     /// `kujira network disconnect`: removes a network from a container (detaching a running
@@ -468,14 +534,19 @@ extension Engine {
     public func disconnect(network nameOrID: String, container nameOrID2: String, force: Bool = false) throws {
         let record = try container(nameOrID2)
         let manager = try networkManager()
-        let name = try networkAwait { try await manager.inspect(nameOrID).network.name }
+        let network = try networkAwait { try await manager.inspect(nameOrID).network }
+        let name = network.name
         guard record.network?.endpoints.contains(where: { $0.network == name }) == true else {
             if force { return }
             throw EngineError(.notFound, "container \(record.name) is not connected to network \(name)")
         }
         let id = record.id
         let attached = try networkAwait { try await manager.attachments(containerID: id) }.contains { $0.networkName == name }
-        if attached { try networkAwait { try await manager.detach(containerID: id, network: name) } }
+        if attached {
+            try networkAwait { try await manager.detach(containerID: id, network: name) }
+            emit(type: .network, action: "disconnect", id: network.id, attributes: ["name": name, "type": network.driver, "container": id])
+        }
+        defer { if attached { try? refreshHosts(record) } }
         try update(record.id) { record in
             record.network?.endpoints.removeAll { $0.network == name }
             if record.network?.endpoints.isEmpty == true && record.hostConfig.networkMode == name {

@@ -57,8 +57,9 @@ public struct ContainerFiles: Hashable, Sendable {
     ///   forwards to `dns`, or to the host's servers) with the host's search domains.
     /// - Otherwise it lists `dns`, or the host's servers with loopback ones replaced by
     ///   real upstreams (``ResolvConf/forContainer(host:systemdResolved:ipv6:)``).
-    /// - `/etc/hosts` has the loopback entries, the container's own address under its
-    ///   hostname, and `extraHosts`.
+    /// - `/etc/hosts` has the loopback entries, the container's own addresses (one line per
+    ///   network) under its hostname — followed on user networks by its name and that
+    ///   network's aliases — and `extraHosts`.
     public static func generate(hostname: String, domainname: String? = nil, attachments: [Attachment],
                                 extraHosts: [ExtraHost] = [], dns: [IPAddress] = [], dnsSearch: [String]? = nil,
                                 dnsOptions: [String] = [], hostResolvConf: ResolvConf,
@@ -73,8 +74,18 @@ public struct ContainerFiles: Hashable, Sendable {
 
             """
         let fqdn = domainname.map { "\(hostname).\($0) \(hostname)" } ?? hostname
-        if let first = attachments.first {
-            for address in first.addresses { hosts += "\(address.address)\t\(fqdn)\n" }
+        for attachment in attachments {
+            // On a user network the container's name and aliases follow its hostname (what
+            // the embedded DNS server answers for it too); the default network has names of
+            // neither kind.
+            var names = [fqdn]
+            if attachment.usesEmbeddedDNS {
+                for name in [attachment.containerName].compactMap({ $0 }) + attachment.aliases
+                where !name.isEmpty && name != hostname && !names.contains(name) {
+                    names.append(name)
+                }
+            }
+            for address in attachment.addresses { hosts += "\(address.address)\t\(names.joined(separator: " "))\n" }
         }
         let gateway = attachments.first?.gateways.first { $0.isV4 }
         for extra in extraHosts {

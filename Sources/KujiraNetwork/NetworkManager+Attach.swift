@@ -18,10 +18,14 @@ extension NetworkManager {
         }
         if nameOrID == configuration.defaultNetworkName { try ensureDefaultNetwork() }
         return try lock.withLock {
+            Self.crashPoint("attach-begin")
             let network = try requireNetwork(nameOrID)
             let current = try store.attachments(container: containerID).map(\.0)
             if current.contains(where: { $0.networkID == network.id }) {
                 throw NetworkError(.alreadyAttached, "container \(containerID.prefix(12)) is already attached to network \(network.name)")
+            }
+            if network.isCNI {
+                return try attachCNILocked(containerID: containerID, netnsPath: netnsPath, network: network, options: options, current: current)
             }
             if network.isInternal && !options.ports.isEmpty {
                 throw NetworkError(.unsupported, "network \(network.name) is internal: ports cannot be published from it")
@@ -45,12 +49,15 @@ extension NetworkManager {
             } catch let error as NetworkError where error.code == .database && error.message.contains("UNIQUE") {
                 throw NetworkError(.addressUnavailable, "an address or host port for container \(containerID.prefix(12)) on \(network.name) was taken concurrently; retry", cause: error)
             }
+            Self.crashPoint("attach-pending")
             do {
                 try dataplane.attach(AttachPlan(
                     hostInterface: hostInterface, alias: ownerTag + "veth:" + containerID, bridge: network.bridge,
                     mtu: network.mtu, netnsPath: netnsPath, interfaceName: interfaceName, macAddress: mac,
                     addresses: addresses, gateways: attachment.gateways, defaultRoute: attachment.isDefaultRoute))
+                Self.crashPoint("attach-veth")
                 if !ports.isEmpty { try applyFirewall() }
+                Self.crashPoint("attach-firewall")
                 try store.transaction { try store.update(attachment, state: .attached) }
             } catch {
                 _ = try? dataplane.deleteVeth(hostInterface: hostInterface)
@@ -82,13 +89,16 @@ extension NetworkManager {
         }
     }
 
-    /// Detaches a container from every network it is on (container removal). A container
-    /// that is on no network is fine.
-    public func detachAll(containerID: String) throws {
+    /// Detaches a container from every network it is on (container removal) and returns
+    /// the attachments it removed. A container that is on no network is fine.
+    @discardableResult
+    public func detachAll(containerID: String) throws -> [Attachment] {
         try lock.withLock {
-            for attachment in try store.attachments(container: containerID).map(\.0) {
+            let attachments = try store.attachments(container: containerID).map(\.0)
+            for attachment in attachments {
                 try detachLocked(attachment)
             }
+            return attachments
         }
     }
 
@@ -101,16 +111,30 @@ extension NetworkManager {
         // Mark first: a crash between the kernel change and the delete leaves a pending
         // row that reconciliation finishes.
         try store.transaction { try store.update(attachment, state: .pending) }
-        try dataplane.deleteVeth(hostInterface: attachment.hostInterface)
+        Self.crashPoint("detach-pending")
+        try releaseInterface(attachment)
+        Self.crashPoint("detach-veth")
         try store.transaction { try store.deleteAttachment(container: attachment.containerID, network: attachment.networkID) }
         if !attachment.ports.isEmpty { try applyFirewall() }
+    }
+
+    /// Crash testing: when the environment's `KUJIRA_NETWORK_KILL_AT` names `point`, the
+    /// process kills itself with `SIGKILL` there — exactly what a `kill -9` arriving at that
+    /// moment does. The points are `attach-begin` (lock held, nothing written),
+    /// `attach-pending` (the pending row committed, the kernel untouched), `attach-veth` (the
+    /// veth pair made, ports not yet ruled), `attach-firewall` (ruled, not yet marked
+    /// attached), `detach-pending` and `detach-veth`. The tests use it to check that the
+    /// next command's reconciliation leaves nothing behind from each of them.
+    static func crashPoint(_ point: String) {
+        guard let value = getenv("KUJIRA_NETWORK_KILL_AT"), String(cString: value) == point else { return }
+        kill(getpid(), SIGKILL)
     }
 
     private func isInternal(_ networkID: String) -> Bool {
         ((try? store.networks()) ?? []).first { $0.id == networkID }?.isInternal ?? true
     }
 
-    private func nextInterfaceName(_ current: [Attachment]) throws -> String {
+    func nextInterfaceName(_ current: [Attachment]) throws -> String {
         let used = Set(current.map(\.interfaceName))
         for n in 0..<64 where !used.contains("eth\(n)") { return "eth\(n)" }
         throw NetworkError(.invalidArgument, "the container is on too many networks")
@@ -144,7 +168,7 @@ extension NetworkManager {
         return result
     }
 
-    private func resolvePorts(_ mappings: [PortMapping], network: Network) throws -> [PublishedPort] {
+    func resolvePorts(_ mappings: [PortMapping], network: Network) throws -> [PublishedPort] {
         var inUse = try store.publishedPorts()
         var result: [PublishedPort] = []
         func conflicts(_ port: UInt16, _ proto: PortProtocol, _ ip: IPAddress?) -> Bool {
@@ -155,7 +179,7 @@ extension NetworkManager {
             }
         }
         for mapping in mappings {
-            if let ip = mapping.hostIP, !ip.isUnspecified, !network.subnets.contains(where: { $0.subnet.isV4 == ip.isV4 }) {
+            if let ip = mapping.hostIP, !ip.isUnspecified, !network.isCNI, !network.subnets.contains(where: { $0.subnet.isV4 == ip.isV4 }) {
                 throw NetworkError(.invalidArgument, "cannot publish \(mapping) on \(ip): network \(network.name) has no \(ip.isV4 ? "IPv4" : "IPv6") subnet")
             }
             let candidates: ClosedRange<UInt16> = mapping.hostPorts ?? (configuration.ephemeralPorts ?? Self.localPortRange())

@@ -24,14 +24,14 @@ extension NetworkManager {
                     || liveContainers.map { !$0.contains(attachment.containerID) } == true
                     || !dataplane.namespaceExists(attachment.netnsPath)
                 guard dead else { continue }
-                try dataplane.deleteVeth(hostInterface: attachment.hostInterface)
+                try releaseInterface(attachment)
                 try store.transaction { try store.deleteAttachment(container: attachment.containerID, network: attachment.networkID) }
                 report.removedAttachments.append("\(attachment.containerID) on \(attachment.networkName)")
             }
             let networks = try store.networks()
             let owned = try dataplane.links(aliasPrefix: ownerTag)
             let ownedNames = Set(owned.map(\.name))
-            for network in networks where !ownedNames.contains(network.bridge) {
+            for network in networks where !network.isCNI && !ownedNames.contains(network.bridge) {
                 try dataplane.ensureBridge(bridgeSpec(network))
                 report.restoredBridges.append(network.bridge)
             }

@@ -30,6 +30,14 @@ public struct NetworkManagerConfiguration: Sendable {
     /// is carved and its bridge created, so that two roots (several engines, parallel
     /// tests) never pick the same free subnet at once; nil skips it.
     public var hostLockPath: String? = "/run/kujira-network.lock"
+    /// Where CNI plugins are looked for (`CNI_PATH`): `$CNI_PATH` when set, else Debian's
+    /// `/usr/lib/cni` and the upstream default `/opt/cni/bin`.
+    public var cniPluginPaths: [String] = {
+        if let path = getenv("CNI_PATH").map({ String(cString: $0) }), !path.isEmpty {
+            return path.split(separator: ":").map(String.init)
+        }
+        return ["/usr/lib/cni", "/opt/cni/bin"]
+    }()
 
     /// The configuration for an engine root (`<root>/network`).
     public init(root: String) {
@@ -106,6 +114,7 @@ public actor NetworkManager {
             guard try store.network(named: request.name) == nil else {
                 throw NetworkError(.networkExists, "network \(request.name) already exists; pick another name or remove it first")
             }
+            if request.cniConfigList != nil { return try createCNILocked(request) }
             return try createLocked(request, isDefault: false)
         }
     }
@@ -210,7 +219,7 @@ public actor NetworkManager {
             let names = users.map { $0.0.containerName ?? String($0.0.containerID.prefix(12)) }
             throw NetworkError(.networkInUse, "network \(network.name) is in use by \(names.joined(separator: ", ")); disconnect or remove those containers first")
         }
-        try dataplane.deleteBridge(name: network.bridge)
+        if !network.isCNI { try dataplane.deleteBridge(name: network.bridge) }
         try store.transaction { try store.deleteNetwork(id: network.id) }
         try applyFirewall()
     }
@@ -235,11 +244,11 @@ public actor NetworkManager {
     public func destroyAll() throws {
         try lock.withLock {
             for (attachment, _) in try store.attachments() {
-                try dataplane.deleteVeth(hostInterface: attachment.hostInterface)
+                try releaseInterface(attachment)
                 try store.transaction { try store.deleteAttachment(container: attachment.containerID, network: attachment.networkID) }
             }
             for network in try store.networks() {
-                try dataplane.deleteBridge(name: network.bridge)
+                if !network.isCNI { try dataplane.deleteBridge(name: network.bridge) }
                 try store.transaction { try store.deleteNetwork(id: network.id) }
             }
             for link in try dataplane.links(aliasPrefix: ownerTag) {
@@ -284,7 +293,8 @@ public actor NetworkManager {
         let networks = try store.networks()
         let byID = Dictionary(uniqueKeysWithValues: networks.map { ($0.id, $0) })
         var ports: [NFTRuleset.PortRule] = []
-        for (attachment, _) in try store.attachments() where byID[attachment.networkID] != nil {
+        // CNI networks publish through their own plugins (portmap): not in Kujira's table.
+        for (attachment, _) in try store.attachments() where byID[attachment.networkID].map({ !$0.isCNI }) == true {
             for port in attachment.ports {
                 for address in attachment.addresses where port.hostIP.map({ $0.isUnspecified || $0.isV4 == address.address.isV4 }) ?? true {
                     ports.append(NFTRuleset.PortRule(port: port, containerIP: address.address, containerID: attachment.containerID))
@@ -293,7 +303,7 @@ public actor NetworkManager {
         }
         let ruleset = NFTRuleset(
             table: configuration.tableName,
-            networks: networks.map { NFTRuleset.NetworkRules(bridge: $0.bridge, subnets: $0.subnets.map(\.subnet), isInternal: $0.isInternal) },
+            networks: networks.filter { !$0.isCNI }.map { NFTRuleset.NetworkRules(bridge: $0.bridge, subnets: $0.subnets.map(\.subnet), isInternal: $0.isInternal) },
             ports: ports)
         try dataplane.applyFirewall(ruleset)
     }

@@ -33,10 +33,16 @@ public struct NetworkConfiguration: Hashable, Sendable, Codable {
     public var mtu: UInt32?
     /// The bridge interface name; nil derives one from the network ID.
     public var bridgeName: String?
+    /// A CNI configuration list (the JSON of a `.conflist`): the network is then driven by
+    /// CNI plugins (driver `cni`) instead of the native bridge driver, and `subnets`,
+    /// `enableIPv6`, `isInternal`, `mtu` and `bridgeName` must be left unset (the conflist
+    /// says all of that).
+    public var cniConfigList: Data?
 
     /// Creates a configuration.
     public init(name: String, subnets: [SubnetConfiguration] = [], enableIPv6: Bool = false, isInternal: Bool = false,
-                labels: [String: String] = [:], mtu: UInt32? = nil, bridgeName: String? = nil) {
+                labels: [String: String] = [:], mtu: UInt32? = nil, bridgeName: String? = nil, cniConfigList: Data? = nil) {
+        self.cniConfigList = cniConfigList
         self.name = name
         self.subnets = subnets
         self.enableIPv6 = enableIPv6
@@ -63,9 +69,9 @@ public struct Network: Hashable, Sendable, Codable, Identifiable {
     public var id: String
     /// The unique name.
     public var name: String
-    /// `bridge` (native) — the only native driver.
+    /// `bridge` (native), or `cni` (CNI plugins run from ``cniConfigList``).
     public var driver: String
-    /// The bridge interface.
+    /// The bridge interface (empty for a CNI network: its plugins own their interfaces).
     public var bridge: String
     /// IPv4 first, then IPv6.
     public var subnets: [NetworkSubnet]
@@ -82,6 +88,12 @@ public struct Network: Hashable, Sendable, Codable, Identifiable {
     /// Whether this is the default network (`bridge` on `kujira0`): no embedded DNS there,
     /// as on Docker's default bridge.
     public var isDefault: Bool
+    /// The CNI configuration list of a `cni` network, as given at creation; nil for
+    /// native networks.
+    public var cniConfigList: Data? = nil
+
+    /// Whether CNI plugins drive this network.
+    public var isCNI: Bool { cniConfigList != nil }
 
     /// Whether containers on this network resolve each other by name through the embedded
     /// DNS server at 127.0.0.11.

@@ -217,12 +217,21 @@ struct NetworkRunTests {
         defer { teardown(box) }
         try box.mustRun(["network", "create", "--subnet", NetworkTestHost.subnet(), "one"])
         try box.mustRun(["network", "create", "--subnet", NetworkTestHost.subnet(), "two"])
-        try box.mustRun(["run", "-d", "--name", "conn", "--network", "one", Sandbox.image, "sleep", "100"])
+        try box.mustRun(["run", "-d", "--name", "conn", "--network", "one", "--network-alias", "first", Sandbox.image, "sleep", "100"])
+        // /etc/hosts: the container's own name and alias on a user network.
+        let before = try box.mustRun(["exec", "conn", "sh", "-c", "stat -c %i /etc/hosts; cat /etc/hosts"]).stdout
+        #expect(before.split(separator: "\n").contains { $0.hasSuffix(" conn first") }, "\(before)")
         try box.mustRun(["network", "connect", "--alias", "extra", "two", "conn"])
         #expect(try box.mustRun(["exec", "conn", "ip", "-o", "addr", "show", "dev", "eth1"]).stdout.contains("inet "))
+        // connect rewrote the bind-mounted /etc/hosts in place (same inode) with the new network.
+        let after = try box.mustRun(["exec", "conn", "sh", "-c", "stat -c %i /etc/hosts; cat /etc/hosts"]).stdout
+        #expect(after.split(separator: "\n").first == before.split(separator: "\n").first, "\(before) vs \(after)")
+        #expect(after.split(separator: "\n").contains { $0.hasSuffix(" conn extra") }, "\(after)")
         #expect(try box.mustRun(["run", "--rm", "--network", "two", Sandbox.image, "nslookup", "extra", "127.0.0.11"]).status == 0)
         try box.mustRun(["network", "disconnect", "two", "conn"])
         #expect(try box.kujira(["exec", "conn", "ip", "link", "show", "eth1"]).status != 0)
+        let detached = try box.mustRun(["exec", "conn", "cat", "/etc/hosts"]).stdout
+        #expect(!detached.contains("extra") && detached.contains(" conn first"), "\(detached)")
         #expect(try box.kujira(["network", "disconnect", "two", "conn"]).status != 0)
         try box.mustRun(["network", "disconnect", "-f", "two", "conn"])
     }

@@ -95,7 +95,9 @@ struct FilesAndDNSTests {
                                             extraHosts: [try ExtraHost(parsing: "db:10.0.0.9"), try ExtraHost(parsing: "gw:host-gateway")],
                                             hostResolvConf: host)
         #expect(files.resolvConf == "nameserver 127.0.0.11\nsearch example.org\noptions edns0 ndots:0\n")
-        #expect(files.hosts.contains("10.0.0.2\tapi\n"))
+        #expect(files.hosts.contains("10.0.0.2\tapi svc\n"))  // the name equals the hostname; then the alias
+        let named = ContainerFiles.generate(hostname: "h1", attachments: [Self.attachment(embedded: true)], hostResolvConf: host)
+        #expect(named.hosts.contains("10.0.0.2\th1 api svc\n"))
         #expect(files.hosts.contains("10.0.0.9\tdb\n") && files.hosts.contains("10.0.0.1\tgw\n"))
         #expect(files.hostname == "api\n")
     }
@@ -106,6 +108,7 @@ struct FilesAndDNSTests {
         let files = ContainerFiles.generate(hostname: "c", attachments: [Self.attachment(embedded: false)],
                                             hostResolvConf: host, systemdResolved: upstream)
         #expect(files.resolvConf == "nameserver 192.0.2.53\n")
+        #expect(files.hosts.contains("10.0.0.2\tc\n"))  // no name or alias on the default network
         let fallback = ContainerFiles.generate(hostname: "c", attachments: [], hostResolvConf: host)
         #expect(fallback.resolvConf == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
     }
