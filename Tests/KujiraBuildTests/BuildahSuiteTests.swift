@@ -21,7 +21,8 @@ struct BuildahSuiteTests {
         /// (buildah 1.28 has no heredocs): the same image written without that form.
         var buildahDockerfile: String?
         /// Paths only one of the two writes by design (buildah creates VOLUME directories in
-        /// the image; BuildKit and Kujira record VOLUMEs in the config only).
+        /// the image, and keeps the mount points of RUN --mount; BuildKit and Kujira record
+        /// VOLUMEs in the config only and remove the mount stubs).
         var ignore: Set<String> = []
         var description: String { name }
     }
@@ -108,6 +109,11 @@ struct BuildahSuiteTests {
             """, files: [".dockerignore": "# comment\n*.log\n!keep.log\nsecret/\ndocs/**/*.tmp\nDockerfile\n",
                          "a.log": "no\n", "keep.log": "yes\n", "secret/key": "no\n", "docs/x/y.tmp": "no\n",
                          "docs/x/y.md": "yes\n", "src/main.c": "int main;\n"]),
+        Case(name: "cache mounts", dockerfile: """
+            FROM busybox
+            RUN --mount=type=cache,target=/var/cache/demo,id=demo echo x > /var/cache/demo/f && ls /var/cache/demo > /listing
+            RUN --mount=type=cache,target=/var/cache/demo,id=demo cat /var/cache/demo/f > /seen
+            """, ignore: ["/var", "/var/cache", "/var/cache/demo"]),
         Case(name: "heredocs", dockerfile: """
             FROM busybox
             RUN <<EOF
