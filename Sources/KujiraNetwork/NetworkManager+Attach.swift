@@ -41,7 +41,7 @@ extension NetworkManager {
                 isDefaultRoute: !network.isInternal && !current.contains { $0.isDefaultRoute },
                 ports: ports, usesEmbeddedDNS: network.hasEmbeddedDNS)
             do {
-                try store.transaction { try store.insert(attachment, state: .pending) }
+                try store.attachmentTransaction { try store.insert(attachment, state: .pending) }
             } catch let error as NetworkError where error.code == .database && error.message.contains("UNIQUE") {
                 throw NetworkError(.addressUnavailable, "an address or host port for container \(containerID.prefix(12)) on \(network.name) was taken concurrently; retry", cause: error)
             }
@@ -51,7 +51,7 @@ extension NetworkManager {
                     mtu: network.mtu, netnsPath: netnsPath, interfaceName: interfaceName, macAddress: mac,
                     addresses: addresses, gateways: attachment.gateways, defaultRoute: attachment.isDefaultRoute))
                 if !ports.isEmpty { try applyFirewall() }
-                try store.transaction { try store.update(attachment, state: .attached) }
+                try store.attachmentTransaction { try store.update(attachment, state: .attached) }
             } catch {
                 _ = try? dataplane.deleteVeth(hostInterface: hostInterface)
                 _ = try? store.transaction { try store.deleteAttachment(container: containerID, network: network.id) }
@@ -100,9 +100,9 @@ extension NetworkManager {
     func detachLocked(_ attachment: Attachment) throws {
         // Mark first: a crash between the kernel change and the delete leaves a pending
         // row that reconciliation finishes.
-        try store.transaction { try store.update(attachment, state: .pending) }
+        try store.attachmentTransaction { try store.update(attachment, state: .pending) }
         try dataplane.deleteVeth(hostInterface: attachment.hostInterface)
-        try store.transaction { try store.deleteAttachment(container: attachment.containerID, network: attachment.networkID) }
+        try store.attachmentTransaction { try store.deleteAttachment(container: attachment.containerID, network: attachment.networkID) }
         if !attachment.ports.isEmpty { try applyFirewall() }
     }
 

@@ -51,6 +51,18 @@ final class NetworkStore {
     /// Runs `body` in one transaction.
     func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
 
+    /// Runs `body` in one transaction on attachments, committed without waiting for the disk
+    /// (`synchronous = NORMAL`; the database is in WAL mode). A `kill -9` at any point still
+    /// leaves the old or the new state — the WAL is written before the commit returns — and
+    /// only a power failure may undo the last such commits, after which every attachment is
+    /// stale anyway (the reboot took the namespaces and veths; `reconcile` releases them).
+    /// Networks keep `synchronous = FULL`, and their commits flush these too.
+    func attachmentTransaction<T>(_ body: () throws -> T) throws -> T {
+        try database.execute("PRAGMA synchronous = NORMAL")
+        defer { try? database.execute("PRAGMA synchronous = FULL") }
+        return try database.transaction(body)
+    }
+
     // MARK: networks
 
     func networks() throws -> [Network] {
