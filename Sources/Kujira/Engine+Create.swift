@@ -42,7 +42,8 @@ extension Engine {
         let id = SystemSupport.randomID()
         let dir = directory(id)
         let rootfs = "\(dir)/rootfs"
-        try snapshots.prepareRootfs(containerID: id, chain: chain, target: rootfs)
+        // A `--rm` container's rootfs is thrown away when it exits: volatile, as podman's.
+        try snapshots.prepareRootfs(containerID: id, chain: chain, target: rootfs, volatile: options.autoRemove)
         var createdVolumes: [String] = []
         do {
             var record = try ContainerSpecBuilder.record(id: id, options: options, image: details, imageID: imageRecord.configDigest?.description ?? "",
@@ -54,7 +55,9 @@ extension Engine {
             applyNetworkNamespace(record, to: &spec)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)))
+            // A `--rm` container never starts again after a reboot (its volatile rootfs is only
+            // removed): its bundle config needs no flush to disk.
+            try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)), durable: !options.autoRemove)
             try copyUpVolumes(record)
             try lock.withLock {
                 let names = Set(allIDs().compactMap { load($0)?.name })

@@ -7,12 +7,14 @@ extension Engine {
     /// code. A container that was never started returns at once.
     public func wait(_ nameOrID: String) throws -> Int32 {
         let record = try container(nameOrID)
+        // Woken by the monitor's write of the exit; the timeout finds a monitor that died.
+        let watch = RecordWatch(directory: directory(record.id))
         var last = record
         while true {
             guard let current = load(record.id) else { return last.state.exitCode }
             last = try reconcile(current)
             if !last.state.isActive { return last.state.exitCode }
-            SystemSupport.sleep(milliseconds: 20)
+            watch.wait(milliseconds: 100)
         }
     }
 }
