@@ -299,13 +299,10 @@ extension Engine {
     }
 
     /// Replaces a file that is regenerated at every start (rename, no fsync: a crash loses
-    /// nothing the next start does not write again), mode 0644.
+    /// nothing the next start does not write again), mode 0644. (Foundation's `.atomic`
+    /// write fsyncs its temporary file: three disk flushes per start.)
     func writeRuntimeFile(_ path: String, _ text: String) throws {
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw EngineError(.io, "cannot write \(path)", cause: error)
-        }
+        try SystemSupport.writeAtomically(path, Array(text.utf8), durable: false)
         chmod(path, 0o644)
     }
 
