@@ -6,7 +6,7 @@
 #   sudo Benchmarks/engine/run.sh [RUNS]    # RUNS=20 by default; KUJIRA=path skips the build
 #   sudo KUJIRA_BEFORE=/tmp/kujira-old Benchmarks/engine/run.sh   # also times an older build
 #
-# 1. builds kujira (release);
+# 1. builds kujira (release, `--static-swift-stdlib`; DYNAMIC=1 for the default linking);
 # 2. makes a busybox-static image (busybox and its applets, /etc/passwd), writes it once as an
 #    OCI archive and loads that archive into a private Kujira root and a private podman root;
 # 3. times with hyperfine, both with their default network (Kujira: the `bridge` network, its
@@ -30,7 +30,14 @@ done
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
 K=${KUJIRA:-}
 if [ -z "$K" ]; then
-    swift build -c release --product kujira >/dev/null
+    # As Benchmarks/runtime/run.sh: the Swift runtime and Foundation linked statically, so
+    # neither the CLI nor the monitor relocates ~40 MB of shared libraries at every start.
+    # DYNAMIC=1 builds the default way (both figures are in Docs/performance.md).
+    if [ "${DYNAMIC:-0}" = 1 ]; then
+        swift build -c release --product kujira >/dev/null
+    else
+        swift build -c release --static-swift-stdlib --product kujira >/dev/null
+    fi
     K="$PWD/.build/release/kujira"
 fi
 WORK=$(mktemp -d /tmp/kujira-engine-bench-XXXXXX)
