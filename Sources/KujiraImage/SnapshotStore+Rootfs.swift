@@ -158,7 +158,16 @@ extension SnapshotStore {
         }
         let flags = rootfs.upperDir == nil ? UInt(MS_RDONLY) : 0
         if mount("overlay", rootfs.target, "overlay", flags, options) != 0 {
-            throw ImageStoreError.posix("overlay mount (\(options)) on", path: rootfs.target, errno: errno)
+            let code = errno
+            // Kernels before 5.10 do not know `volatile`: the same mount without it is only slower.
+            var plain = rootfs
+            plain.isVolatile = nil
+            guard code == EINVAL, rootfs.isVolatile == true else {
+                throw ImageStoreError.posix("overlay mount (\(options)) on", path: rootfs.target, errno: code)
+            }
+            if mount("overlay", rootfs.target, "overlay", flags, plain.options) != 0 {
+                throw ImageStoreError.posix("overlay mount (\(plain.options)) on", path: rootfs.target, errno: errno)
+            }
         }
     }
 

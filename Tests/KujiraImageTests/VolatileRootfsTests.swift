@@ -24,7 +24,7 @@ struct VolatileRootfsTests {
         #expect(rootfs.options.hasSuffix(",volatile"))
         #expect(try snapshots.rootfs(of: "c1") == rootfs)
         // The kernel shows the option on the mount.
-        let mountinfo = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mountinfo = Self.mountinfo()
         let line = mountinfo.split(separator: "\n").first { $0.contains(" overlay ") && $0.contains("\(dir.path)/containers/c1/upper") }
         #expect(line != nil)
         #expect(line?.contains("volatile") == true)
@@ -39,5 +39,17 @@ struct VolatileRootfsTests {
         defer { try? snapshots.removeRootfs(containerID: "c2") }
         #expect(plain.isVolatile == nil && !plain.options.hasSuffix(",volatile"))
         try snapshots.removeRootfs(containerID: "c2")
+    }
+
+    /// /proc/self/mountinfo in one read(2): the kernel lists the mounts under its namespace
+    /// lock within one call, while reads in chunks can miss an entry when other tests mount
+    /// or unmount between them.
+    static func mountinfo() -> String {
+        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        let count = read(fd, &buffer, buffer.count)
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
     }
 }
