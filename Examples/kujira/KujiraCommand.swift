@@ -30,6 +30,8 @@ struct KujiraCommand: AsyncParsableCommand {
     @OptionGroup var globals: GlobalOptions
 
     static func main() async {
+        // The per-container monitor skips ArgumentParser (MonitorFastPath).
+        if let monitor = MonitorFastPath(CommandLine.arguments) { Foundation.exit(monitor.run()) }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

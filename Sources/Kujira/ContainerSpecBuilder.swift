@@ -316,9 +316,11 @@ enum ContainerSpecBuilder {
             hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t\(hostname)\n"
         }
         let resolv = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
-        try SystemSupport.writeAtomically("\(directory)/hostname", Array("\(hostname)\n".utf8))
-        try SystemSupport.writeAtomically("\(directory)/hosts", Array(hosts.utf8))
-        try SystemSupport.writeAtomically("\(directory)/resolv.conf", Array(resolv.utf8))
+        // A `--rm` container never starts again after a reboot: no flush to disk.
+        let durable = !record.hostConfig.autoRemove
+        try SystemSupport.writeAtomically("\(directory)/hostname", Array("\(hostname)\n".utf8), durable: durable)
+        try SystemSupport.writeAtomically("\(directory)/hosts", Array(hosts.utf8), durable: durable)
+        try SystemSupport.writeAtomically("\(directory)/resolv.conf", Array(resolv.utf8), durable: durable)
         for file in ["hostname", "hosts", "resolv.conf"] { chmod("\(directory)/\(file)", 0o644) }
     }
 }

@@ -46,7 +46,8 @@ extension Engine {
         let rootfs = "\(dir)/rootfs"
         let creating = try beginCreating(id)  // a kill -9 from here on is undone by the next create or ps
         defer { finishCreating(id, lock: creating) }
-        try snapshots.prepareRootfs(containerID: id, chain: chain, target: rootfs)
+        // A `--rm` container's rootfs is thrown away when it exits: volatile, as podman's.
+        try snapshots.prepareRootfs(containerID: id, chain: chain, target: rootfs, volatile: options.autoRemove)
         Engine.crashPoint("create-mounted")
         var createdVolumes: [String] = []
         do {
@@ -59,7 +60,9 @@ extension Engine {
             applyNetworkNamespace(record, to: &spec)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)))
+            // A `--rm` container never starts again after a reboot (its volatile rootfs is only
+            // removed): its bundle config needs no flush to disk.
+            try SystemSupport.writeAtomically("\(dir)/config.json", Array(try encoder.encode(spec)), durable: !options.autoRemove)
             try copyUpVolumes(record)
             Engine.crashPoint("create-bundle")
             try lock.withLock {

@@ -323,29 +323,6 @@ extension Engine {
             hostResolvConf: .read(), systemdResolved: FileManager.default.fileExists(atPath: systemd) ? .read(systemd) : nil)
     }
 
-    /// Replaces a file that is regenerated at every start (write a temporary file, rename;
-    /// no fsync: a crash loses nothing the next start does not write again — Foundation's
-    /// atomic `Data.write` would fsync), mode 0644.
-    func writeRuntimeFile(_ path: String, _ text: String) throws {
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
-        do {
-            try writeAll(fd, Array(text.utf8), path: path)
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        fchmodat(AT_FDCWD, temporary, 0o644, 0)
-        guard Glibc.rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw EngineError.posix("cannot replace \(path)", errno: code)
-        }
-    }
-
     /// Writes all of `bytes` to `fd` (retrying short writes and EINTR).
     func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         var written = 0
@@ -355,6 +332,14 @@ extension Engine {
             guard n > 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
             written += n
         }
+    }
+
+    /// Replaces a file that is regenerated at every start (rename, no fsync: a crash loses
+    /// nothing the next start does not write again), mode 0644. (Foundation's `.atomic`
+    /// write fsyncs its temporary file: three disk flushes per start.)
+    func writeRuntimeFile(_ path: String, _ text: String) throws {
+        try SystemSupport.writeAtomically(path, Array(text.utf8), durable: false)
+        chmod(path, 0o644)
     }
 
     /// Detaches container `id` from every network and removes its namespace file; nothing

@@ -31,7 +31,7 @@ extension Engine {
         let record = try container(nameOrID)
         if record.state.isActive { return record }
         let id = record.id
-        try update(id) { record in
+        try update(id, durable: false) { record in
             record.state.manuallyStopped = false
             record.state.attachedClientPid = attachedClient
             record.state.error = ""

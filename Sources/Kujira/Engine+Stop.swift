@@ -65,15 +65,16 @@ extension Engine {
         return try start(record.id)
     }
 
-    /// Polls until the container is no longer running, paused or restarting; false on timeout.
+    /// Waits until the container is no longer running, paused or restarting (woken by its
+    /// record's changes, checking at least every 20 ms); false on timeout.
     func waitUntilInactive(_ id: String, milliseconds: Int) throws -> Bool {
-        var waited = 0
+        let watch = RecordWatch(directory: directory(id))
+        let deadline = ContinuousClock.now + .milliseconds(milliseconds)
         while true {
             guard let record = load(id) else { return true }
             if try !reconcile(record).state.isActive { return true }
-            if waited >= milliseconds { return false }
-            SystemSupport.sleep(milliseconds: 20)
-            waited += 20
+            if ContinuousClock.now >= deadline { return false }
+            watch.wait(milliseconds: 20)
         }
     }
 

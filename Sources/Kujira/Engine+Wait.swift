@@ -41,6 +41,8 @@ extension Engine {
     func wait(from record: ContainerRecord, condition: WaitCondition) throws -> Int32 {
         let startFinishedAt = record.state.finishedAt
         let startRestarts = record.restartCount
+        // Woken by the monitor's write of the exit; the timeout finds a monitor that died.
+        let watch = RecordWatch(directory: directory(record.id))
         var last = record
         while true {
             guard let current = load(record.id) else { return exitCodeOfRemoved(last) }
@@ -55,7 +57,7 @@ extension Engine {
             case .removed:
                 break
             }
-            SystemSupport.sleep(milliseconds: 20)
+            watch.wait(milliseconds: 100)
         }
     }
 

@@ -96,20 +96,27 @@ public struct Engine: Sendable {
         return try? JSONDecoder().decode(ContainerRecord.self, from: data)
     }
 
-    /// Writes a record; the caller holds ``lock``.
-    func save(_ record: ContainerRecord) throws {
+    /// Writes a record; the caller holds ``lock``. Always atomic (temporary file, rename): a
+    /// `kill -9` of any process leaves the old or the new record. `durable: false` skips the
+    /// fsync, for changes that only describe the running machine — a start under way, the
+    /// monitor's pid, `running` — which a reboot makes stale anyway (`reconcile` turns a
+    /// running record whose monitor is gone into an exited one), so losing them to a power
+    /// failure loses nothing; the creation, the exit code and every configuration change stay
+    /// durable.
+    func save(_ record: ContainerRecord, durable: Bool = true) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try SystemSupport.writeAtomically(recordPath(record.id), Array(try encoder.encode(record)))
+        try SystemSupport.writeAtomically(recordPath(record.id), Array(try encoder.encode(record)), durable: durable)
     }
 
     /// Reads, changes and writes the record of `id` under the lock; returns the new record.
+    /// `durable`: see ``save(_:durable:)``.
     @discardableResult
-    func update(_ id: String, _ change: (inout ContainerRecord) throws -> Void) throws -> ContainerRecord {
+    func update(_ id: String, durable: Bool = true, _ change: (inout ContainerRecord) throws -> Void) throws -> ContainerRecord {
         try lock.withLock {
             guard var record = load(id) else { throw EngineError(.notFound, "no such container: \(id)") }
             try change(&record)
-            try save(record)
+            try save(record, durable: durable)
             return record
         }
     }

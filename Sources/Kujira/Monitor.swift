@@ -38,7 +38,7 @@ extension Engine {
         do {
             try ContainerRuntime.becomeSubreaper()
             let startTime = SystemSupport.processStartTime(getpid()) ?? 0
-            var record = try update(id) { record in
+            var record = try update(id, durable: false) { record in
                 record.state.monitorPid = getpid()
                 record.state.monitorStartTime = startTime
             }
@@ -67,7 +67,9 @@ extension Engine {
                 if exit.oomKilled { emit("oom", record) }
                 emit("die", record, ["exitCode": String(exit.code)])
                 var restart = false
-                record = try update(id) { record in
+                // The exit code of a `--rm` container is read by its client, then the container
+                // is removed: it needs no flush to disk.
+                record = try update(id, durable: !record.hostConfig.autoRemove) { record in
                     record.state.exitCode = exit.code
                     record.state.oomKilled = exit.oomKilled
                     record.state.finishedAt = SystemSupport.timestamp()
@@ -170,7 +172,7 @@ extension Engine {
             hub.endRun()
             throw error
         }
-        try update(id) { record in
+        try update(id, durable: false) { record in
             record.state.status = .running
             record.state.pid = pid
             record.state.startedAt = SystemSupport.timestamp()

@@ -60,9 +60,11 @@ enum SystemSupport {
         return startTime == 0 || actual == startTime
     }
 
-    /// Writes `bytes` to `path` through a temporary file and a rename, fsync'd, so a crash
-    /// leaves either the old or the new content.
-    static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    /// Writes `bytes` to `path` through a temporary file and a rename, so a crash of any
+    /// process leaves either the old or the new content. `durable` fsyncs the file before the
+    /// rename, so the new content also survives a power loss; without it (state that a reboot
+    /// makes stale anyway, see ``Engine/save(_:durable:)``) the write costs no disk flush.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], durable: Bool = true) throws {
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw EngineError.posix("creating \(temporary)", errno: errno) }
@@ -78,7 +80,7 @@ enum SystemSupport {
             }
             offset += written
         }
-        fsync(fd)
+        if durable { fsync(fd) }
         close(fd)
         guard rename(temporary, path) == 0 else {
             let code = errno
@@ -100,6 +102,46 @@ enum SystemSupport {
     /// Sleeps for `milliseconds`.
     static func sleep(milliseconds: Int) {
         usleep(UInt32(milliseconds * 1000))
+    }
+}
+
+/// Wakes a waiter when a container's record changes, instead of polling at a fixed interval:
+/// an inotify watch on the container's directory, where the record is replaced by a rename
+/// (`IN_MOVED_TO`) and removed by an unlink (`IN_DELETE`, or `IN_DELETE_SELF` with the
+/// directory). Make the watch before reading the record: a change after the read then wakes
+/// the next ``wait(milliseconds:)`` at once. The timeout still bounds every wait, for what
+/// writes nothing — a monitor killed with SIGKILL, found by `reconcile`. Without inotify
+/// (no instances left) it sleeps for the timeout.
+final class RecordWatch {
+    private let fd: Int32
+
+    /// Watches `directory` (a container's directory).
+    init(directory: String) {
+        var fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        if fd >= 0, inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF)) < 0 {
+            close(fd)
+            fd = -1
+        }
+        self.fd = fd
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Returns true at once after a change since the last call (or since the watch was
+    /// made), else when the next change comes; false after `milliseconds` without one.
+    @discardableResult
+    func wait(milliseconds: Int) -> Bool {
+        guard fd >= 0 else {
+            SystemSupport.sleep(milliseconds: milliseconds)
+            return false
+        }
+        var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var ready: Int32
+        repeat { ready = poll(&request, 1, Int32(clamping: milliseconds)) } while ready < 0 && errno == EINTR
+        var changed = false
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while read(fd, &buffer, buffer.count) > 0 { changed = true }
+        return changed
     }
 }
 

@@ -86,13 +86,13 @@ enum FileSystem {
 
     /// Writes `bytes` to `path` atomically: a unique temporary file in the same directory,
     /// fsync, rename, fsync of the directory. Readers see the old file or the new one.
-    static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws {
         let directory = parentDirectory(of: path)
         let temp = "\(directory)/.\(baseName(of: path)).\(uniqueSuffix()).tmp"
         let fd = try open(temp, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
         do {
             try bytes.withUnsafeBytes { try writeAll(fd, $0, path: temp) }
-            try sync(fd, path: temp)
+            if durable { try sync(fd, path: temp) }
             close(fd)
             if rename(temp, path) != 0 { throw ImageStoreError.posix("rename to", path: path, errno: errno) }
         } catch {
@@ -100,7 +100,7 @@ enum FileSystem {
             unlink(temp)
             throw error
         }
-        try syncDirectory(directory)
+        if durable { try syncDirectory(directory) }
     }
 
     /// `fsync(fd)`.

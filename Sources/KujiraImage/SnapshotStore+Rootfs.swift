@@ -18,12 +18,21 @@ public struct RootfsMount: Sendable, Hashable, Codable {
     public var upperDir: String?
     /// The overlay work directory, or nil.
     public var workDir: String?
+    /// Mounted with overlayfs's `volatile` option (a rootfs that is thrown away when its
+    /// container exits, as podman mounts `run --rm`'s): no sync of the upper filesystem,
+    /// neither on `syncfs` nor at unmount — the unmount of a normal overlay writes back the
+    /// whole filesystem the upper directory is on. After a crash of the kernel the upper
+    /// directory cannot be mounted again, only removed. Nil in records written before.
+    public var isVolatile: Bool?
 
     /// The `mount -t overlay overlay -o OPTIONS TARGET` options (empty for a copy).
     public var options: String {
         guard mode == .overlay, !lowerDirs.isEmpty else { return "" }
         var options = "lowerdir=\(lowerDirs.joined(separator: ":"))"
-        if let upperDir, let workDir { options += ",upperdir=\(upperDir),workdir=\(workDir)" }
+        if let upperDir, let workDir {
+            options += ",upperdir=\(upperDir),workdir=\(workDir)"
+            if isVolatile == true { options += ",volatile" }
+        }
         return options
     }
 
@@ -44,11 +53,14 @@ extension SnapshotStore {
     /// missing): in overlay mode an overlay mount of `chain` with an upper and a work
     /// directory under `<root>/containers/<id>/`; in copy mode a copy of the chain's tree
     /// (`cp -a --reflink=auto`). The description is saved so ``removeRootfs(containerID:)``
-    /// can undo it from another process.
+    /// can undo it from another process. `volatile` (overlay mode) mounts it with overlayfs's
+    /// `volatile` option and saves the description without fsync, for a rootfs nobody mounts
+    /// again (``RootfsMount/isVolatile``): after a power failure it is only removed, and
+    /// removal needs no description of a mount the reboot undid.
     /// - Throws: ``ImageStoreError`` `.invalidArgument` for a bad id or a container that
     ///   already has a rootfs, `.io` when the mount or copy fails.
     @discardableResult
-    public func prepareRootfs(containerID: String, chain: SnapshotChain, target: String) throws -> RootfsMount {
+    public func prepareRootfs(containerID: String, chain: SnapshotChain, target: String, volatile: Bool = false) throws -> RootfsMount {
         try Self.checkContainerID(containerID)
         guard chain.mode == mode else {
             throw ImageStoreError(.invalidArgument, "snapshot chain \(chain.chainID) is in \(chain.mode) mode but this store is in \(mode) mode")
@@ -67,9 +79,10 @@ extension SnapshotStore {
             case .overlay:
                 let upper = "\(containerDirectory)/upper", work = "\(containerDirectory)/work"
                 for dir in [upper, work] where mkdir(dir, 0o755) != 0 { throw ImageStoreError.posix("mkdir", path: dir, errno: errno) }
-                rootfs = RootfsMount(mode: .overlay, target: target, lowerDirs: chain.snapshots.reversed().map(\.path), upperDir: upper, workDir: work)
+                rootfs = RootfsMount(mode: .overlay, target: target, lowerDirs: chain.snapshots.reversed().map(\.path), upperDir: upper, workDir: work,
+                                     isVolatile: volatile ? true : nil)
                 // Saved before mounting: a crash after the mount still leaves a record to undo it.
-                try save(rootfs, in: containerDirectory)
+                try save(rootfs, in: containerDirectory, durable: !volatile)
                 try Self.mountOverlay(rootfs)
             case .copy:
                 rootfs = RootfsMount(mode: .copy, target: target, lowerDirs: [], upperDir: nil, workDir: nil)
@@ -159,8 +172,8 @@ extension SnapshotStore {
         return try? JSONDecoder().decode(RootfsMount.self, from: Data(bytes))
     }
 
-    private func save(_ rootfs: RootfsMount, in directory: String) throws {
-        try FileSystem.writeFileAtomically("\(directory)/rootfs.json", Array(try ImageStore.encode(rootfs).utf8))
+    private func save(_ rootfs: RootfsMount, in directory: String, durable: Bool = true) throws {
+        try FileSystem.writeFileAtomically("\(directory)/rootfs.json", Array(try ImageStore.encode(rootfs).utf8), durable: durable)
     }
 
     static func checkContainerID(_ id: String) throws {
@@ -194,7 +207,16 @@ extension SnapshotStore {
         }
         let flags = rootfs.upperDir == nil ? UInt(MS_RDONLY) : 0
         if mount("overlay", rootfs.target, "overlay", flags, options) != 0 {
-            throw ImageStoreError.posix("overlay mount (\(options)) on", path: rootfs.target, errno: errno)
+            let code = errno
+            // Kernels before 5.10 do not know `volatile`: the same mount without it is only slower.
+            var plain = rootfs
+            plain.isVolatile = nil
+            guard code == EINVAL, rootfs.isVolatile == true else {
+                throw ImageStoreError.posix("overlay mount (\(options)) on", path: rootfs.target, errno: code)
+            }
+            if mount("overlay", rootfs.target, "overlay", flags, plain.options) != 0 {
+                throw ImageStoreError.posix("overlay mount (\(plain.options)) on", path: rootfs.target, errno: errno)
+            }
         }
     }
 

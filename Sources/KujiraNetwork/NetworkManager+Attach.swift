@@ -45,7 +45,7 @@ extension NetworkManager {
                 isDefaultRoute: !network.isInternal && !current.contains { $0.isDefaultRoute },
                 ports: ports, usesEmbeddedDNS: network.hasEmbeddedDNS)
             do {
-                try store.transaction { try store.insert(attachment, state: .pending) }
+                try store.attachmentTransaction { try store.insert(attachment, state: .pending) }
             } catch let error as NetworkError where error.code == .database && error.message.contains("UNIQUE") {
                 throw NetworkError(.addressUnavailable, "an address or host port for container \(containerID.prefix(12)) on \(network.name) was taken concurrently; retry", cause: error)
             }
@@ -58,7 +58,7 @@ extension NetworkManager {
                 Self.crashPoint("attach-veth")
                 if !ports.isEmpty { try applyFirewall() }
                 Self.crashPoint("attach-firewall")
-                try store.transaction { try store.update(attachment, state: .attached) }
+                try store.attachmentTransaction { try store.update(attachment, state: .attached) }
             } catch {
                 _ = try? dataplane.deleteVeth(hostInterface: hostInterface)
                 _ = try? store.transaction { try store.deleteAttachment(container: containerID, network: network.id) }
@@ -110,11 +110,11 @@ extension NetworkManager {
     func detachLocked(_ attachment: Attachment) throws {
         // Mark first: a crash between the kernel change and the delete leaves a pending
         // row that reconciliation finishes.
-        try store.transaction { try store.update(attachment, state: .pending) }
+        try store.attachmentTransaction { try store.update(attachment, state: .pending) }
         Self.crashPoint("detach-pending")
         try releaseInterface(attachment)
         Self.crashPoint("detach-veth")
-        try store.transaction { try store.deleteAttachment(container: attachment.containerID, network: attachment.networkID) }
+        try store.attachmentTransaction { try store.deleteAttachment(container: attachment.containerID, network: attachment.networkID) }
         if !attachment.ports.isEmpty { try applyFirewall() }
     }
 

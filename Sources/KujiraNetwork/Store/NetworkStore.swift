@@ -57,6 +57,15 @@ final class NetworkStore {
     /// Runs `body` in one transaction.
     func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
 
+    /// Runs `body` in one transaction on attachments. Like every commit of this database
+    /// (`synchronous = NORMAL`, WAL), it does not wait for the disk: a `kill -9` at any point
+    /// still leaves the old or the new state, and only a power failure may undo the last
+    /// commits, after which every attachment is stale anyway (the reboot took the namespaces
+    /// and veths; `reconcile` releases them).
+    func attachmentTransaction<T>(_ body: () throws -> T) throws -> T {
+        try database.transaction(body)
+    }
+
     // MARK: networks
 
     func networks() throws -> [Network] {
