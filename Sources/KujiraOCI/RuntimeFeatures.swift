@@ -56,12 +56,15 @@ public struct LinuxFeatures: Codable, Hashable, Sendable {
     public var intelRdt: EnabledFeature?
     /// `mountExtensions`: the mount extensions supported ("MountExtensions").
     public var mountExtensions: MountExtensionsFeatures?
+    /// `netDevices`: whether moving host network devices into the container
+    /// (`linux.netDevices`) is supported ("NetDevices").
+    public var netDevices: EnabledFeature?
 
     /// Creates a value; optional fields default to absent.
     public init(
         namespaces: [String]? = nil, capabilities: [String]? = nil, cgroup: CgroupFeatures? = nil,
         seccomp: SeccompFeatures? = nil, apparmor: EnabledFeature? = nil, selinux: EnabledFeature? = nil,
-        intelRdt: EnabledFeature? = nil, mountExtensions: MountExtensionsFeatures? = nil
+        intelRdt: EnabledFeature? = nil, mountExtensions: MountExtensionsFeatures? = nil, netDevices: EnabledFeature? = nil
     ) {
         self.namespaces = namespaces
         self.capabilities = capabilities
@@ -71,6 +74,7 @@ public struct LinuxFeatures: Codable, Hashable, Sendable {
         self.selinux = selinux
         self.intelRdt = intelRdt
         self.mountExtensions = mountExtensions
+        self.netDevices = netDevices
     }
 }
 

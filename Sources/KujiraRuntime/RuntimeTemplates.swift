@@ -65,8 +65,9 @@ public enum RuntimeTemplates {
                 cgroup: CgroupFeatures(v1: cgroups, v2: cgroups, systemd: false, systemdUser: false),
                 seccomp: SeccompFeatures(enabled: seccomp),
                 apparmor: EnabledFeature(enabled: false), selinux: EnabledFeature(enabled: false),
-                intelRdt: EnabledFeature(enabled: false),
-                mountExtensions: MountExtensionsFeatures(idmap: EnabledFeature(enabled: false))),
+                intelRdt: EnabledFeature(enabled: true),
+                mountExtensions: MountExtensionsFeatures(idmap: EnabledFeature(enabled: false)),
+                netDevices: EnabledFeature(enabled: true)),
             annotations: ["org.opencontainers.runc.version": "kujira-runtime \(version)"])
     }
 

@@ -94,6 +94,7 @@ struct LifecycleTests {
         #expect(version.stdout.contains("spec: 1.2.0"))
         let features = try JSONDecoder().decode(Features.self, from: Data(try runCommand(box.runtimePath, ["features"]).stdout.utf8))
         #expect(features.linux?.namespaces?.contains("user") == true)
+        #expect(features.linux?.intelRdt?.enabled == true && features.linux?.netDevices?.enabled == true)
         let specDir = box.directory + "/spec"
         try FileManager.default.createDirectory(atPath: specDir, withIntermediateDirectories: true)
         #expect(try runCommand(box.runtimePath, ["spec", "--rootless", "--bundle", specDir]).status == 0)
