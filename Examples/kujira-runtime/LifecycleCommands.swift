@@ -83,14 +83,25 @@ enum Lifecycle {
         let runtime = try settings.runtime()
         if !detach { try ContainerRuntime.becomeSubreaper() }
         let state = try runtime.create(id: flags.id, bundle: flags.bundle, options: flags.options())
+        if detach {
+            do {
+                try runtime.start(id: flags.id)
+            } catch {
+                try? runtime.delete(id: flags.id, force: true)
+                throw error
+            }
+            return 0
+        }
+        // Forward signals from before the start: a signal that arrives as the container
+        // starts must reach it, not kill `run` (as runc installs its handler first).
+        let forwarding = SignalForwarder(pid: Int32(state.pid))
         do {
             try runtime.start(id: flags.id)
         } catch {
+            forwarding.stop()
             try? runtime.delete(id: flags.id, force: true)
             throw error
         }
-        if detach { return 0 }
-        let forwarding = SignalForwarder(pid: Int32(state.pid))
         let status = try ContainerRuntime.waitForExit(pid: Int32(state.pid))
         forwarding.stop()
         try runtime.delete(id: flags.id, force: true)
