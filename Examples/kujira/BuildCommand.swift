@@ -29,6 +29,7 @@ struct Build: ParsableCommand {
     @Option(help: "Label of the image (KEY=VALUE); repeatable.") var label: [String] = []
     @Option(help: "Write the image ID to this file.") var iidfile: String?
     @Flag(name: .shortAndLong, help: "Print only the image ID.") var quiet = false
+    @Option(help: "Progress output: auto (tty on a terminal, else plain), plain, tty or quiet.") var progress: String = "auto"
     @Flag(help: "Check the Dockerfile and report errors and lint warnings; build nothing.") var check = false
     @Option(help: "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; repeatable.") var secret: [String] = []
     @Option(help: "Network of RUN steps: default (the host's), host or none.") var network: String = "default"
@@ -84,12 +85,18 @@ struct Build: ParsableCommand {
             guard let value = Int64(raw), value >= 0 else { throw CLIError("SOURCE_DATE_EPOCH=\(raw) is not a number of seconds") }
             epoch = value
         }
-        let quiet = self.quiet
+        guard ["auto", "plain", "tty", "quiet"].contains(progress) else {
+            throw CLIError("--progress \(progress): use auto, plain, tty or quiet")
+        }
+        let quiet = self.quiet || progress == "quiet"
+        let tty: TTYBuildProgress? = !quiet && (progress == "tty" || (progress == "auto" && isatty(2) == 1)) ? TTYBuildProgress() : nil
         let outputs = try output.map(BuildOutput.init(parsing:))
         var options = BuildOptions(
             tags: tag.map(Self.withDefaultTag), buildArgs: args, target: target, noCache: noCache, labels: labels,
             fileName: (path as NSString).lastPathComponent, sourceDateEpoch: epoch,
-            progress: { event in if !quiet { Self.print(event) } })
+            progress: { event in
+                if let tty { tty.handle(event) } else if !quiet { Self.print(event) }
+            })
         options.secrets = try Self.secrets(secret)
         guard ["default", "host", "none"].contains(network) else { throw CLIError("--network \(network): use default, host or none") }
         options.network = network
@@ -102,7 +109,9 @@ struct Build: ParsableCommand {
         let result: BuildResult
         do {
             result = try builder.build(dockerfile: text, contextDirectory: contextDirectory, options: options)
+            tty?.finish()
         } catch let error as BuildError {
+            tty?.finish()
             throw CLIError(error.description)
         }
         for destination in outputs { try destination.write(result, store: store) }

@@ -36,6 +36,26 @@ struct BuildCLITests {
         }
     }
 
+    @Test("--progress tty draws BuildKit-style step lines; plain prints #N lines", .enabled(if: Host.has([], root: true)))
+    func progressModes() throws {
+        try withTemporaryDirectory { scratch in
+            let context = "\(scratch)/context"
+            try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: "\(context)/busybox")
+            try "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"echo\", \"from-run\"]\n"
+                .write(toFile: "\(context)/Dockerfile", atomically: false, encoding: .utf8)
+            let root = "\(scratch)/root"
+            let tty = try run(Host.kujira, ["--root", root, "build", "--no-cache", "--progress", "tty", context])
+            #expect(tty.succeeded, "\(tty.stderr)")
+            #expect(tty.stderr.contains("=> [3/3] RUN") && tty.stderr.contains("from-run") && tty.stderr.contains("FINISHED")
+                    && tty.stderr.contains("\u{1B}[2K"), "\(tty.stderr)")
+            let plain = try run(Host.kujira, ["--root", root, "build", "--progress", "plain", context])
+            #expect(plain.stderr.contains("#3 [3/3] RUN") && plain.stderr.contains("#3 CACHED"), "\(plain.stderr)")
+            let bad = try run(Host.kujira, ["--root", root, "build", "--progress", "fancy", context])
+            #expect(!bad.succeeded && bad.stderr.contains("use auto, plain, tty or quiet"), "\(bad.stderr)")
+        }
+    }
+
     @Test("a missing base image is pulled from its registry", .enabled(if: Host.has(["umoci", "skopeo", "docker-registry"], root: true)))
     func pullsMissingBase() throws {
         try withTemporaryDirectory { scratch in
