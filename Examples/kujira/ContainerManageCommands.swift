@@ -72,22 +72,61 @@ struct ContainerList: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).") var all = false
     @Flag(name: .shortAndLong, help: "Only display container IDs.") var quiet = false
     @Flag(name: .customLong("no-trunc"), help: "Don't truncate output.") var noTrunc = false
+    @Option(name: .shortAndLong, help: "Filter output based on conditions provided (id, name, label, status, exited, ancestor, before, since, volume, network, health, publish, expose).")
+    var filter: [String] = []
+    @Option(help: "Format output: table, json, or a Go-like template such as '{{.ID}} {{.Names}}' (prefix 'table ' for a header).")
+    var format: String?
+    @Option(name: [.customShort("n"), .customLong("last")], help: "Show n last created containers (includes all states).") var last: Int?
+    @Flag(name: [.customShort("l"), .customLong("latest")], help: "Show the latest created container (includes all states).") var latest = false
+    @Flag(name: .shortAndLong, help: "Display total file sizes.") var size = false
 
     func run() throws {
         try engineCommand {
             let engine = try openEngine(globals)
-            let records = try engine.list().filter { all || $0.state.isActive }
+            let filters = try ContainerFilters.parse(filter)
+            let everything = try engine.list()
+            let limit = latest ? 1 : last.flatMap { $0 >= 0 ? $0 : nil }
+            // As Docker: -n/-l and status/exited filters look at stopped containers too.
+            let includeStopped = all || limit != nil || filters.values["status"] != nil || filters.values["exited"] != nil
+            var records = everything.filter { (includeStopped || $0.state.isActive) && filters.matches($0, among: everything) }
+            if let limit { records = Array(records.prefix(limit)) }
             if quiet {
                 records.forEach { print(noTrunc ? $0.id : $0.shortID) }
                 return
             }
-            var rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
-            for record in records {
+            func fields(_ record: ContainerRecord) -> [String: String] {
                 var command = (record.config.entrypoint + record.config.cmd).joined(separator: " ")
                 if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
-                let created = parseTime(record.created).map { relativeTime($0) } ?? ""
-                rows.append([noTrunc ? record.id : record.shortID, displayName(record.image), "\"\(command)\"", created,
-                             statusText(record), engine.publishedPortsText(record), record.name])
+                let sizeText = size ? formatBytes(engine.writableLayerSize(record)) : ""
+                return ["ID": noTrunc ? record.id : record.shortID, "Image": displayName(record.image), "Command": "\"\(command)\"",
+                        "CreatedAt": record.created, "RunningFor": parseTime(record.created).map { relativeTime($0) } ?? "",
+                        "Ports": engine.publishedPortsText(record), "State": record.state.status.rawValue, "Status": statusText(record),
+                        "Size": sizeText, "Names": record.name,
+                        "Labels": record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+                        "Mounts": record.mounts.map { $0.name ?? $0.source }.joined(separator: ","),
+                        "Networks": (record.network?.endpoints.map(\.network) ?? [record.hostConfig.networkMode]).joined(separator: ",")]
+            }
+            if let format, format != "table" {
+                if format == "json" {
+                    for record in records { print(renderTemplate("{{json .}}", fields(record))) }
+                    return
+                }
+                if format.hasPrefix("table ") {
+                    print(renderTemplate(format, ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+                                                  "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
+                                                  "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"]))
+                }
+                for record in records { print(renderTemplate(format, fields(record))) }
+                return
+            }
+            var header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+            if size { header.append("SIZE") }
+            var rows = [header]
+            for record in records {
+                let f = fields(record)
+                var row = [f["ID"] ?? "", f["Image"] ?? "", f["Command"] ?? "", f["RunningFor"] ?? "", f["Status"] ?? "", f["Ports"] ?? "", f["Names"] ?? ""]
+                if size { row.append(f["Size"] ?? "") }
+                rows.append(row)
             }
             printTable(rows)
         }

@@ -257,6 +257,12 @@ extension Engine {
 
     /// The bytes of the files under `path` (blocks allocated, hard links once), not
     /// following symlinks or crossing into other file systems' mounts.
+    /// The bytes in container `record`'s writable layer (`ps -s`).
+    public func writableLayerSize(_ record: ContainerRecord) -> Int64 {
+        guard let snapshots = try? images.snapshotStore(), let rootfs = try? snapshots.rootfs(of: record.id) else { return 0 }
+        return Self.treeSize(rootfs.upperDir ?? rootfs.target)
+    }
+
     static func treeSize(_ path: String) -> Int64 {
         var total: Int64 = 0
         var seen = Set<UInt64>()
