@@ -167,7 +167,7 @@ extension Daemon {
     }
 
     func listContainers(_ request: RouteRequest) throws -> [[String: Any]] {
-        let filters = try request.filters(allowed: ["id", "name", "label", "status", "exited", "ancestor", "before", "since"])
+        let filters = try request.filters(allowed: ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "network"])
         let limit = try request.int("limit") ?? -1
         let all = request.bool("all") || limit > 0 || filters["status"] != nil || filters["exited"] != nil
         var records = try engine.list()
@@ -188,6 +188,14 @@ extension Daemon {
             let known = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
             if let bad = states.first(where: { !known.contains($0) }) { throw APIError(400, "invalid filter 'status=\(bad)'") }
             records = records.filter { states.contains($0.state.status.rawValue) }
+        }
+        if let networks = filters["network"] {
+            // A network by name or ID (prefix), as dockerd matches it.
+            let ids = Dictionary((try? engine.listNetworks())?.map { ($0.name, $0.id) } ?? [], uniquingKeysWith: { first, _ in first })
+            records = records.filter { record in
+                let names = (record.network?.endpoints.map(\.network) ?? []) + [record.hostConfig.networkMode]
+                return names.contains { name in networks.contains { $0 == name || (ids[name]?.hasPrefix($0) == true && !$0.isEmpty) } }
+            }
         }
         if let codes = filters["exited"] {
             records = records.filter { $0.state.status == .exited && codes.contains(String($0.state.exitCode)) }

@@ -289,6 +289,7 @@ struct KujiradDockerCLITests {
                 let lookup = try daemon.mustDocker(["run", "--rm", "--network", network, "busybox", "busybox", "nslookup", name]).stdout
                 #expect(lookup.contains("Address: \(serverIP)"), "\(lookup)")
             }
+            #expect(try daemon.mustDocker(["ps", "--filter", "network=\(network)", "--format", "{{.Names}}"]).stdout == "\(server)\n")
             let members = try daemon.mustDocker(["network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", network]).stdout
             #expect(members.contains(server))
             // connect and disconnect a running container.
