@@ -377,7 +377,7 @@ struct KujiradDockerCLITests {
         }
     }
 
-    @Test("docker-py: containers run, logs, images list, tag and remove, volumes",
+    @Test("docker-py: containers run, logs, exec_run, images list, tag and remove, volumes, networks",
           .enabled(if: Host.has(["python3"], root: true)))
     func dockerPy() throws {
         let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
