@@ -13,7 +13,8 @@ extension Daemon {
     func addContainerRoutes(_ router: Router) {
         router.add("GET", "/containers/json") { [self] request, writer in try writer.sendJSON(try listContainers(request)) }
         router.add("POST", "/containers/create") { [self] request, writer in
-            var options = try ContainerCreateRequest.options(body: try request.jsonBody(), name: request.query("name"))
+            let body = try request.jsonBody()
+            var options = try ContainerCreateRequest.options(body: body, name: request.query("name"))
             if let platform = request.query("platform"), !platform.isEmpty, !platform.hasPrefix("linux") {
                 throw APIError(400, "kujirad runs linux containers only (platform \(platform))")
             }
@@ -25,6 +26,11 @@ extension Daemon {
                 throw APIError(404, "No such image: \(familiar)")
             }
             let record = try engine.create(options)
+            if options.tty, let console = ((body as? [String: Any])?["HostConfig"] as? [String: Any])?["ConsoleSize"] as? [Int], console.count == 2,
+               console[0] > 0, console[1] > 0 {
+                let size = TerminalSize(rows: UInt16(clamping: console[0]), columns: UInt16(clamping: console[1]))
+                updateMemory { $0.consoleSizes[record.id] = size }
+            }
             try writer.sendJSON(status: 201, ["Id": record.id, "Warnings": [String]()])
         }
         router.add("POST", "/containers/prune") { [self] request, writer in try writer.sendJSON(try pruneContainers(request)) }
@@ -38,6 +44,9 @@ extension Daemon {
             let record = try lookupContainer(request.parameter("id"))
             if record.state.isActive { return try writer.send(status: 304) }
             try startContainer(record)
+            if record.config.tty, let size = memory.withLock({ $0.consoleSizes[record.id] }) {
+                try? engine.resize(record.id, size: size)
+            }
             try writer.send(status: 204)
         }
         router.add("POST", "/containers/{id}/stop") { [self] request, writer in
@@ -443,7 +452,13 @@ extension Daemon {
         let wantsStdin = request.bool("stdin") && record.config.openStdin && stream
         let id = record.id
         updateMemory { $0.attachments[id, default: 0] += 1 }
-        defer { updateMemory { $0.attachments[id, default: 1] -= 1 } }
+        var input: DispatchGroup?
+        defer {
+            // The output is all written: an `--rm` container may go now (`docker run -it`
+            // waits for that before it closes this connection, which ends the relay).
+            updateMemory { $0.attachments[id, default: 1] -= 1 }
+            if let input { Self.finishHijack(request.http.connection.fd, input: input) }
+        }
         let reader = try LogReader(path: record.logPath, fromStart: replay)
         let upgrade = request.http.head.headers.contains("Connection", token: "Upgrade")
         let contentType = tty || request.apiVersion < APIVersion(minor: 42) ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream"
@@ -452,14 +467,7 @@ extension Daemon {
             let bytes = entries.filter(selection.accepts).flatMap(selection.encode)
             if !bytes.isEmpty { try writer.writeRawStream(bytes) }
         }
-        let input = wantsStdin ? relayStdin(request, record: record) : nil
-        defer {
-            if let input {
-                // The attach is over: end the client's side too, which ends the input relay.
-                shutdown(request.http.connection.fd, Int32(SHUT_RDWR))
-                input.wait()
-            }
-        }
+        input = wantsStdin ? relayStdin(request, record: record) : nil
         try send(reader.next())
         guard stream else { return }
         var sawRun = record.state.isActive
@@ -503,7 +511,11 @@ extension Daemon {
         done.enter()
         let engine = engine, id = record.id, startedAt = record.state.startedAt
         let thread = Thread {
-            defer { done.leave() }
+            defer {
+                // Whatever ended the relay, the input is read to its end (see drain).
+                Self.drain(socket)
+                done.leave()
+            }
             var backoff = PollBackoff()
             var connection: AttachConnection?
             while connection == nil {
@@ -533,6 +545,30 @@ extension Daemon {
         }
         thread.start()
         return done
+    }
+
+    /// Reads and drops the connection's input until the client closes its side (or the
+    /// daemon shuts the connection down), so that closing it never finds unread input: that
+    /// would send a reset, which can cost the client the end of the output.
+    static func drain(_ socket: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        while true {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+        }
+    }
+
+    /// Ends a hijacked stream whose input a relay thread (`input`) reads: the output side is
+    /// closed first (the client sees EOF after the last byte), the relay reads on until the
+    /// client closes its side — the docker CLI does once the output ends — and only a client
+    /// that has not done so within 5 s has its connection shut down under it.
+    static func finishHijack(_ socket: Int32, input: DispatchGroup) {
+        shutdown(socket, Int32(SHUT_WR))
+        if input.wait(timeout: .now() + 5) == .timedOut {
+            shutdown(socket, Int32(SHUT_RDWR))
+            input.wait()
+        }
     }
 
     /// `POST /containers/{id}/resize?h=ROWS&w=COLUMNS`: the container's terminal size.

@@ -41,6 +41,9 @@ public final class Daemon: Sendable {
         var execStdin: [String: Bool] = [:]
         /// The exit codes of exec instances that failed to start (126/127, as dockerd's).
         var execFailures: [String: Int32] = [:]
+        /// `HostConfig.ConsoleSize` of TTY containers created here: set right after start,
+        /// before the client's own resize arrives.
+        var consoleSizes: [String: TerminalSize] = [:]
     }
     let memory = Mutex(Memory())
     let changed = NSCondition()

@@ -183,12 +183,14 @@ extension Daemon {
                     close(target)
                     inputDone.leave()
                 }
-                if !early.isEmpty && !Self.writeAll(target, early) { return }
+                if !early.isEmpty && !Self.writeAll(target, early) { return Self.drain(socket) }
                 var buffer = [UInt8](repeating: 0, count: 32 * 1024)
                 while true {
                     let count = recv(socket, &buffer, buffer.count, 0)
                     if count < 0 && errno == EINTR { continue }
-                    guard count > 0, Self.writeAll(target, Array(buffer[0..<count])) else { return }
+                    guard count > 0 else { return }
+                    // The exec closed its stdin: drop the rest of the input.
+                    guard Self.writeAll(target, Array(buffer[0..<count])) else { return Self.drain(socket) }
                 }
             }.start()
         }
@@ -242,9 +244,12 @@ extension Daemon {
             let message = Array("\(APIError.from(error).message)\n".utf8)
             try? writer.writeRawStream(multiplexed ? StreamFrame.encode(stream: 2, message) : message)
         }
-        // The exec is over: end the client's side too, which also ends the input relay.
-        shutdown(socket, Int32(SHUT_RDWR))
-        inputDone.wait()
+        // The exec is over: end the output, then the input relay (see finishHijack).
+        if stdin {
+            Self.finishHijack(socket, input: inputDone)
+        } else {
+            shutdown(socket, Int32(SHUT_WR))
+        }
     }
 
     /// Writes all of `bytes` to `fd`; false on an error (the reader went away).
