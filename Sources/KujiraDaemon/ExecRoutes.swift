@@ -145,9 +145,8 @@ extension Daemon {
             inputThread.start()
         }
         relays.wait()
-        // The exec is over: end the client's side too, which also ends the input relay.
-        shutdown(socket, Int32(SHUT_RDWR))
-        inputDone.wait()
+        // The exec is over: end the output, then the input relay (see finishHijack).
+        Self.finishHijack(socket, input: inputDone)
     }
 
     /// An attached exec without a TTY: its stdout and stderr are pipes whose bytes go to the
