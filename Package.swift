@@ -167,7 +167,7 @@ let package = Package(
         .target(name: "CKujiraDaemon"),
         .target(
             name: "KujiraDaemon",
-            dependencies: ["CKujiraDaemon", "Kujira", "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraBuild", "KujiraGPU", "KujiraVolume"],
+            dependencies: ["CKujiraDaemon", "Kujira", "KujiraOCI", "KujiraArchive", "KujiraImage", "KujiraRegistry", "KujiraBuild", "KujiraGPU", "KujiraVolume", "KujiraNetwork"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

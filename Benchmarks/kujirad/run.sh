@@ -8,9 +8,9 @@
 # Needs root, hyperfine, the docker CLI (client only: dockerd is never started), podman, runc
 # and Debian's busybox-static. The busybox image (busybox-static's applets, made with
 # `kujira import` and `kujira save`) is loaded into a temporary kujirad root and a temporary
-# podman store; both are removed at exit. kujirad's containers get the engine's default
-# network (an own namespace with loopback only); podman runs once with its default network
-# and once with `--network none`, the like-for-like row.
+# podman store; both are removed at exit. Each runs once with its default network (a bridge,
+# a veth pair and an address: kujirad's `bridge`, podman's netavark) and once with
+# `--network none` (an own namespace with loopback only).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,6 +34,8 @@ WORK=$(mktemp -d /tmp/kujirad-bench.XXXXXX)
 DAEMON=
 cleanup() {
     if [ -n "$DAEMON" ]; then kill -TERM "$DAEMON" 2>/dev/null || true; wait "$DAEMON" 2>/dev/null || true; fi
+    # kujirad's root has its own default bridge and nftables table: remove them.
+    "$BIN/kujira" --root "$WORK/kroot" --state "$WORK/kstate" network __teardown >/dev/null 2>&1 || true
     podman --root "$WORK/podman" --runroot "$WORK/podman-run" rm -af >/dev/null 2>&1 || true
     podman --root "$WORK/podman" --runroot "$WORK/podman-run" system reset -f >/dev/null 2>&1 || true
     for mount in $(awk -v w="$WORK" '$2 ~ "^"w {print $2}' /proc/self/mounts | sort -r); do umount -l "$mount" 2>/dev/null || true; done
@@ -67,11 +69,13 @@ $PODMAN load -q -i "$WORK/busybox.tar" >/dev/null
 LIMITS="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 # One run of each outside the timing, so a failure shows its message.
 docker run --rm busybox true
+docker run --rm --network none busybox true
 $PODMAN run --rm $LIMITS busybox true
 $PODMAN run --rm --network none $LIMITS busybox true
 
 hyperfine --warmup 3 --runs "$RUNS" --export-json "$RESULTS/kujirad.json" --export-markdown "$RESULTS/kujirad.md" \
     -n "docker run --rm (kujirad)" "docker run --rm busybox true" \
+    -n "docker run --rm --network none (kujirad)" "docker run --rm --network none busybox true" \
     -n "podman run --rm (runc)" "$PODMAN run --rm $LIMITS busybox true" \
     -n "podman run --rm --network none (runc)" "$PODMAN run --rm --network none $LIMITS busybox true"
 cat "$RESULTS/kujirad.md"

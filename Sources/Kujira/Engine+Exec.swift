@@ -111,8 +111,11 @@ extension Engine {
     /// Starts exec `execID` and, unless it was created with `detach`, waits for it and
     /// returns its exit code (0 for a detached one). With `tty`, `terminal` is called with
     /// the pty master once the process runs: the caller relays it (say, on threads) and
-    /// closes it when done; `size` is the terminal's first size.
-    public func startExec(_ execID: String, size: TerminalSize? = nil, terminal: ((Int32) -> Void)? = nil) throws -> Int32 {
+    /// closes it when done; `size` is the terminal's first size. Without `tty`, `stdio` hands
+    /// the process other fds as its stdin, stdout and stderr (a daemon's pipes) instead of
+    /// the caller's own 0, 1 and 2; they must stay open until this returns.
+    public func startExec(_ execID: String, size: TerminalSize? = nil, terminal: ((Int32) -> Void)? = nil,
+                          stdio: (input: Int32, output: Int32, error: Int32)? = nil) throws -> Int32 {
         var instance = try loadExec(execID)
         guard instance.pid == 0 else { throw EngineError(.conflict, "exec \(instance.id.prefix(12)) was already started") }
         let record = try container(instance.containerID)
@@ -158,6 +161,7 @@ extension Engine {
             }
         }
         var execOptions = KujiraRuntime.ExecOptions()
+        if let stdio, !options.tty { execOptions.stdio = StdioFDs(input: stdio.input, output: stdio.output, error: stdio.error) }
         if options.tty {
             let path = AttachHub.shortPath(directory: directory, fd: dirFD, name: socketName)
             unlink("\(directory)/\(socketName)")

@@ -15,14 +15,15 @@ import Glibc
 
 extension Engine {
     /// Stops container `nameOrID`: its stop signal, then SIGKILL after `timeout` seconds
-    /// (nil: the container's `--stop-timeout`, default 10). Returns once it has exited.
+    /// (nil: the container's `--stop-timeout`, default 10). `signal` replaces the stop signal
+    /// for this stop (`docker stop -s`). Returns once it has exited.
     @discardableResult
-    public func stop(_ nameOrID: String, timeout: Int? = nil) throws -> ContainerRecord {
+    public func stop(_ nameOrID: String, timeout: Int? = nil, signal stopSignal: Int32? = nil) throws -> ContainerRecord {
         var record = try container(nameOrID)
         guard record.state.isActive else { return record }
         record = try update(record.id) { $0.state.manuallyStopped = true }
         if record.state.status == .paused { try? runtime.resume(id: record.id) }
-        let signal = try Signals.parse(record.config.stopSignal)
+        let signal = try stopSignal ?? Signals.parse(record.config.stopSignal)
         try? runtime.kill(id: record.id, signal: signal)
         let seconds = timeout ?? record.config.stopTimeout
         if try waitUntilInactive(record.id, milliseconds: max(0, seconds) * 1000) {
@@ -56,10 +57,11 @@ extension Engine {
         emit("kill", record, ["signal": String(signal)])
     }
 
-    /// Stops (if running) and starts container `nameOrID`.
+    /// Stops (if running; with `signal` instead of the stop signal) and starts container
+    /// `nameOrID`.
     @discardableResult
-    public func restart(_ nameOrID: String, timeout: Int? = nil) throws -> ContainerRecord {
-        let record = try stop(nameOrID, timeout: timeout)
+    public func restart(_ nameOrID: String, timeout: Int? = nil, signal: Int32? = nil) throws -> ContainerRecord {
+        let record = try stop(nameOrID, timeout: timeout, signal: signal)
         // The old monitor may still be finishing (e.g. removing a runtime container).
         _ = try waitUntilMonitorGone(record.id, milliseconds: 10_000)
         return try start(record.id)

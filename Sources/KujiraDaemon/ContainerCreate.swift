@@ -12,14 +12,14 @@ enum ContainerCreateRequest {
     static let mappedConfig: Set<String> = [
         "Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Labels", "StopSignal", "StopTimeout",
         "AttachStdout", "AttachStderr", "ArgsEscaped", "HostConfig", "NetworkingConfig", "Tty", "OpenStdin", "StdinOnce",
-        "AttachStdin", "Volumes",
+        "AttachStdin", "Volumes", "ExposedPorts", "MacAddress",
     ]
     /// HostConfig fields that are mapped.
     static let mappedHost: Set<String> = [
         "Binds", "Mounts", "Tmpfs", "AutoRemove", "RestartPolicy", "NetworkMode", "Memory", "MemorySwap", "CpuShares",
         "NanoCpus", "PidsLimit", "CapAdd", "CapDrop", "Privileged", "ReadonlyRootfs", "SecurityOpt", "Ulimits",
         "Devices", "DeviceRequests", "LogConfig", "MemorySwappiness", "IpcMode", "CgroupnsMode", "ConsoleSize",
-        "VolumesFrom", "VolumeDriver",
+        "VolumesFrom", "VolumeDriver", "PortBindings", "PublishAllPorts", "Dns", "DnsSearch", "DnsOptions", "ExtraHosts",
     ]
 
     /// Whether `value` is what a client sends for an option it did not set: null, false,
@@ -74,9 +74,14 @@ enum ContainerCreateRequest {
         for (key, value) in config where !mappedConfig.contains(key) && !isDefault(value) {
             throw unsupported("Config.\(key)")
         }
-        if bool(config["Tty"]) { throw unsupported("Config.Tty", "containers get no terminal yet (run without -t)") }
-        if bool(config["OpenStdin"]) || bool(config["AttachStdin"]) || bool(config["StdinOnce"]) {
-            throw unsupported("Config.OpenStdin", "stdin is not forwarded to containers yet (run without -i)")
+        // `-t`: a terminal held by the monitor; `-i`: stdin kept open (a pipe the monitor
+        // writes attached clients' input into); `StdinOnce` (`run -i` without `-d`): it
+        // closes when the first attached client's input ends.
+        options.tty = bool(config["Tty"])
+        options.interactive = bool(config["OpenStdin"])
+        options.stdinOnce = bool(config["StdinOnce"])
+        if options.stdinOnce && !options.interactive {
+            throw APIError(400, "Config.StdinOnce needs Config.OpenStdin (docker run -i)")
         }
         let cmd = try strings(config["Cmd"], field: "Config.Cmd") ?? []
         options.command = cmd
@@ -113,8 +118,18 @@ enum ContainerCreateRequest {
             })
             options.volumes += volumes.keys.sorted().filter { !covered.contains($0) }
         }
+        if let exposed = config["ExposedPorts"] as? [String: Any] {
+            // The CLI lists `-p` ports here too; only `--expose` adds others.
+            let published = Set(options.publish.compactMap { spec in spec.split(separator: ":").last.map { port in
+                port.contains("/") ? String(port) : "\(port)/tcp"
+            } })
+            if let extra = exposed.keys.sorted().first(where: { !published.contains($0) && !published.contains("\($0)/tcp") }) {
+                throw unsupported("Config.ExposedPorts \(extra)", "--expose is not supported; publish the port with -p")
+            }
+        }
+        if let mac = config["MacAddress"] as? String, !mac.isEmpty { options.macAddress = mac }
         if let networking = config["NetworkingConfig"] as? [String: Any] {
-            try checkNetworking(networking, mode: (config["HostConfig"] as? [String: Any])?["NetworkMode"] as? String ?? "")
+            try applyNetworking(networking, to: &options)
         }
         return options
     }
@@ -147,12 +162,18 @@ enum ContainerCreateRequest {
         if options.autoRemove && options.restart != "no" {
             throw APIError(400, "conflicting options: cannot combine AutoRemove with restart policy \(options.restart)")
         }
+        // The default network is `bridge`, as on Docker; user networks, host, none and
+        // container:NAME are the engine's.
         switch host["NetworkMode"] as? String ?? "" {
-        case "", "default", "none": options.network = "none"
-        case "host": options.network = "host"
-        case let other:
-            throw unsupported("HostConfig.NetworkMode \(other)", "kujirad has the none (default: loopback only) and host networks")
+        case "", "default": options.network = "bridge"
+        case let mode: options.network = mode
         }
+        options.publish = try portBindings(host["PortBindings"])
+        options.publishAll = bool(host["PublishAllPorts"])
+        options.dns = try strings(host["Dns"], field: "HostConfig.Dns") ?? []
+        if let search = try strings(host["DnsSearch"], field: "HostConfig.DnsSearch"), !search.isEmpty { options.dnsSearch = search }
+        options.dnsOptions = try strings(host["DnsOptions"], field: "HostConfig.DnsOptions") ?? []
+        options.addHosts = try strings(host["ExtraHosts"], field: "HostConfig.ExtraHosts") ?? []
         if let memory = try int64(host["Memory"], field: "HostConfig.Memory"), memory > 0 { options.memory = "\(memory)" }
         if let swap = try int64(host["MemorySwap"], field: "HostConfig.MemorySwap"), swap != 0 { options.memorySwap = "\(swap)" }
         if let swappiness = try int64(host["MemorySwappiness"], field: "HostConfig.MemorySwappiness"), swappiness != -1 {
@@ -271,16 +292,65 @@ enum ContainerCreateRequest {
         return parts.joined(separator: ",")
     }
 
-    /// `NetworkingConfig`: only an empty endpoint for the network mode itself.
-    static func checkNetworking(_ networking: [String: Any], mode: String) throws {
+    /// `HostConfig.PortBindings` (`{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}`)
+    /// as `-p` arguments; a port with no binding, or an empty `HostPort`, gets an ephemeral one.
+    static func portBindings(_ value: Any?) throws -> [String] {
+        guard let bindings = value as? [String: Any] else {
+            if isDefault(value) { return [] }
+            throw APIError(400, "HostConfig.PortBindings must be an object of \"PORT/PROTO\": [{HostIp, HostPort}]")
+        }
+        var specs: [String] = []
+        for (port, list) in bindings.sorted(by: { $0.key < $1.key }) {
+            let entries = (list as? [Any])?.compactMap { $0 as? [String: Any] } ?? []
+            if entries.isEmpty { specs.append(port); continue }
+            for entry in entries {
+                let ip = entry["HostIp"] as? String ?? ""
+                let hostPort = entry["HostPort"] as? String ?? ""
+                if ip.isEmpty {
+                    specs.append(hostPort.isEmpty ? port : "\(hostPort):\(port)")
+                } else {
+                    specs.append("\(ip.contains(":") ? "[\(ip)]" : ip):\(hostPort):\(port)")
+                }
+            }
+        }
+        return specs
+    }
+
+    /// `NetworkingConfig.EndpointsConfig`: the endpoint of the network mode gives aliases,
+    /// addresses (`IPAMConfig`) and the MAC address; endpoints of other networks join them
+    /// too (API 1.44+), without settings of their own.
+    static func applyNetworking(_ networking: [String: Any], to options: inout ContainerOptions) throws {
         for (key, value) in networking where key != "EndpointsConfig" && !isDefault(value) {
             throw unsupported("NetworkingConfig.\(key)")
         }
         guard let endpoints = networking["EndpointsConfig"] as? [String: Any] else { return }
-        for (network, settings) in endpoints {
-            guard [mode, "default", "none", "host"].contains(network) || (mode.isEmpty && network == "bridge"), isDefault(settings) else {
-                throw unsupported("NetworkingConfig.EndpointsConfig[\(network)]", "kujirad has no user networks yet")
+        let known: Set<String> = ["Aliases", "IPAMConfig", "MacAddress", "NetworkID", "EndpointID", "Gateway", "IPAddress",
+                                  "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "DriverOpts", "DNSNames", "Links"]
+        for network in endpoints.keys.sorted() {
+            let settings = endpoints[network] as? [String: Any] ?? [:]
+            let field = "NetworkingConfig.EndpointsConfig[\(network)]"
+            for (key, value) in settings where !known.contains(key) && !isDefault(value) { throw unsupported("\(field).\(key)") }
+            for key in ["Links", "DriverOpts"] where !isDefault(settings[key]) { throw unsupported("\(field).\(key)") }
+            let isMode = network == options.network || (options.network == "bridge" && network == "default")
+            guard isMode else {
+                guard !["host", "none"].contains(network), !options.network.hasPrefix("container:") else {
+                    throw APIError(400, "container cannot be connected to network \(network) and \(options.network) at once")
+                }
+                for key in ["Aliases", "IPAMConfig", "MacAddress"] where !isDefault(settings[key]) {
+                    throw unsupported("\(field).\(key)", "addresses and aliases apply to the first network; connect the others with docker network connect")
+                }
+                if !options.additionalNetworks.contains(network) { options.additionalNetworks.append(network) }
+                continue
             }
+            options.networkAliases = try strings(settings["Aliases"], field: "\(field).Aliases") ?? []
+            if let ipam = settings["IPAMConfig"] as? [String: Any] {
+                for (key, value) in ipam where !["IPv4Address", "IPv6Address"].contains(key) && !isDefault(value) {
+                    throw unsupported("\(field).IPAMConfig.\(key)")
+                }
+                if let v4 = ipam["IPv4Address"] as? String, !v4.isEmpty { options.ip = v4 }
+                if let v6 = ipam["IPv6Address"] as? String, !v6.isEmpty { options.ip6 = v6 }
+            }
+            if let mac = settings["MacAddress"] as? String, !mac.isEmpty { options.macAddress = mac }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 import Foundation
 import Kujira
+import KujiraNetwork
 import KujiraOCI
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,8 @@ extension Daemon {
     func addContainerRoutes(_ router: Router) {
         router.add("GET", "/containers/json") { [self] request, writer in try writer.sendJSON(try listContainers(request)) }
         router.add("POST", "/containers/create") { [self] request, writer in
-            var options = try ContainerCreateRequest.options(body: try request.jsonBody(), name: request.query("name"))
+            let body = try request.jsonBody()
+            var options = try ContainerCreateRequest.options(body: body, name: request.query("name"))
             if let platform = request.query("platform"), !platform.isEmpty, !platform.hasPrefix("linux") {
                 throw APIError(400, "kujirad runs linux containers only (platform \(platform))")
             }
@@ -24,6 +26,11 @@ extension Daemon {
                 throw APIError(404, "No such image: \(familiar)")
             }
             let record = try engine.create(options)
+            if options.tty, let console = ((body as? [String: Any])?["HostConfig"] as? [String: Any])?["ConsoleSize"] as? [Int], console.count == 2,
+               console[0] > 0, console[1] > 0 {
+                let size = TerminalSize(rows: UInt16(clamping: console[0]), columns: UInt16(clamping: console[1]))
+                updateMemory { $0.consoleSizes[record.id] = size }
+            }
             try writer.sendJSON(status: 201, ["Id": record.id, "Warnings": [String]()])
         }
         router.add("POST", "/containers/prune") { [self] request, writer in try writer.sendJSON(try pruneContainers(request)) }
@@ -32,20 +39,21 @@ extension Daemon {
         }
         router.add("POST", "/containers/{id}/start") { [self] request, writer in
             if let keys = request.query("detachKeys"), !keys.isEmpty {
-                throw APIError(400, "detachKeys is not supported by kujirad (there is no stdin to detach from)")
+                throw APIError(400, "detachKeys is not supported by kujirad: leave the detach keys unset (detach by ending the client)")
             }
             let record = try lookupContainer(request.parameter("id"))
             if record.state.isActive { return try writer.send(status: 304) }
             try startContainer(record)
+            if record.config.tty, let size = memory.withLock({ $0.consoleSizes[record.id] }) {
+                try? engine.resize(record.id, size: size)
+            }
             try writer.send(status: 204)
         }
         router.add("POST", "/containers/{id}/stop") { [self] request, writer in
-            if let signal = request.query("signal"), !signal.isEmpty {
-                throw APIError(400, "stop with a signal is not supported by kujirad: set the container's StopSignal, or kill it")
-            }
+            let signal = try Self.signalParameter(request)
             let record = try lookupContainer(request.parameter("id"))
             guard record.state.isActive else { return try writer.send(status: 304) }
-            _ = try engine.stop(record.id, timeout: try request.int("t") ?? request.int("timeout"))
+            _ = try engine.stop(record.id, timeout: try request.int("t") ?? request.int("timeout"), signal: signal)
             try writer.send(status: 204)
         }
         router.add("POST", "/containers/{id}/kill") { [self] request, writer in
@@ -58,11 +66,9 @@ extension Daemon {
             try writer.send(status: 204)
         }
         router.add("POST", "/containers/{id}/restart") { [self] request, writer in
-            if let signal = request.query("signal"), !signal.isEmpty {
-                throw APIError(400, "restart with a signal is not supported by kujirad: set the container's StopSignal")
-            }
+            let signal = try Self.signalParameter(request)
             let record = try lookupContainer(request.parameter("id"))
-            _ = try engine.restart(record.id, timeout: try request.int("t") ?? request.int("timeout"))
+            _ = try engine.restart(record.id, timeout: try request.int("t") ?? request.int("timeout"), signal: signal)
             try writer.send(status: 204)
         }
         router.add("POST", "/containers/{id}/pause") { [self] request, writer in
@@ -98,9 +104,21 @@ extension Daemon {
         }
         router.add("GET", "/containers/{id}/logs") { [self] request, writer in try containerLogs(request, writer) }
         router.add("POST", "/containers/{id}/attach") { [self] request, writer in try attachContainer(request, writer) }
+        router.add("POST", "/containers/{id}/resize") { [self] request, writer in try resizeContainer(request, writer) }
     }
 
     // MARK: - Lookup and shapes
+
+    /// The `signal` parameter of stop and restart (`docker stop -s`): a name or a number;
+    /// nil when absent.
+    static func signalParameter(_ request: RouteRequest) throws -> Int32? {
+        guard let text = request.query("signal"), !text.isEmpty else { return nil }
+        do {
+            return try Signals.parse(text)
+        } catch {
+            throw APIError(400, "invalid signal: \(text)")
+        }
+    }
 
     /// The container `text` names; 404 "No such container" as Docker says it.
     func lookupContainer(_ text: String) throws -> ContainerRecord {
@@ -132,10 +150,10 @@ extension Daemon {
         let command = (record.config.entrypoint + record.config.cmd).joined(separator: " ")
         return [
             "Id": record.id, "Names": ["/\(record.name)"], "Image": Self.displayName(record.image), "ImageID": record.imageID,
-            "Command": command, "Created": Int64(Timestamps.seconds(record.created) ?? 0), "Ports": [Any](),
+            "Command": command, "Created": Int64(Timestamps.seconds(record.created) ?? 0), "Ports": publishedPorts(record),
             "Labels": record.config.labels, "State": record.state.status.rawValue, "Status": Self.statusText(record),
             "HostConfig": ["NetworkMode": record.hostConfig.networkMode],
-            "NetworkSettings": ["Networks": [String: Any]()],
+            "NetworkSettings": ["Networks": Dictionary(uniqueKeysWithValues: (record.network?.endpoints ?? []).map { ($0.network, [String: Any]()) })],
             "Mounts": record.mounts.map { mount -> [String: Any] in
                 var document: [String: Any] = [
                     "Type": mount.type, "Source": mount.source, "Destination": mount.destination,
@@ -148,8 +166,17 @@ extension Daemon {
         ]
     }
 
+    /// `Ports` of a `/containers/json` entry: the host ports a running container publishes.
+    func publishedPorts(_ record: ContainerRecord) -> [[String: Any]] {
+        guard record.state.isActive, record.network?.ports.isEmpty == false else { return [] }
+        return engine.networkAttachments(record.id).flatMap(\.ports).map { port in
+            ["IP": port.hostIP.map { "\($0)" } ?? "0.0.0.0", "PrivatePort": Int(port.containerPort),
+             "PublicPort": Int(port.hostPort), "Type": port.proto.rawValue]
+        }
+    }
+
     func listContainers(_ request: RouteRequest) throws -> [[String: Any]] {
-        let filters = try request.filters(allowed: ["id", "name", "label", "status", "exited", "ancestor", "before", "since"])
+        let filters = try request.filters(allowed: ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "network"])
         let limit = try request.int("limit") ?? -1
         let all = request.bool("all") || limit > 0 || filters["status"] != nil || filters["exited"] != nil
         var records = try engine.list()
@@ -170,6 +197,14 @@ extension Daemon {
             let known = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
             if let bad = states.first(where: { !known.contains($0) }) { throw APIError(400, "invalid filter 'status=\(bad)'") }
             records = records.filter { states.contains($0.state.status.rawValue) }
+        }
+        if let networks = filters["network"] {
+            // A network by name or ID (prefix), as dockerd matches it.
+            let ids = Dictionary((try? engine.listNetworks())?.map { ($0.name, $0.id) } ?? [], uniquingKeysWith: { first, _ in first })
+            records = records.filter { record in
+                let names = (record.network?.endpoints.map(\.network) ?? []) + [record.hostConfig.networkMode]
+                return names.contains { name in networks.contains { $0 == name || (ids[name]?.hasPrefix($0) == true && !$0.isEmpty) } }
+            }
         }
         if let codes = filters["exited"] {
             records = records.filter { $0.state.status == .exited && codes.contains(String($0.state.exitCode)) }
@@ -201,33 +236,65 @@ extension Daemon {
         }
         var config = document["Config"] as? [String: Any] ?? [:]
         config["Image"] = Self.displayName(record.image)
-        config["Tty"] = false
+        config["Tty"] = record.config.tty
+        config["OpenStdin"] = record.config.openStdin
         config["AttachStdin"] = false
         config["AttachStdout"] = false
         config["AttachStderr"] = false
-        config["StdinOnce"] = false
+        config["StdinOnce"] = record.config.stdinOnce
         config["Domainname"] = ""
         config["Volumes"] = NSNull()
         config["OnBuild"] = NSNull()
         document["Config"] = config
         var host = document["HostConfig"] as? [String: Any] ?? [:]
         host["LogConfig"] = ["Type": "json-file", "Config": [String: String]()]
-        host["PortBindings"] = [String: Any]()
+        let settings = record.network
+        var bindings: [String: [[String: String]]] = [:]
+        for port in settings?.ports ?? [] {
+            let hostPort = port.hostPorts.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" } ?? ""
+            bindings["\(port.containerPort)/\(port.proto.rawValue)", default: []].append(["HostIp": port.hostIP.map { "\($0)" } ?? "", "HostPort": hostPort])
+        }
+        host["PortBindings"] = bindings
         host["PublishAllPorts"] = false
-        host["Dns"] = [String]()
-        host["ExtraHosts"] = NSNull()
+        host["Dns"] = settings?.dns ?? []
+        host["DnsSearch"] = settings?.dnsSearch ?? []
+        host["DnsOptions"] = settings?.dnsOptions ?? []
+        host["ExtraHosts"] = settings.map { $0.extraHosts.isEmpty ? NSNull() : $0.extraHosts as Any } ?? NSNull()
         host["IpcMode"] = "private"
         host["PidMode"] = ""
         host["Runtime"] = "kujira-runtime"
         host["ConsoleSize"] = [0, 0]
         document["HostConfig"] = host
-        let mode = record.hostConfig.networkMode
-        document["NetworkSettings"] = [
-            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": [String: Any](), "HairpinMode": false,
-            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
-            "Networks": [mode: ["NetworkID": mode, "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-                                "MacAddress": "", "Aliases": NSNull(), "DriverOpts": NSNull()]],
-        ]
+        // The engine's NetworkSettings (live addresses, ports, networks), completed with the
+        // fields Docker clients expect to find.
+        var network = document["NetworkSettings"] as? [String: Any] ?? [:]
+        network["Bridge"] = ""
+        network["SandboxID"] = (network["SandboxKey"] as? String ?? "").isEmpty ? "" : record.id
+        network["HairpinMode"] = false
+        network["LinkLocalIPv6Address"] = ""
+        network["LinkLocalIPv6PrefixLen"] = 0
+        network["SecondaryIPAddresses"] = NSNull()
+        network["SecondaryIPv6Addresses"] = NSNull()
+        network["GlobalIPv6PrefixLen"] = 0
+        let first = (network["Networks"] as? [String: Any])?.values.first as? [String: Any]
+        network["EndpointID"] = first?["EndpointID"] ?? ""
+        var networks: [String: Any] = [:]
+        for (name, value) in network["Networks"] as? [String: Any] ?? [:] {
+            var endpoint = value as? [String: Any] ?? [:]
+            let configured = settings?.endpoints.first { $0.network == name }
+            if let configured, configured.ipv4 != nil || configured.ipv6 != nil {
+                endpoint["IPAMConfig"] = ["IPv4Address": configured.ipv4 ?? "", "IPv6Address": configured.ipv6 ?? ""]
+            } else {
+                endpoint["IPAMConfig"] = NSNull()
+            }
+            endpoint["Links"] = NSNull()
+            endpoint["DriverOpts"] = NSNull()
+            endpoint["Aliases"] = endpoint["Aliases"] ?? NSNull()
+            endpoint["DNSNames"] = endpoint["DNSNames"] ?? NSNull()
+            networks[name] = endpoint
+        }
+        network["Networks"] = networks
+        document["NetworkSettings"] = network
         document["Platform"] = "linux"
         document["ResolvConfPath"] = ""
         document["HostnamePath"] = ""
@@ -371,29 +438,36 @@ extension Daemon {
     }
 
     /// `attach`: the container's output as it is produced (and, with `logs=1`, what it
-    /// wrote before), over the hijacked connection, until the container stops.
+    /// wrote before), over the hijacked connection, until the container stops; with `stdin=1`
+    /// the client's input goes to the container's stdin (see ``relayStdin``). Without a TTY
+    /// the output is multiplexed frames, with one raw bytes.
     func attachContainer(_ request: RouteRequest, _ writer: ResponseWriter) throws {
         let record = try lookupContainer(request.parameter("id"))
-        if request.bool("stdin") {
-            throw APIError(400, "attaching stdin is not supported by kujirad yet: containers have no stdin (run without -i)")
-        }
         if let keys = request.query("detachKeys"), !keys.isEmpty {
-            throw APIError(400, "detachKeys is not supported by kujirad (there is no stdin to detach from)")
+            throw APIError(400, "detachKeys is not supported by kujirad: detach by closing the client (docker attach --sig-proxy=false, then kill the client)")
         }
-        // Without a TTY the output is always framed; only the content type names it (1.42+).
-        let selection = LogSelection(stdout: request.bool("stdout"), stderr: request.bool("stderr"), multiplexed: true)
+        let tty = record.config.tty
+        let selection = LogSelection(stdout: request.bool("stdout"), stderr: request.bool("stderr"), multiplexed: !tty)
         let replay = request.bool("logs"), stream = request.bool("stream")
+        let wantsStdin = request.bool("stdin") && record.config.openStdin && stream
         let id = record.id
         updateMemory { $0.attachments[id, default: 0] += 1 }
-        defer { updateMemory { $0.attachments[id, default: 1] -= 1 } }
+        var input: DispatchGroup?
+        defer {
+            // The output is all written: an `--rm` container may go now (`docker run -it`
+            // waits for that before it closes this connection, which ends the relay).
+            updateMemory { $0.attachments[id, default: 1] -= 1 }
+            if let input { Self.finishHijack(request.http.connection.fd, input: input) }
+        }
         let reader = try LogReader(path: record.logPath, fromStart: replay)
         let upgrade = request.http.head.headers.contains("Connection", token: "Upgrade")
-        let contentType = request.apiVersion >= APIVersion(minor: 42) ? "application/vnd.docker.multiplexed-stream" : "application/vnd.docker.raw-stream"
+        let contentType = tty || request.apiVersion < APIVersion(minor: 42) ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream"
         try writer.hijack(upgrade: upgrade, contentType: contentType)
         func send(_ entries: [LogEntry]) throws {
             let bytes = entries.filter(selection.accepts).flatMap(selection.encode)
             if !bytes.isEmpty { try writer.writeRawStream(bytes) }
         }
+        input = wantsStdin ? relayStdin(request, record: record) : nil
         try send(reader.next())
         guard stream else { return }
         var sawRun = record.state.isActive
@@ -417,8 +491,96 @@ extension Daemon {
                 try send(reader.next())
                 return
             }
-            if request.http.clientHungUp { return }
+            // With stdin relayed the input thread owns the socket's reads; it ends on hang-up.
+            if input == nil && request.http.clientHungUp { return }
             backoff.pause()
         }
+    }
+
+    /// Relays the hijacked connection's input (bytes sent with the request first) to the
+    /// container's stdin through the engine's attach API, on a thread of its own: it waits
+    /// until the container runs (`docker run` attaches before it starts the container), then
+    /// copies until the client's input ends — the docker CLI half-closes its side after
+    /// stdin's EOF — and says so to the monitor (with `StdinOnce` the container's stdin
+    /// closes). The group is left when the relay is done.
+    func relayStdin(_ request: RouteRequest, record: ContainerRecord) -> DispatchGroup {
+        let socket = request.http.connection.fd
+        let input = request.http.input
+        let early = input.hasBuffered ? Array(input.buffer[input.start...]) : []
+        let done = DispatchGroup()
+        done.enter()
+        let engine = engine, id = record.id, startedAt = record.state.startedAt
+        let thread = Thread {
+            defer {
+                // Whatever ended the relay, the input is read to its end (see drain).
+                Self.drain(socket)
+                done.leave()
+            }
+            var backoff = PollBackoff()
+            var connection: AttachConnection?
+            while connection == nil {
+                guard let current = try? engine.container(id) else { return }
+                if current.state.isActive {
+                    connection = try? engine.attach(id, streams: [.stdin])
+                    if connection == nil { return }
+                } else if current.state.startedAt != startedAt && !current.state.startedAt.isEmpty {
+                    return // it ran and stopped already
+                } else {
+                    var poller = pollfd(fd: socket, events: 0, revents: 0)
+                    if poll(&poller, 1, 0) > 0 && poller.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return }
+                    backoff.pause()
+                }
+            }
+            guard let connection else { return }
+            defer { connection.close() }
+            if !early.isEmpty && !connection.sendStdin(early) { return }
+            var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+            while true {
+                let count = recv(socket, &buffer, buffer.count, 0)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                if !connection.sendStdin(Array(buffer[0..<count])) { return }
+            }
+            connection.closeStdin()
+        }
+        thread.start()
+        return done
+    }
+
+    /// Reads and drops the connection's input until the client closes its side (or the
+    /// daemon shuts the connection down), so that closing it never finds unread input: that
+    /// would send a reset, which can cost the client the end of the output.
+    static func drain(_ socket: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        while true {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+        }
+    }
+
+    /// Ends a hijacked stream whose input a relay thread (`input`) reads: the output side is
+    /// closed first (the client sees EOF after the last byte), the relay reads on until the
+    /// client closes its side — the docker CLI does once the output ends — and only a client
+    /// that has not done so within 5 s has its connection shut down under it.
+    static func finishHijack(_ socket: Int32, input: DispatchGroup) {
+        shutdown(socket, Int32(SHUT_WR))
+        if input.wait(timeout: .now() + 5) == .timedOut {
+            shutdown(socket, Int32(SHUT_RDWR))
+            input.wait()
+        }
+    }
+
+    /// `POST /containers/{id}/resize?h=ROWS&w=COLUMNS`: the container's terminal size.
+    func resizeContainer(_ request: RouteRequest, _ writer: ResponseWriter) throws {
+        let record = try lookupContainer(request.parameter("id"))
+        guard let rows = try request.int("h"), let columns = try request.int("w"), rows >= 0, columns >= 0,
+              rows <= Int(UInt16.max), columns <= Int(UInt16.max) else {
+            throw APIError(400, "give the terminal size as h=ROWS&w=COLUMNS")
+        }
+        guard record.state.isActive else { throw APIError(409, "Container \(record.id) is not running") }
+        guard record.config.tty else { return try writer.send(status: 200) } // dockerd ignores it too
+        try engine.resize(record.id, size: TerminalSize(rows: UInt16(rows), columns: UInt16(columns)))
+        try writer.send(status: 200)
     }
 }

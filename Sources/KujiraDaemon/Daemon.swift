@@ -39,6 +39,11 @@ public final class Daemon: Sendable {
         var attachments: [String: Int] = [:]
         /// Whether each exec instance created here attaches stdin (`docker exec -i`).
         var execStdin: [String: Bool] = [:]
+        /// The exit codes of exec instances that failed to start (126/127, as dockerd's).
+        var execFailures: [String: Int32] = [:]
+        /// `HostConfig.ConsoleSize` of TTY containers created here: set right after start,
+        /// before the client's own resize arrives.
+        var consoleSizes: [String: TerminalSize] = [:]
     }
     let memory = Mutex(Memory())
     let changed = NSCondition()
@@ -66,6 +71,7 @@ public final class Daemon: Sendable {
         addVolumeRoutes(router)
         addContainerExtrasRoutes(router)
         addExecRoutes(router)
+        addNetworkRoutes(router)
         return router
     }
 

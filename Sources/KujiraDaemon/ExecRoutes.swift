@@ -1,13 +1,15 @@
 // Exec routes: create, start (a hijacked connection relaying the exec's terminal), inspect
 // and resize, over the engine's exec instances.
 //
-// The engine gives a daemon an exec's output only through a terminal (the pty master it
-// hands over with `-t`); a non-TTY exec writes to the starting process's own stdio. So an
-// attached exec needs `Tty` (`docker exec -t`/`-it`); a detached one (`docker exec -d`) may
-// go without, its output discarded as dockerd discards it.
+// With `Tty` the engine hands the daemon the exec's pty master and the stream is raw bytes
+// both ways; without one the exec gets the daemon's pipes as its stdio (the engine's
+// `startExec(stdio:)`) and its output goes out in Docker's multiplexed frames. A detached
+// exec (`docker exec -d`) keeps no output, as with dockerd.
 
 import Foundation
+import CKujiraDaemon
 import Kujira
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,9 +30,6 @@ extension Daemon {
             options.env = try ContainerCreateRequest.strings(body["Env"], field: "Env") ?? []
             if let dir = body["WorkingDir"] as? String, !dir.isEmpty { options.workingDir = dir }
             if let user = body["User"] as? String, !user.isEmpty { options.user = user }
-            if attached && !options.tty {
-                throw APIError(400, "exec without a TTY is not supported by kujirad yet: the engine relays an exec's output only through a terminal; use docker exec -t (or -d)")
-            }
             if let keys = body["DetachKeys"] as? String, !keys.isEmpty {
                 throw APIError(400, "DetachKeys is not supported by kujirad's exec")
             }
@@ -45,7 +44,8 @@ extension Daemon {
         router.add("GET", "/exec/{id}/json") { [self] request, writer in
             let instance = try lookupExec(request.parameter("id"))
             let openStdin = memory.withLock { $0.execStdin[instance.id] } ?? false
-            let exitCode: Any = instance.exitCode.map { Int($0) } ?? NSNull()
+            let failed = memory.withLock { $0.execFailures[instance.id] }
+            let exitCode: Any = (instance.exitCode ?? failed).map { Int($0) } ?? NSNull()
             try writer.sendJSON([
                 "ID": instance.id, "ContainerID": instance.containerID, "Running": instance.running, "ExitCode": exitCode,
                 "Pid": Int(instance.pid), "OpenStdin": openStdin, "OpenStdout": !instance.options.detach,
@@ -91,6 +91,7 @@ extension Daemon {
             size = TerminalSize(rows: UInt16(clamping: console[0]), columns: UInt16(clamping: console[1]))
         }
         let upgrade = request.http.head.headers.contains("Connection", token: "Upgrade")
+        guard instance.options.tty else { return try startExecWithPipes(instance, request, writer, upgrade: upgrade) }
         try writer.hijack(upgrade: upgrade, contentType: "application/vnd.docker.raw-stream")
         let socket = request.http.connection.fd
         let input = request.http.input
@@ -144,8 +145,124 @@ extension Daemon {
             inputThread.start()
         }
         relays.wait()
-        // The exec is over: end the client's side too, which also ends the input relay.
-        shutdown(socket, Int32(SHUT_RDWR))
-        inputDone.wait()
+        // The exec is over: end the output, then the input relay (see finishHijack).
+        Self.finishHijack(socket, input: inputDone)
+    }
+
+    /// An attached exec without a TTY: its stdout and stderr are pipes whose bytes go to the
+    /// client as multiplexed frames (stream 1 and 2); with `AttachStdin` its stdin is a pipe
+    /// fed from the client's input until the client half-closes (the docker CLI does after
+    /// stdin's EOF), else /dev/null. The exit code is the exec's (`GET /exec/{id}/json`).
+    func startExecWithPipes(_ instance: ExecInstance, _ request: RouteRequest, _ writer: ResponseWriter, upgrade: Bool) throws {
+        var output: [Int32] = [-1, -1], errors: [Int32] = [-1, -1], input: [Int32] = [-1, -1]
+        defer { for fd in output + errors + input where fd >= 0 { close(fd) } }
+        let stdin = memory.withLock { $0.execStdin[instance.id] } ?? false
+        guard kujirad_pipe(&output) == 0, kujirad_pipe(&errors) == 0 else {
+            throw APIError(500, "pipe: \(String(cString: strerror(errno)))")
+        }
+        if stdin {
+            guard kujirad_pipe(&input) == 0 else { throw APIError(500, "pipe: \(String(cString: strerror(errno)))") }
+        } else {
+            input[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard input[0] >= 0 else { throw APIError(500, "opening /dev/null: \(String(cString: strerror(errno)))") }
+        }
+        let multiplexed = request.apiVersion >= APIVersion(minor: 42)
+        try writer.hijack(upgrade: upgrade, contentType: multiplexed ? "application/vnd.docker.multiplexed-stream" : "application/vnd.docker.raw-stream")
+        let socket = request.http.connection.fd
+        let inputDone = DispatchGroup()
+        if stdin {
+            // The client's input to the exec's stdin; bytes sent with the request come first.
+            let buffered = request.http.input
+            let early = buffered.hasBuffered ? Array(buffered.buffer[buffered.start...]) : []
+            let target = input[1]
+            input[1] = -1
+            inputDone.enter()
+            Thread {
+                defer {
+                    close(target)
+                    inputDone.leave()
+                }
+                if !early.isEmpty && !Self.writeAll(target, early) { return Self.drain(socket) }
+                var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+                while true {
+                    let count = recv(socket, &buffer, buffer.count, 0)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { return }
+                    // The exec closed its stdin: drop the rest of the input.
+                    guard Self.writeAll(target, Array(buffer[0..<count])) else { return Self.drain(socket) }
+                }
+            }.start()
+        }
+        // The exec runs (and is waited for) on a thread of its own; this one relays its output.
+        let result = Mutex<Result<Int32, any Error>?>(nil)
+        let engine = engine, id = instance.id
+        let stdio = (input: input[0], output: output[1], error: errors[1])
+        let finished = DispatchGroup()
+        finished.enter()
+        Thread {
+            let outcome = Result { try engine.startExec(id, stdio: stdio) }
+            result.withLock { $0 = outcome }
+            // The write ends close once the exec is over, so the relay sees EOF when every
+            // process that inherited them has exited.
+            close(stdio.output)
+            close(stdio.error)
+            finished.leave()
+        }.start()
+        var polls = [pollfd(fd: output[0], events: Int16(POLLIN), revents: 0), pollfd(fd: errors[0], events: Int16(POLLIN), revents: 0)]
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        var clientGone = false
+        while polls.contains(where: { $0.fd >= 0 }) {
+            if poll(&polls, nfds_t(polls.count), -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for index in polls.indices where polls[index].fd >= 0 && polls[index].revents != 0 {
+                let count = read(polls[index].fd, &buffer, buffer.count)
+                if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                guard count > 0 else {
+                    polls[index].fd = -1
+                    continue
+                }
+                let bytes = Array(buffer[0..<count])
+                if clientGone { continue } // drain, so the exec never blocks on a full pipe
+                do {
+                    try writer.writeRawStream(multiplexed ? StreamFrame.encode(stream: UInt8(index + 1), bytes) : bytes)
+                } catch {
+                    clientGone = true
+                }
+            }
+        }
+        finished.wait()
+        // The write ends were closed by the exec's thread; only the read ends are left.
+        output[1] = -1
+        errors[1] = -1
+        if case .failure(let error)? = result.withLock({ $0 }) {
+            updateMemory { $0.execFailures[id] = (error as? EngineError)?.dockerExitCode ?? 126 }
+        }
+        if case .failure(let error)? = result.withLock({ $0 }), !clientGone {
+            let message = Array("\(APIError.from(error).message)\n".utf8)
+            try? writer.writeRawStream(multiplexed ? StreamFrame.encode(stream: 2, message) : message)
+        }
+        // The exec is over: end the output, then the input relay (see finishHijack).
+        if stdin {
+            Self.finishHijack(socket, input: inputDone)
+        } else {
+            shutdown(socket, Int32(SHUT_WR))
+        }
+    }
+
+    /// Writes all of `bytes` to `fd`; false on an error (the reader went away).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return write(fd, base + offset, bytes.count - offset)
+            }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return false }
+            offset += written
+        }
+        return true
     }
 }

@@ -76,7 +76,7 @@ extension Daemon {
             "ID": Self.hostID(root: engine.root), "Containers": containers.count, "ContainersRunning": running,
             "ContainersPaused": paused, "ContainersStopped": containers.count - running - paused, "Images": images,
             "Driver": "overlay", "DriverStatus": [["Backing Filesystem", "kujira snapshots"]],
-            "Plugins": ["Volume": ["local"], "Network": ["host", "none"], "Authorization": NSNull(), "Log": ["json-file"]],
+            "Plugins": ["Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": NSNull(), "Log": ["json-file"]],
             "MemoryLimit": true, "SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true, "CPUSet": true,
             "PidsLimit": true, "IPv4Forwarding": true, "Debug": false, "NFd": Self.openFileCount(), "OomKillDisable": false,
             "NGoroutines": Thread.isMultiThreaded() ? 2 : 1, "SystemTime": Timestamps.format(Date()),

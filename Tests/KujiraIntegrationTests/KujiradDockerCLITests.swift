@@ -105,11 +105,13 @@ func busyboxArchive(scratch: String) throws -> String {
     return archive
 }
 
-/// Removes what a daemon's containers left under a scratch root (their rootfs mounts).
+/// Removes what a daemon's containers left under a scratch root (their rootfs mounts), then
+/// the root's networks (its bridges and nftables table).
 func removeContainers(_ daemon: KujiradProcess) {
     if let ids = try? daemon.docker(["ps", "-aq"]).stdout.split(separator: "\n"), !ids.isEmpty {
         _ = try? daemon.docker(["rm", "-f"] + ids.map(String.init))
     }
+    _ = try? run(Host.kujira, ["--root", daemon.root, "--state", "\(daemon.root)-state", "network", "__teardown"])
 }
 
 /// The real docker CLI (client only) against kujirad (Docs/kujirad.md).
@@ -155,9 +157,9 @@ struct KujiradDockerCLITests {
             let missing = try daemon.docker(["rm", name])
             #expect(missing.status == 1)
             #expect(missing.stderr.contains("Error response from daemon: No such container: \(name)"))
-            let ports = try daemon.docker(["run", "--rm", "-p", "127.0.0.1:18081:80", "busybox", "true"])
-            #expect(ports.status == 125)
-            #expect(ports.stderr.contains("HostConfig.PortBindings is not supported"))
+            let links = try daemon.docker(["run", "--rm", "--link", "other:db", "busybox", "true"])
+            #expect(links.status == 125)
+            #expect(links.stderr.contains("HostConfig.Links is not supported"))
 
             // docker build with the legacy builder.
             let context = "\(scratch)/context"
@@ -210,9 +212,16 @@ struct KujiradDockerCLITests {
             ])
             #expect(execIt.status == 4, "\(execIt.stdout)\(execIt.stderr)")
             #expect(execIt.stdout.contains("into the container"))
-            let execPlain = try daemon.docker(["exec", worker, "true"])
-            #expect(execPlain.status != 0)
-            #expect(execPlain.stderr.contains("exec without a TTY is not supported by kujirad yet"))
+            // docker exec without a TTY: multiplexed stdout and stderr, the exit code, stdin with -i.
+            let execPlain = try daemon.docker(["exec", worker, "sh", "-c", "cat /root/in.txt; echo to-stderr >&2; exit 6"])
+            #expect(execPlain.status == 6)
+            #expect(execPlain.stdout == "into the container\n")
+            #expect(execPlain.stderr == "to-stderr\n")
+            let execInput = try run("sh", ["-c", "printf 'one\\ntwo\\n' | docker exec -i \(worker) busybox wc -l"], environment: [
+                "DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config",
+            ])
+            #expect(execInput.status == 0 && execInput.stdout.trimmingCharacters(in: .whitespaces) == "2\n", "\(execInput.stdout)\(execInput.stderr)")
+            #expect(try daemon.docker(["exec", worker, "no-such-command"]).status == 127)
             try daemon.mustDocker(["rename", worker, "\(worker)-renamed"])
             let committed = "committed-\(UUID().uuidString.prefix(8).lowercased()):1"
             try daemon.mustDocker(["commit", "\(worker)-renamed", committed])
@@ -230,6 +239,117 @@ struct KujiradDockerCLITests {
             try daemon.start()
             #expect(try daemon.mustDocker(["ps", "--format", "{{.Names}} {{.State}}"]).stdout.contains("\(keeper) running"))
             try daemon.mustDocker(["rm", "-f", keeper])
+        }
+    }
+
+    @Test("networks: run -p answered from the host, network create/ls/inspect/connect/disconnect/rm, names resolved on a user network",
+          .enabled(if: Host.has(["docker", "curl"], root: true)))
+    func dockerNetworks() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let listed = try daemon.mustDocker(["network", "ls", "--format", "{{.Name}} {{.Driver}}"]).stdout
+            #expect(listed.contains("bridge bridge") && listed.contains("host host") && listed.contains("none null"), "\(listed)")
+
+            // -p: busybox httpd behind 127.0.0.1:PORT, answered by curl from the host.
+            let port = try RegistryCLITests.Registry.freePort()
+            let web = "web-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-d", "--name", web, "-p", "127.0.0.1:\(port):80", "busybox",
+                                   "sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec busybox httpd -f -p 80 -h /www"])
+            #expect(try daemon.mustDocker(["port", web]).stdout == "80/tcp -> 127.0.0.1:\(port)\n")
+            #expect(try daemon.mustDocker(["ps", "--format", "{{.Names}} {{.Ports}}"]).stdout.contains("\(web) 127.0.0.1:\(port)->80/tcp"))
+            // The server starts asynchronously: retry until it accepts (bounded), then compare.
+            var body = ""
+            for _ in 0..<200 {
+                let fetched = try run("curl", ["-fsS", "--max-time", "5", "http://127.0.0.1:\(port)/"])
+                if fetched.succeeded { body = fetched.stdout; break }
+                usleep(50_000)
+            }
+            #expect(body == "served\n")
+            let address = try daemon.mustDocker(["inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", web]).stdout
+            #expect(address.hasPrefix("172.") || address.hasPrefix("10."), "\(address)")
+
+            // A user network: names and aliases resolve through the embedded DNS server.
+            let network = "net-\(UUID().uuidString.prefix(8).lowercased())"
+            let networkID = try daemon.mustDocker(["network", "create", "--label", "k=v", network]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(networkID.count == 64)
+            #expect(try daemon.mustDocker(["network", "ls", "--filter", "label=k=v", "--format", "{{.Name}}"]).stdout == "\(network)\n")
+            let server = "srv-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-d", "--name", server, "--network", network, "--network-alias", "db", "busybox", "sleep", "600"])
+            let serverIP = try daemon.mustDocker(["inspect", "-f", "{{(index .NetworkSettings.Networks \"\(network)\").IPAddress}}", server])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!serverIP.isEmpty)
+            for name in [server, "db"] {
+                let lookup = try daemon.mustDocker(["run", "--rm", "--network", network, "busybox", "busybox", "nslookup", name]).stdout
+                #expect(lookup.contains("Address: \(serverIP)"), "\(lookup)")
+            }
+            #expect(try daemon.mustDocker(["ps", "--filter", "network=\(network)", "--format", "{{.Names}}"]).stdout == "\(server)\n")
+            let members = try daemon.mustDocker(["network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", network]).stdout
+            #expect(members.contains(server))
+            // connect and disconnect a running container.
+            try daemon.mustDocker(["network", "connect", network, web])
+            let joined = try daemon.mustDocker(["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", web]).stdout
+            #expect(joined.contains(network) && joined.contains("bridge"), "\(joined)")
+            try daemon.mustDocker(["network", "disconnect", network, web])
+            let inUse = try daemon.docker(["network", "rm", network])
+            #expect(inUse.status != 0 && inUse.stderr.contains("used by"), "\(inUse.stderr)")
+            try daemon.mustDocker(["rm", "-f", server])
+            #expect(try daemon.mustDocker(["network", "rm", network]).stdout == "\(network)\n")
+            let gone = try daemon.docker(["network", "inspect", network])
+            #expect(gone.status != 0 && gone.stderr.contains("not found"))
+            let predefined = try daemon.docker(["network", "rm", "host"])
+            #expect(predefined.status != 0 && predefined.stderr.contains("pre-defined"))
+        }
+    }
+
+    @Test("run -i, run -it, start -ai and attach carry stdin; stop -s sends the signal",
+          .enabled(if: Host.has(["docker", "script"], root: true)))
+    func dockerInteractive() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let environment = ["DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config"]
+            let piped = try run("sh", ["-c", "echo data | docker run -i --rm busybox cat"], environment: environment)
+            #expect(piped.status == 0 && piped.stdout == "data\n", "\(piped.stdout)\(piped.stderr)")
+            let counted = try run("sh", ["-c", "printf 'a\\nb\\nc\\n' | docker run -i --rm busybox sh -c 'wc -l; exit 5'"], environment: environment)
+            #expect(counted.status == 5 && counted.stdout.trimmingCharacters(in: .whitespaces) == "3\n", "\(counted.stdout)\(counted.stderr)")
+            // -it under script(1)'s pty: a terminal inside, its exit code outside.
+            let terminal = try run("script", ["-qec", "docker run -it --rm busybox sh -c 'tty; exit 3'", "/dev/null"], environment: environment)
+            #expect(terminal.status == 3, "\(terminal.stdout)\(terminal.stderr)")
+            #expect(terminal.stdout.contains("/dev/pts/"))
+            // start -ai of a created container, and attach to a running one.
+            let created = "c-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["create", "-i", "--name", created, "busybox", "cat"])
+            let started = try run("sh", ["-c", "echo through-start | docker start -ai \(created)"], environment: environment)
+            #expect(started.status == 0 && started.stdout == "through-start\n", "\(started.stdout)\(started.stderr)")
+            #expect(try daemon.mustDocker(["inspect", "-f", "{{.Config.OpenStdin}} {{.State.Status}}", created]).stdout == "true exited\n")
+            let reader = "r-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-d", "-i", "--name", reader, "busybox", "sh", "-c", "read line; echo got $line"])
+            let attached = try run("sh", ["-c", "echo via-attach | docker attach \(reader)"], environment: environment)
+            #expect(attached.status == 0 && attached.stdout == "got via-attach\n", "\(attached.stdout)\(attached.stderr)")
+            // docker stop -s: the signal instead of the stop signal.
+            let trapper = "t-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-d", "--name", trapper, "busybox", "sh", "-c",
+                                   "trap 'echo got-usr1; exit 0' USR1; echo ready; while true; do sleep 1; done"])
+            // Wait until the trap is installed (it prints ready after), bounded.
+            for _ in 0..<200 {
+                if try daemon.mustDocker(["logs", trapper]).stdout.contains("ready") { break }
+                usleep(50_000)
+            }
+            try daemon.mustDocker(["stop", "-s", "USR1", "-t", "60", trapper])
+            #expect(try daemon.mustDocker(["logs", trapper]).stdout == "ready\ngot-usr1\n")
+            #expect(try daemon.mustDocker(["inspect", "-f", "{{.State.ExitCode}}", trapper]).stdout == "0\n")
         }
     }
 
@@ -257,7 +377,7 @@ struct KujiradDockerCLITests {
         }
     }
 
-    @Test("docker-py: containers run, logs, images list, tag and remove, volumes",
+    @Test("docker-py: containers run, logs, exec_run, images list, tag and remove, volumes, networks",
           .enabled(if: Host.has(["python3"], root: true)))
     func dockerPy() throws {
         let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

@@ -247,20 +247,48 @@ struct ResponseTests {
         #expect(options.autoRemove)
         #expect(options.memory == "33554432")
         #expect(options.labels == ["k=v"])
-        #expect(options.network == "none")
+        #expect(options.network == "bridge")
 
         var withPorts = body
-        withPorts["HostConfig"] = ["PortBindings": ["80/tcp": [["HostPort": "8080"]]]]
-        #expect(throws: APIError.self) { _ = try ContainerCreateRequest.options(body: withPorts, name: nil) }
+        withPorts["ExposedPorts"] = ["80/tcp": [String: Any](), "53/udp": [String: Any]()]
+        withPorts["HostConfig"] = ["PortBindings": ["80/tcp": [["HostIp": "127.0.0.1", "HostPort": "8080"]], "53/udp": [["HostIp": "::1", "HostPort": ""]]],
+                                   "PublishAllPorts": true, "Dns": ["10.0.0.1"], "DnsSearch": ["example.test"], "ExtraHosts": ["db:10.0.0.2"]]
+        withPorts["NetworkingConfig"] = ["EndpointsConfig": ["web": ["Aliases": ["w"], "IPAMConfig": ["IPv4Address": "10.9.0.5"]], "other": [String: Any]()]]
+        (withPorts["HostConfig"] as? [String: Any]).map { host in
+            var host = host
+            host["NetworkMode"] = "web"
+            withPorts["HostConfig"] = host
+        }
+        let networked = try ContainerCreateRequest.options(body: withPorts, name: nil)
+        #expect(networked.publish == ["[::1]::53/udp", "127.0.0.1:8080:80/tcp"])
+        #expect(networked.publishAll)
+        #expect(networked.network == "web")
+        #expect(networked.additionalNetworks == ["other"])
+        #expect(networked.networkAliases == ["w"])
+        #expect(networked.ip == "10.9.0.5")
+        #expect(networked.dns == ["10.0.0.1"] && networked.dnsSearch == ["example.test"] && networked.addHosts == ["db:10.0.0.2"])
+
+        var withExpose = body
+        withExpose["ExposedPorts"] = ["9000/tcp": [String: Any]()]
         do {
-            _ = try ContainerCreateRequest.options(body: withPorts, name: nil)
+            _ = try ContainerCreateRequest.options(body: withExpose, name: nil)
+            Issue.record("--expose without -p was accepted")
         } catch let error as APIError {
             #expect(error.status == 400)
-            #expect(error.message.contains("HostConfig.PortBindings"))
+            #expect(error.message.contains("Config.ExposedPorts 9000/tcp"))
         }
-        var withTTY = body
-        withTTY["Tty"] = true
-        #expect(throws: APIError.self) { _ = try ContainerCreateRequest.options(body: withTTY, name: nil) }
+        var withLinks = body
+        withLinks["HostConfig"] = ["Links": ["db:db"]]
+        #expect(throws: APIError.self) { _ = try ContainerCreateRequest.options(body: withLinks, name: nil) }
+        var interactive = body
+        interactive["Tty"] = true
+        interactive["OpenStdin"] = true
+        interactive["StdinOnce"] = true
+        let terminal = try ContainerCreateRequest.options(body: interactive, name: nil)
+        #expect(terminal.tty && terminal.interactive && terminal.stdinOnce)
+        var onceWithoutStdin = body
+        onceWithoutStdin["StdinOnce"] = true
+        #expect(throws: APIError.self) { _ = try ContainerCreateRequest.options(body: onceWithoutStdin, name: nil) }
         var withEntrypoint = body
         withEntrypoint["Entrypoint"] = ["sh", "-c"]
         withEntrypoint["Cmd"] = ["echo hi"]
@@ -293,5 +321,58 @@ struct ResponseTests {
         #expect(Timestamps.human(0.2) == "Less than a second")
         #expect(Timestamps.human(75) == "About a minute")
         #expect(Timestamps.human(3 * 3600) == "3 hours")
+    }
+}
+
+@Suite("kujirad network requests")
+struct NetworkRequestTests {
+    @Test func createBodyMapsOntoTheEngineConfiguration() throws {
+        let body: [String: Any] = [
+            "Name": "web", "Driver": "bridge", "Internal": true, "EnableIPv6": false, "CheckDuplicate": true, "Attachable": false,
+            "Labels": ["team": "a"], "Options": ["com.docker.network.driver.mtu": "1400", "com.docker.network.bridge.name": "br-web"],
+            "IPAM": ["Driver": "default", "Config": [["Subnet": "10.77.0.0/24", "Gateway": "10.77.0.1", "IPRange": "10.77.0.128/25"]]],
+        ]
+        let configuration = try Daemon.networkConfiguration(body)
+        #expect(configuration.name == "web")
+        #expect(configuration.isInternal && !configuration.enableIPv6)
+        #expect(configuration.labels == ["team": "a"])
+        #expect(configuration.mtu == 1400 && configuration.bridgeName == "br-web")
+        #expect(configuration.subnets.count == 1)
+        #expect(configuration.subnets.first?.subnet?.description == "10.77.0.0/24")
+        #expect(configuration.subnets.first?.gateway?.description == "10.77.0.1")
+        #expect(configuration.subnets.first?.ipRange?.description == "10.77.0.128/25")
+
+        for bad: [String: Any] in [
+            ["Name": "x", "Driver": "overlay"], ["Name": "x", "Ingress": true], ["Name": "x", "Options": ["com.docker.network.bridge.enable_icc": "false"]],
+            ["Name": "x", "IPAM": ["Driver": "dhcp"]], ["Name": "x", "IPAM": ["Config": [["Subnet": "not-a-subnet"]]]], ["Driver": "bridge"],
+        ] {
+            do {
+                _ = try Daemon.networkConfiguration(bad)
+                Issue.record("accepted \(bad)")
+            } catch let error as APIError {
+                #expect(error.status == 400)
+            }
+        }
+    }
+
+    @Test func listFilters() {
+        let user: [String: Any] = ["Name": "web", "Id": "abcdef", "Driver": "bridge", "Labels": ["team": "a"], "Containers": [String: Any]()]
+        let bridge: [String: Any] = ["Name": "bridge", "Id": "123456", "Driver": "bridge", "Labels": [String: String](), "Containers": ["c": [String: Any]()]]
+        #expect(Daemon.networkMatches(user, ["name": ["we"]]))
+        #expect(!Daemon.networkMatches(bridge, ["name": ["we"]]))
+        #expect(Daemon.networkMatches(user, ["id": ["abc"]]) && !Daemon.networkMatches(bridge, ["id": ["abc"]]))
+        #expect(Daemon.networkMatches(user, ["type": ["custom"]]) && Daemon.networkMatches(bridge, ["type": ["builtin"]]))
+        #expect(Daemon.networkMatches(user, ["label": ["team=a"]]) && !Daemon.networkMatches(bridge, ["label": ["team"]]))
+        #expect(Daemon.networkMatches(user, ["dangling": ["true"]]) && !Daemon.networkMatches(bridge, ["dangling": ["true"]]))
+        let host = Daemon.predefinedDocument("host", driver: "host")
+        #expect(host["Id"] as? String == Daemon.predefinedID("host"))
+        #expect((host["Id"] as? String)?.count == 64)
+    }
+
+    @Test func portBindingsBecomePublishArguments() throws {
+        let bindings: [String: Any] = ["80/tcp": [["HostIp": "", "HostPort": "8080"], ["HostIp": "127.0.0.1", "HostPort": ""]], "9000/udp": NSNull()]
+        #expect(try ContainerCreateRequest.portBindings(bindings) == ["8080:80/tcp", "127.0.0.1::80/tcp", "9000/udp"])
+        #expect(try ContainerCreateRequest.portBindings(NSNull()) == [])
+        #expect(throws: APIError.self) { _ = try ContainerCreateRequest.portBindings(["80/tcp"]) }
     }
 }

@@ -50,10 +50,35 @@ def main():
     failed.remove()
 
     try:
-        client.containers.create("busybox", "true", ports={"80/tcp": 8080})
-        raise AssertionError("port publishing was silently accepted")
+        client.containers.create("busybox", "true", links={"other": "db"})
+        raise AssertionError("links were silently accepted")
     except APIError as error:
-        check(error.status_code == 400 and "PortBindings" in str(error), f"unsupported field refused: {error}")
+        check(error.status_code == 400 and "Links" in str(error), f"unsupported field refused: {error}")
+
+    # exec without a TTY: output and exit code.
+    worker = client.containers.run("busybox", ["sleep", "600"], detach=True, name="kujirad-py-" + uuid.uuid4().hex[:8])
+    code, output = worker.exec_run(["sh", "-c", "echo from-exec; exit 3"])
+    check(code == 3 and output == b"from-exec\n", f"exec_run {code} {output!r}")
+    code, (out, err) = worker.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
+    check(code == 0 and out == b"o\n" and err == b"e\n", f"exec_run demux {code} {out!r} {err!r}")
+
+    # networks: create, list, connect, inspect, disconnect, remove.
+    network_name = "kujirad-py-" + uuid.uuid4().hex[:8]
+    network = client.networks.create(network_name, labels={"test": "kujirad"})
+    check(any(n.name == network_name for n in client.networks.list(names=[network_name])), "networks.list by name")
+    network.connect(worker, aliases=["pyalias"])
+    network.reload()
+    check([c.id for c in network.containers] == [worker.id], "network.connect: the container is a member")
+    worker.reload()
+    check(network_name in worker.attrs["NetworkSettings"]["Networks"], "the container's NetworkSettings list the network")
+    network.disconnect(worker)
+    worker.remove(force=True)
+    network.remove()
+    try:
+        client.networks.get(network_name)
+        raise AssertionError("a removed network is still there")
+    except NotFound:
+        print("ok: removed network is gone (404)")
 
     images = client.images.list()
     check(any("busybox:latest" in image.tags for image in images), "images.list has busybox:latest")
