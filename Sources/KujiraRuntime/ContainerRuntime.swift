@@ -33,9 +33,12 @@ public struct ContainerRuntime: Sendable {
     /// Receives warnings that do not fail an operation (a failed poststart or poststop hook).
     public var warning: @Sendable (String) -> Void
 
-    /// Compiles with libseccomp (``SeccompCompiler``).
+    /// Compiles with libseccomp (``SeccompCompiler``), through a cache of compiled programs
+    /// in `/run/kujira-seccomp-cache` keyed by the whole profile (see `SeccompCache`).
     public static let libseccompCompiler: SeccompCompilerFunction = { section, noNewPrivileges in
-        try SeccompCompiler.compile(section, noNewPrivileges: noNewPrivileges)
+        try SeccompCache.compile(section, noNewPrivileges: noNewPrivileges) { section, noNewPrivileges in
+            try SeccompCompiler.compile(section, noNewPrivileges: noNewPrivileges)
+        }
     }
 
     /// The default state root.
