@@ -32,7 +32,10 @@ extension Engine {
     public func createVolume(name: String? = nil, driver: String = "local", labels: [String: String] = [:],
                              options: [String: String] = [:]) throws -> Volume {
         let store = try volumeStore()
-        return try volumeCall { try store.create(name: name, driver: driver, labels: labels, options: options) }
+        let existed = name.map { name in (try? volumeCall { try store.volume(name) }) != nil } ?? false
+        let volume = try volumeCall { try store.create(name: name, driver: driver, labels: labels, options: options) }
+        if !existed { emit(type: .volume, action: "create", id: volume.name, attributes: ["driver": volume.driver]) }
+        return volume
     }
 
     /// The volume named `name`.
@@ -73,6 +76,7 @@ extension Engine {
                 }
             }
         }
+        emit(type: .volume, action: "destroy", id: name)
     }
 
     /// Removes unused volumes passing `filters`: anonymous ones only, or every unused one
@@ -140,6 +144,7 @@ extension Engine {
                 if request.source.isEmpty {
                     volume = try volumeCall { try store.create(driver: request.volumeDriver, labels: request.volumeLabels, options: request.volumeOptions) }
                     created.append(volume.name)
+                    emit(type: .volume, action: "create", id: volume.name, attributes: ["driver": volume.driver])
                 } else if let existing = try? store.volume(request.source) {
                     volume = existing
                 } else {
@@ -147,6 +152,7 @@ extension Engine {
                         try store.create(name: request.source, driver: request.volumeDriver, labels: request.volumeLabels, options: request.volumeOptions)
                     }
                     created.append(volume.name)
+                    emit(type: .volume, action: "create", id: volume.name, attributes: ["driver": volume.driver])
                 }
                 var mode = request.mode
                 if request.noCopy && !mode.split(separator: ",").contains("nocopy") { mode += mode.isEmpty ? "nocopy" : ",nocopy" }

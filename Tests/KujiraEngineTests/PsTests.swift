@@ -38,3 +38,20 @@ struct PsTests {
         try box.mustRun(["rm", "-f", "ok", "bad", "up", "fresh"])
     }
 }
+
+/// Volume events: create (by `volume create` and by a container's `-v`) and destroy.
+@Suite(.serialized, .enabled(if: EngineHost.enabled, "needs root (overlay mounts, cgroups, namespaces); KUJIRA_REQUIRE_PRIVILEGED=1 makes this a failure"))
+struct VolumeEventTests {
+    @Test func createAndDestroyAreRecorded() throws {
+        let box = try Sandbox()
+        let since = String(Date().timeIntervalSince1970 - 1)
+        try box.mustRun(["volume", "create", "evented"])
+        try box.mustRun(["create", "--name", "user", "--network", "none", "-v", "implicit:/data", Sandbox.image, "true"])
+        try box.mustRun(["rm", "user"])
+        try box.mustRun(["volume", "rm", "evented", "implicit"])
+        let until = String(Date().timeIntervalSince1970 + 1)
+        let output = try box.mustRun(["events", "--since", since, "--until", until, "--filter", "type=volume",
+                                      "--format", "{{.Action}} {{.Actor.ID}}"]).stdout
+        #expect(output == "create evented\ncreate implicit\ndestroy evented\ndestroy implicit\n", "\(output)")
+    }
+}
