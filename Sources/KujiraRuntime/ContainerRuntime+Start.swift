@@ -35,6 +35,10 @@ extension ContainerRuntime {
                 if n == 1 { break }
                 if n < 0 && errno != EAGAIN && errno != EINTR { throw RuntimeError.posix("reading \(fifo)") }
                 guard ProcStat.isAlive(record.pid, startTime: record.pidStartTime) else {
+                    // The init may have written its byte and exec'd a process that exited at once
+                    // (`sh -c 'exit 3'`) between the read above and this check: the byte is then
+                    // in the fifo, and the container did start.
+                    if read(fd, &byte, 1) == 1 { break }
                     throw RuntimeError(.invalidState, "container \(id) init exited before it could start")
                 }
                 var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
