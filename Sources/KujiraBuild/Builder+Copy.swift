@@ -61,19 +61,14 @@ extension BuildRun {
                 let parts = RootPath.components(entry.path)
                 if parts.isEmpty || parts.last?.hasPrefix(".wh.") == true { try reader.skipContent(); continue }
                 let path = (base.isEmpty ? "" : base + "/") + parts.joined(separator: "/")
-                let kind: LayerEntry.Kind
-                switch entry.type {
-                case .regular: kind = .regular
-                case .directory: kind = .directory
-                case .symlink: kind = .symlink(target: Array(entry.linkname.utf8))
-                case .hardlink:
+                guard var kind = LayerEntry.Kind(entry) else {
+                    let flag: String
+                    if case .other(let raw) = entry.type { flag = "\(raw)" } else { flag = "?" }
+                    throw context.error(.invalidArgument, "ADD \(source): entry \(entry.path) has the unsupported tar type \(flag)")
+                }
+                if case .hardlink = kind {
                     let target = RootPath.components(entry.linkname).joined(separator: "/")
                     kind = .hardlink(target: Array(((base.isEmpty ? "" : base + "/") + target).utf8))
-                case .characterDevice: kind = .characterDevice(major: entry.devmajor, minor: entry.devminor)
-                case .blockDevice: kind = .blockDevice(major: entry.devmajor, minor: entry.devminor)
-                case .fifo: kind = .fifo
-                case .other(let flag):
-                    throw context.error(.invalidArgument, "ADD \(source): entry \(entry.path) has the unsupported tar type \(flag)")
                 }
                 let layerEntry = LayerEntry(pathBytes: Array(path.utf8), kind: kind, mode: entry.mode,
                                             uid: owner?.uid ?? entry.uid, gid: owner?.gid ?? entry.gid,

@@ -166,24 +166,17 @@ public struct LayerUnpacker: Sendable {
 
     /// The writer's view of a tar entry.
     static func layerEntry(_ entry: TarEntry, layer: Descriptor) throws -> LayerEntry {
-        let kind: LayerEntry.Kind
-        switch entry.type {
-        case .regular: kind = .regular
-        case .directory: kind = .directory
-        case .symlink: kind = .symlink(target: Array(entry.linkname.utf8))
-        case .hardlink: kind = .hardlink(target: Array(entry.linkname.utf8))
-        case .characterDevice: kind = .characterDevice(major: entry.devmajor, minor: entry.devminor)
-        case .blockDevice: kind = .blockDevice(major: entry.devmajor, minor: entry.devminor)
-        case .fifo: kind = .fifo
-        case .other(let flag):
+        guard let layerEntry = LayerEntry(tarEntry: entry) else {
             // umoci and containerd refuse unknown types too: guessing could drop content.
-            throw LayerError(.unsupportedEntry, "layer \(layer.digest) has entry \(entry.path) of unsupported tar type \(flag) (GNU sparse or vendor extension); rebuild the layer with a standard tar")
+            throw LayerError(.unsupportedEntry, "layer \(layer.digest) has entry \(entry.path) of unsupported tar type \(Self.typeFlag(entry)) (GNU sparse or vendor extension); rebuild the layer with a standard tar")
         }
-        return LayerEntry(
-            pathBytes: Array(entry.path.utf8), kind: kind, mode: entry.mode, uid: entry.uid, gid: entry.gid,
-            mtime: .init(seconds: entry.mtime.seconds, nanoseconds: entry.mtime.nanoseconds),
-            atime: entry.atime.map { .init(seconds: $0.seconds, nanoseconds: $0.nanoseconds) },
-            xattrs: entry.xattrs)
+        return layerEntry
+    }
+
+    /// The raw type flag of an entry of a type ``LayerEntry/Kind`` has no case for.
+    static func typeFlag(_ entry: TarEntry) -> String {
+        if case .other(let flag) = entry.type { return "\(flag)" }
+        return "?"
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, entry: String) throws {

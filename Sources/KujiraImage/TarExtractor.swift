@@ -76,22 +76,9 @@ public struct TarExtractor: Sendable {
 
     /// The writer's view of a tar entry.
     static func layerEntry(_ entry: TarEntry) throws -> LayerEntry {
-        let kind: LayerEntry.Kind
-        switch entry.type {
-        case .regular: kind = .regular
-        case .directory: kind = .directory
-        case .symlink: kind = .symlink(target: Array(entry.linkname.utf8))
-        case .hardlink: kind = .hardlink(target: Array(entry.linkname.utf8))
-        case .characterDevice: kind = .characterDevice(major: entry.devmajor, minor: entry.devminor)
-        case .blockDevice: kind = .blockDevice(major: entry.devmajor, minor: entry.devminor)
-        case .fifo: kind = .fifo
-        case .other(let flag):
-            throw LayerError(.unsupportedEntry, "archive entry \(entry.path) has unsupported tar type \(flag) (GNU sparse or vendor extension); create the archive with a standard tar")
+        guard let layerEntry = LayerEntry(tarEntry: entry) else {
+            throw LayerError(.unsupportedEntry, "archive entry \(entry.path) has unsupported tar type \(LayerUnpacker.typeFlag(entry)) (GNU sparse or vendor extension); create the archive with a standard tar")
         }
-        return LayerEntry(
-            pathBytes: Array(entry.path.utf8), kind: kind, mode: entry.mode, uid: entry.uid, gid: entry.gid,
-            mtime: .init(seconds: entry.mtime.seconds, nanoseconds: entry.mtime.nanoseconds),
-            atime: entry.atime.map { .init(seconds: $0.seconds, nanoseconds: $0.nanoseconds) },
-            xattrs: entry.xattrs)
+        return layerEntry
     }
 }
