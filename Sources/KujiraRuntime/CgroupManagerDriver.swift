@@ -49,4 +49,7 @@ public struct CgroupManagerDriver: ContainerCgroupDriver {
     public func isFrozen(cgroupPath: String) throws -> Bool { try manager(cgroupPath).freezerState() == .frozen }
     public func update(cgroupPath: String, resources: LinuxResources) throws { try manager(cgroupPath).apply(resources) }
     public func destroy(cgroupPath: String) throws { try manager(cgroupPath).destroy() }
+    public func directories(cgroupPath: String) -> [String: String]? {
+        try? CompactJSON.decode(Handle.self, from: Array(cgroupPath.utf8)).directories
+    }
 }

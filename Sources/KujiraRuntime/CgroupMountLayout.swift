@@ -11,6 +11,9 @@ struct CgroupMountLayout: Sendable, Equatable {
         var directory: String
         /// Whether this is the cgroup2 hierarchy of a hybrid host.
         var isUnified = false
+        /// The hierarchy's controllers as /proc/PID/cgroup names them (`cpu,cpuacct`,
+        /// `name=systemd`; empty for cgroup2).
+        var controllers = ""
     }
 
     /// v1 hierarchies and the hybrid unified one, in mountinfo order.
@@ -53,10 +56,29 @@ struct CgroupMountLayout: Sendable, Equatable {
             if mountPoint == "/sys/fs/cgroup" && fsType == "cgroup2" {
                 layout.unifiedDirectory = directory
             } else {
-                layout.hierarchies.append(Hierarchy(mountPoint: mountPoint, directory: directory, isUnified: fsType == "cgroup2"))
+                layout.hierarchies.append(Hierarchy(mountPoint: mountPoint, directory: directory, isUnified: fsType == "cgroup2",
+                                                    controllers: key))
             }
         }
         return layout
+    }
+
+    /// The layout of a process that joins `directories` (a cgroup driver's directory per
+    /// controller, `""` for cgroup2) from this one: each hierarchy shows the container's
+    /// directory. A hierarchy the driver has no directory for keeps this layout's directory,
+    /// which is where a process that joins the others stays in it. This is what reading
+    /// /proc/PID/cgroup after the join would give, without waiting for the join.
+    func joining(_ directories: [String: String]) -> CgroupMountLayout {
+        var result = self
+        for index in result.hierarchies.indices {
+            let hierarchy = result.hierarchies[index]
+            let keys = hierarchy.isUnified ? [""] : hierarchy.controllers.split(separator: ",").map(String.init)
+            if let directory = keys.lazy.compactMap({ directories[$0] }).first {
+                result.hierarchies[index].directory = directory
+            }
+        }
+        if result.unifiedDirectory != nil, let directory = directories[""] { result.unifiedDirectory = directory }
+        return result
     }
 
     /// Mount steps for a cgroup mount at `destination` with the spec's `flags`.

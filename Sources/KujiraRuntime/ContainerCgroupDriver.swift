@@ -25,4 +25,16 @@ public protocol ContainerCgroupDriver: Sendable {
     func update(cgroupPath: String, resources: LinuxResources) throws
     /// Removes the cgroup once it is empty (`delete`).
     func destroy(cgroupPath: String) throws
+    /// The cgroup's directory in each hierarchy, keyed by controller (`memory`,
+    /// `name=systemd`, `""` for cgroup2), or nil when the driver cannot say. With them the
+    /// runtime knows the container's cgroup mount before its process has joined, and lets the
+    /// process build its rootfs while the join (which waits for an RCU grace period in the
+    /// kernel) is under way.
+    func directories(cgroupPath: String) -> [String: String]?
+}
+
+extension ContainerCgroupDriver {
+    /// nil: the runtime joins the init to the cgroup before it sends the plan and reads the
+    /// cgroup mount's directories from /proc/PID/cgroup.
+    public func directories(cgroupPath: String) -> [String: String]? { nil }
 }

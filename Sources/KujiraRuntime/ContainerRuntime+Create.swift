@@ -35,8 +35,9 @@ extension ContainerRuntime {
               FileIO.isDirectory(rootfs) else {
             throw RuntimeError(.invalidConfig, "rootfs \(rootPath) of bundle \(bundlePath) is not a directory")
         }
+        let runtimeLayout = try CgroupMountLayout.read()
         var plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options,
-                                             cgroupLayout: try CgroupMountLayout.read(), seccomp: seccompCompiler)
+                                             cgroupLayout: runtimeLayout, seccomp: seccompCompiler)
 
         try FileIO.makeDirectories(root, mode: 0o711)
         let stateDir = directory.directory(id)
@@ -74,17 +75,33 @@ extension ContainerRuntime {
                                               pid: pid, state: state)
                     }
                 }
+                // Joining a cgroup (the first write to a cgroup.procs) waits for an RCU grace
+                // period in the kernel, 4-15 ms here. Without a cgroup namespace the container
+                // process joins while it builds its rootfs: it is forked outside, runs only
+                // kujira-init's own code until then, and the runtime handles the hooks and
+                // "created" only after the join. A cgroup namespace's root is the cgroup of
+                // the process that unshares it, so then the intermediate joins first.
+                let cgroupNamespace = (spec.linux?.namespaces ?? []).contains { $0.type.rawValue == "cgroup" }
+                var joinOnFork: String?
                 let session = try InitSession.start(plan: &plan, environment: environment) { pid, plan in
                     guard let cgroups else { return }
                     let resources = DefaultDeviceRules.applied(to: spec.linux?.resources, devices: spec.linux?.devices)
                     let path = try cgroups.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
                     cgroupPath = path
-                    try cgroups.addProcess(pid, cgroupPath: path)
                     // The cgroup mount shows the container's own cgroup: recompute it now.
-                    let layout = try CgroupMountLayout.read(pid: String(pid))
+                    let layout: CgroupMountLayout
+                    if let directories = cgroups.directories(cgroupPath: path) {
+                        layout = runtimeLayout.joining(directories)
+                        if cgroupNamespace { try cgroups.addProcess(pid, cgroupPath: path) } else { joinOnFork = path }
+                    } else {
+                        try cgroups.addProcess(pid, cgroupPath: path)
+                        layout = try CgroupMountLayout.read(pid: String(pid))
+                    }
                     plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options, cgroupLayout: layout, seccomp: seccompCompiler)
                 }
-                try session.awaitCreated(environment: environment) { pid in
+                try session.awaitCreated(environment: environment, containerForked: { pid in
+                    if let joinOnFork, let cgroups { try cgroups.addProcess(pid, cgroupPath: joinOnFork) }
+                }) { pid in
                     let state = State(ociVersion: Spec.currentVersion, id: id, status: .creating, pid: Int(pid),
                                       bundle: bundlePath, annotations: spec.annotations)
                     try HookRunner.run(spec.hooks?.prestart, stage: "prestart", state: state)

@@ -104,7 +104,11 @@ final class InitSession {
     /// when the init asks (prestart and createRuntime; it returns the payload of the answer:
     /// the state JSON for the createContainer and startContainer hooks, each NUL-terminated),
     /// and turns an init error into a thrown ``RuntimeError``. Reaps the intermediate.
-    func awaitCreated(environment: Environment, hooks: (pid_t) throws -> [UInt8]) throws {
+    /// `containerForked` runs with the container process's pid as soon as it is known, while
+    /// that process builds the container (it sends nothing else before the hooks or
+    /// "created", and those wait until `containerForked` returns).
+    func awaitCreated(environment: Environment, containerForked: (pid_t) throws -> Void = { _ in },
+                      hooks: (pid_t) throws -> [UInt8]) throws {
         do {
             while true {
                 guard let (type, payload) = try receive() else {
@@ -121,7 +125,9 @@ final class InitSession {
                     try send(type: KJ_MSG_USERNS_ACK, payload: [])
                 case KJ_MSG_PID:
                     guard payload.count == 4 else { throw RuntimeError(.initFailed, "kujira-init sent a malformed pid message") }
-                    containerPid = pid_t(payload[0]) | pid_t(payload[1]) << 8 | pid_t(payload[2]) << 16 | pid_t(payload[3]) << 24
+                    let pid = pid_t(payload[0]) | pid_t(payload[1]) << 8 | pid_t(payload[2]) << 16 | pid_t(payload[3]) << 24
+                    containerPid = pid
+                    try containerForked(pid)
                     _ = kujira_wait_exit(intermediatePid)
                     intermediateReaped = true
                 case KJ_MSG_HOOKS:

@@ -192,7 +192,10 @@ public struct CgroupV1Manager: CgroupManager {
 
     /// Kills what is left and removes the directory from every hierarchy.
     public func destroy() throws {
-        if distinctDirectories.contains(where: CgroupFS.isDirectory) {
+        // A stopped container's cgroup is empty (the usual case): no freezing and signalling.
+        // Nothing can join an empty cgroup but through the runtime, which holds the
+        // container's lock here.
+        if (try? pids().isEmpty) != true, distinctDirectories.contains(where: CgroupFS.isDirectory) {
             try killAll(signal: SIGKILL)
         }
         var firstError: (any Error)?

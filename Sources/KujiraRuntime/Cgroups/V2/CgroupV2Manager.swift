@@ -189,7 +189,8 @@ public struct CgroupV2Manager: CgroupManager {
     /// Kills what is left and removes the directory (and child cgroups).
     public func destroy() throws {
         guard CgroupFS.isDirectory(directory) else { return }
-        try killAll(signal: SIGKILL)
+        // An empty cgroup (a stopped container's) needs no cgroup.kill and no freezing.
+        if (try? pids().isEmpty) != true { try killAll(signal: SIGKILL) }
         try CgroupFS.removeCgroup(directory)
     }
 
