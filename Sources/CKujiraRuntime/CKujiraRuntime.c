@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -287,3 +288,33 @@ int kujira_wait_exit(pid_t pid) {
 int kujira_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 int kujira_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+static void *kujira_cgroup_prewarm_thread(void *argument) {
+    int fd = (int)(intptr_t)argument;
+    char text[16];
+    int length = snprintf(text, sizeof(text), "%d", (int)getpid());
+    // A failure (EBUSY, EPERM) only means no head start: the real migration reports its own.
+    if (length > 0) (void)kujira_write_all(fd, (const unsigned char *)text, (size_t)length);
+    close(fd);
+    return NULL;
+}
+
+int kujira_cgroup_prewarm(const char *procs) {
+    int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    pthread_attr_t attributes;
+    pthread_t thread;
+    int rc = pthread_attr_init(&attributes);
+    if (rc == 0) {
+        (void)pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        (void)pthread_attr_setstacksize(&attributes, 64 * 1024);
+        rc = pthread_create(&thread, &attributes, kujira_cgroup_prewarm_thread, (void *)(intptr_t)fd);
+        pthread_attr_destroy(&attributes);
+    }
+    if (rc != 0) {
+        close(fd);
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}

@@ -1,3 +1,5 @@
+internal import CKujiraRuntime
+
 /// How a `cgroup` mount of the spec becomes mount steps: the host's cgroup hierarchies (from
 /// mountinfo) and the cgroup the container's init is in (from /proc/<pid>/cgroup). With
 /// cgroup v1 or hybrid, runc mounts a tmpfs and binds each hierarchy's container directory into
@@ -79,6 +81,22 @@ struct CgroupMountLayout: Sendable, Equatable {
         }
         if result.unifiedDirectory != nil, let directory = directories[""] { result.unifiedDirectory = directory }
         return result
+    }
+
+    /// The `cgroup.procs` of a cgroup the process this layout was read for is in (a v1
+    /// hierarchy first), for ``prewarmMigration()``.
+    var ownProcsFile: String? {
+        let directory = hierarchies.first { !$0.isUnified }?.directory ?? unifiedDirectory ?? hierarchies.first?.directory
+        return directory.map { $0 + "/cgroup.procs" }
+    }
+
+    /// Makes the kernel start the RCU grace period that the container's cgroup migration will
+    /// wait for (`kujira_cgroup_prewarm`: this process moved into the cgroup it is already in,
+    /// on a thread), so that the migration a few milliseconds later waits only for what is
+    /// left of it. For a layout read for this process ("self"). Best effort: a failure only
+    /// means no head start.
+    func prewarmMigration() {
+        if let file = ownProcsFile { _ = kujira_cgroup_prewarm(file) }
     }
 
     /// Mount steps for a cgroup mount at `destination` with the spec's `flags`.

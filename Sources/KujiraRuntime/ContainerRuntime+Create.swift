@@ -22,6 +22,10 @@ extension ContainerRuntime {
     public func create(id: String, bundle: String, options: CreateOptions = CreateOptions()) throws -> RuncState {
         try StateDirectory.validate(id)
         try options.stdio.validate()
+        let runtimeLayout = try CgroupMountLayout.read()
+        // The join below waits for an RCU grace period (see "Process model" in runtime.md):
+        // start one now, while the spec is read and the init spawned.
+        if cgroups != nil { runtimeLayout.prewarmMigration() }
         guard let bundlePath = realPath(bundle) else {
             throw RuntimeError(.invalidConfig, "bundle \(bundle) does not exist")
         }
@@ -35,7 +39,6 @@ extension ContainerRuntime {
               FileIO.isDirectory(rootfs) else {
             throw RuntimeError(.invalidConfig, "rootfs \(rootPath) of bundle \(bundlePath) is not a directory")
         }
-        let runtimeLayout = try CgroupMountLayout.read()
         var plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options,
                                              cgroupLayout: runtimeLayout, seccomp: seccompCompiler)
 

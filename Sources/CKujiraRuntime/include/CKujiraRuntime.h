@@ -95,4 +95,12 @@ int kujira_pipe(int fds[2]);
 /// memfd_create(name, MFD_CLOEXEC): an anonymous file (hook output). fd or -1/errno.
 int kujira_memfd(const char *name);
 
+/// Opens `procs` (the cgroup.procs of a cgroup this process is in) and, on a detached thread,
+/// writes this process's pid to it and closes it: a move into the cgroup it is already in,
+/// which changes nothing but makes the kernel start the RCU grace period that every cgroup
+/// migration waits for when none has run in the last few milliseconds. A real migration
+/// that starts while it runs, or shortly after, waits only for what is left of it. 0, or
+/// -1/errno when the file cannot be opened or the thread not started (nothing to undo).
+int kujira_cgroup_prewarm(const char *procs);
+
 #endif
