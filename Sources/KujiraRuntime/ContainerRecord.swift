@@ -37,6 +37,10 @@ struct StateDirectory {
     func directory(_ id: String) -> String { root + "/" + id }
     func stateFile(_ id: String) -> String { directory(id) + "/state.json" }
     func fifo(_ id: String) -> String { directory(id) + "/exec.fifo" }
+    /// The cgroup handle `create` writes as soon as the cgroup exists, before the state: what
+    /// `delete` needs to remove (and empty) the cgroup of a `create` that was killed before
+    /// it saved the state.
+    func cgroupFile(_ id: String) -> String { directory(id) + "/cgroup" }
 
     /// Checks a container id the way runc does: `^[\w+-\.]+$`, not `.` or `..`.
     static func validate(_ id: String) throws {

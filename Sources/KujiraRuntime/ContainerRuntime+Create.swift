@@ -91,6 +91,7 @@ extension ContainerRuntime {
                     let resources = DefaultDeviceRules.applied(to: spec.linux?.resources, devices: spec.linux?.devices)
                     let path = try cgroups.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
                     cgroupPath = path
+                    try FileIO.writeNew(directory.cgroupFile(id), Array(path.utf8))
                     // The cgroup mount shows the container's own cgroup: recompute it now.
                     let layout: CgroupMountLayout
                     if let directories = cgroups.directories(cgroupPath: path) {
@@ -127,6 +128,7 @@ extension ContainerRuntime {
                     session.abort()
                     throw error
                 }
+                RuntimeCrashPoint.hit("create-before-save")
                 let record = ContainerRecord(
                     id: id, pid: pid, pidStartTime: info.startTime, bundle: bundlePath, rootfs: rootfs,
                     created: Self.timestamp(), owner: "", spec: spec, cgroupPath: cgroupPath,

@@ -20,8 +20,28 @@ extension ContainerRuntime {
         do {
             record = try directory.load(id)
         } catch let error as RuntimeError where error.code == .notFound {
-            // A directory without state: a create that died half-way. Nothing runs.
-            try FileIO.removeTree(stateDir)
+            // A directory without state: a create that was killed before it saved the state.
+            // Its init's processes end when they read the closed socket, but one that had
+            // already reported "created" waits on the exec fifo forever: the cgroup handle
+            // written right after the cgroup was made names the cgroup to empty and remove.
+            // A create still under way holds the lock: once we have it, a state saved
+            // meanwhile means that create finished, and this is an ordinary delete.
+            let repaired: Bool
+            do {
+                repaired = try directory.withLock(id) {
+                    if FileIO.exists(directory.stateFile(id)) { return false }
+                    if let cgroups, let handle = try? FileIO.read(directory.cgroupFile(id)), !handle.isEmpty {
+                        try cgroups.destroy(cgroupPath: String(decoding: handle, as: UTF8.self))
+                    }
+                    try FileIO.removeTree(stateDir)
+                    return true
+                }
+            } catch let gone as RuntimeError where gone.code == .notFound {
+                // The create failed and removed its directory itself.
+                if force { return }
+                throw gone
+            }
+            if !repaired { return try delete(id: id, force: force) }
             if force { return }
             throw error
         }

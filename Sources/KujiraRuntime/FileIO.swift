@@ -61,6 +61,16 @@ enum FileIO {
         try writeAll(fd, Array(text.utf8), what: path)
     }
 
+    /// Creates `path` (which must not exist) with `bytes`, in one write and without fsync:
+    /// for small files in the runtime's state directory (a tmpfs under /run), which a reader
+    /// treats as absent when they are empty.
+    static func writeNew(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        if fd < 0 { throw RuntimeError.posix("creating \(path)") }
+        defer { close(fd) }
+        try writeAll(fd, bytes, what: path)
+    }
+
     /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
     /// rename. A reader sees the old or the new content, never a half-written file.
     static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
