@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/file.h>
@@ -51,44 +52,55 @@ int kujira_sealed_copy(const char *path) {
     return mem;
 }
 
+/// 1 + the value of each base64 digit; 0 for every other byte.
+static const unsigned char kujira_base64_digits[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
+static inline int kujira_base64_digit(unsigned char c) { return kujira_base64_digits[c]; }
+
 int kujira_sealed_image(const char *base64, size_t length) {
+    while (length > 0 && base64[length - 1] == '=') length--;
+    if (length % 4 == 1) { errno = EINVAL; return -1; }
+    size_t size = length / 4 * 3 + (length % 4 == 0 ? 0 : length % 4 - 1);
+    unsigned char *out = malloc(size > 0 ? size : 1);
+    if (out == NULL) return -1;
+    // Whole quads first, table-driven; then the 2 or 3 characters of a padded end.
+    size_t o = 0, i = 0;
+    for (; i + 4 <= length; i += 4) {
+        int a = kujira_base64_digit((unsigned char)base64[i]), b = kujira_base64_digit((unsigned char)base64[i + 1]);
+        int c = kujira_base64_digit((unsigned char)base64[i + 2]), d = kujira_base64_digit((unsigned char)base64[i + 3]);
+        if (!a || !b || !c || !d) { free(out); errno = EINVAL; return -1; }
+        uint32_t bits = (uint32_t)(a - 1) << 18 | (uint32_t)(b - 1) << 12 | (uint32_t)(c - 1) << 6 | (uint32_t)(d - 1);
+        out[o++] = (unsigned char)(bits >> 16);
+        out[o++] = (unsigned char)(bits >> 8);
+        out[o++] = (unsigned char)bits;
+    }
+    if (i < length) {
+        uint32_t bits = 0;
+        size_t rest = length - i;
+        for (size_t k = 0; k < rest; k++) {
+            int v = kujira_base64_digit((unsigned char)base64[i + k]);
+            if (!v) { free(out); errno = EINVAL; return -1; }
+            bits = bits << 6 | (uint32_t)(v - 1);
+        }
+        if (rest == 2) out[o++] = (unsigned char)(bits >> 4);
+        if (rest == 3) { out[o++] = (unsigned char)(bits >> 10); out[o++] = (unsigned char)(bits >> 2); }
+    }
     int mem = memfd_create("kujira-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (mem < 0) return -1;
-    // Decoded in chunks into a stack buffer: the image is tens of KB.
-    unsigned char out[4096];
-    size_t used = 0;
-    uint32_t bits = 0;
-    int count = 0;
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)base64[i];
-        int value;
-        if (c >= 'A' && c <= 'Z') value = c - 'A';
-        else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') value = c - '0' + 52;
-        else if (c == '+') value = 62;
-        else if (c == '/') value = 63;
-        else if (c == '=') break;
-        else { close(mem); errno = EINVAL; return -1; }
-        bits = bits << 6 | (uint32_t)value;
-        if (++count == 4) {
-            out[used++] = (unsigned char)(bits >> 16);
-            out[used++] = (unsigned char)(bits >> 8);
-            out[used++] = (unsigned char)bits;
-            bits = 0;
-            count = 0;
-        }
-        if (used + 3 > sizeof out || i + 1 == length) {
-            if (kujira_write_all(mem, out, used) < 0) { int e = errno; close(mem); errno = e; return -1; }
-            used = 0;
-        }
-    }
-    if (count == 2) out[used++] = (unsigned char)(bits >> 4);
-    if (count == 3) { out[used++] = (unsigned char)(bits >> 10); out[used++] = (unsigned char)(bits >> 2); }
-    if (count == 1) { close(mem); errno = EINVAL; return -1; }
-    if (used > 0 && kujira_write_all(mem, out, used) < 0) { int e = errno; close(mem); errno = e; return -1; }
-    if (fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
-        int e = errno; close(mem); errno = e; return -1;
-    }
+    if (mem < 0) { int e = errno; free(out); errno = e; return -1; }
+    int failed = kujira_write_all(mem, out, o) < 0
+        || fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0;
+    int e = errno;
+    free(out);
+    if (failed) { close(mem); errno = e; return -1; }
     return mem;
 }
 
