@@ -37,6 +37,7 @@ extension ContainerRuntime {
         }
         var plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options,
                                              cgroupLayout: try CgroupMountLayout.read(), seccomp: seccompCompiler)
+        plan.warnings.forEach(warning)
 
         try FileIO.makeDirectories(root, mode: 0o711)
         let stateDir = directory.directory(id)
@@ -45,6 +46,11 @@ extension ContainerRuntime {
             throw RuntimeError.posix("creating \(stateDir)")
         }
         var cgroupPath: String?
+        // Set when the init, its namespaces made, asks for the prestart/createRuntime hooks: a
+        // failure from there on (a failing prestart, createRuntime or createContainer hook
+        // included) destroys the container and then runs the poststop hooks, as the lifecycle
+        // says ("continue the lifecycle at step 12") and as runc does.
+        var environmentCreated = false
         do {
             return try directory.withLock(id) {
                 let fifo = directory.fifo(id)
@@ -85,6 +91,7 @@ extension ContainerRuntime {
                     plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options, cgroupLayout: layout, seccomp: seccompCompiler)
                 }
                 try session.awaitCreated(environment: environment) { pid in
+                    environmentCreated = true
                     let state = State(ociVersion: Spec.currentVersion, id: id, status: .creating, pid: Int(pid),
                                       bundle: bundlePath, annotations: spec.annotations)
                     try HookRunner.run(spec.hooks?.prestart, stage: "prestart", state: state)
@@ -123,6 +130,11 @@ extension ContainerRuntime {
         } catch {
             if let cgroupPath, let cgroups { try? cgroups.destroy(cgroupPath: cgroupPath) }
             try? FileIO.removeTree(stateDir)
+            if environmentCreated {
+                let state = State(ociVersion: Spec.currentVersion, id: id, status: .stopped, pid: nil,
+                                  bundle: bundlePath, annotations: spec.annotations)
+                HookRunner.runWarning(spec.hooks?.poststop, stage: "poststop", state: state, warning: warning)
+            }
             throw error
         }
     }

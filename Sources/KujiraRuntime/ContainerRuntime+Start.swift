@@ -12,7 +12,7 @@ extension ContainerRuntime {
     /// Starts the user's process of created container `id`, then runs the poststart hooks.
     public func start(id: String) throws {
         try StateDirectory.validate(id)
-        let record = try directory.withLock(id) { () throws -> ContainerRecord in
+        let (record, execFD) = try directory.withLock(id) { () throws -> (ContainerRecord, Int32) in
             let record = try directory.load(id)
             switch status(of: record) {
             case .created: break
@@ -49,10 +49,30 @@ extension ContainerRuntime {
                 }
             }
             unlink(fifo)
-            return record
+            // The init holds its end of the fifo open (O_CLOEXEC) until it executes the user's
+            // process: with poststart hooks, keep a copy to wait for that below, outside the lock.
+            guard !(record.spec.hooks?.poststart ?? []).isEmpty else { return (record, -1) }
+            return (record, fcntl(fd, F_DUPFD_CLOEXEC, 0))
+        }
+        if execFD >= 0 {
+            defer { close(execFD) }
+            Self.awaitEndOfFile(execFD)
         }
         let state = State(ociVersion: Spec.currentVersion, id: id, status: .running, pid: Int(record.pid),
                           bundle: record.bundle, annotations: record.spec.annotations)
         HookRunner.runWarning(record.spec.hooks?.poststart, stage: "poststart", state: state, warning: warning)
+    }
+
+    /// Waits until the exec fifo (non-blocking) has no writer left: the init has executed the
+    /// user's process (its end is O_CLOEXEC) or has died, after its startContainer hooks.
+    static func awaitEndOfFile(_ fd: Int32) {
+        var byte: UInt8 = 0
+        while true {
+            let n = read(fd, &byte, 1)
+            if n == 0 { return }
+            if n < 0 && errno != EAGAIN && errno != EINTR { return }
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&waiting, 1, -1)
+        }
     }
 }

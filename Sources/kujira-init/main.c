@@ -79,7 +79,9 @@ static void wait_for_start(const struct kj_plan *plan) {
     int fd = openat(plan->fifo_fd, "exec.fifo", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) kj_fail("opening the exec fifo: %m");
     if (kj_write_all(fd, "0", 1) < 0) kj_fail("writing the exec fifo: %m");
-    close(fd);
+    // fd stays open (O_CLOEXEC) until execve: a `start` that runs poststart hooks waits for
+    // the fifo's end of file, which comes when the user's process has been executed (or the
+    // init has died), as the spec orders poststart.
     close(plan->fifo_fd);
 }
 
