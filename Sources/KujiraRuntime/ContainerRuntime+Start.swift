@@ -50,13 +50,20 @@ extension ContainerRuntime {
             }
             unlink(fifo)
             // The init holds its end of the fifo open (O_CLOEXEC) until it executes the user's
-            // process: with poststart hooks, keep a copy to wait for that below, outside the lock.
-            guard !(record.spec.hooks?.poststart ?? []).isEmpty else { return (record, -1) }
+            // process: with poststart or startContainer hooks, keep a copy to wait for that
+            // below, outside the lock.
+            let hooks = record.spec.hooks
+            guard !(hooks?.poststart ?? []).isEmpty || !(hooks?.startContainer ?? []).isEmpty else { return (record, -1) }
             return (record, fcntl(fd, F_DUPFD_CLOEXEC, 0))
         }
         if execFD >= 0 {
-            defer { close(execFD) }
-            Self.awaitEndOfFile(execFD)
+            let hooksPassed = Self.awaitEndOfFile(execFD)
+            close(execFD)
+            // kujira-init writes "1" once its startContainer hooks have passed: without it the
+            // init died in one (lifecycle step 7: "generate an error, stop the container").
+            if !(record.spec.hooks?.startContainer ?? []).isEmpty && !hooksPassed {
+                throw RuntimeError(.hookFailed, "a startContainer hook of container \(id) failed; the container's process did not start (the hook's error is on the container's stderr)")
+            }
         }
         let state = State(ociVersion: Spec.currentVersion, id: id, status: .running, pid: Int(record.pid),
                           bundle: record.bundle, annotations: record.spec.annotations)
@@ -65,12 +72,15 @@ extension ContainerRuntime {
 
     /// Waits until the exec fifo (non-blocking) has no writer left: the init has executed the
     /// user's process (its end is O_CLOEXEC) or has died, after its startContainer hooks.
-    static func awaitEndOfFile(_ fd: Int32) {
+    /// Whether the init reported its startContainer hooks passed (a "1") meanwhile.
+    static func awaitEndOfFile(_ fd: Int32) -> Bool {
         var byte: UInt8 = 0
+        var passed = false
         while true {
             let n = read(fd, &byte, 1)
-            if n == 0 { return }
-            if n < 0 && errno != EAGAIN && errno != EINTR { return }
+            if n == 1 { passed = passed || byte == UInt8(ascii: "1"); continue }
+            if n == 0 { return passed }
+            if n < 0 && errno != EAGAIN && errno != EINTR { return passed }
             var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&waiting, 1, -1)
         }
