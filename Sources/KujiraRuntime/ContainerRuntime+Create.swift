@@ -82,7 +82,7 @@ extension ContainerRuntime {
                 }
                 let session = try InitSession.start(plan: &plan, environment: environment) { pid, plan in
                     guard let cgroups else { return }
-                    let resources = DefaultDeviceRules.applied(to: spec.linux?.resources, devices: spec.linux?.devices)
+                    let resources = DefaultDeviceRules.applied(to: spec.linux?.resources)
                     let path = try cgroups.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
                     cgroupPath = path
                     try cgroups.addProcess(pid, cgroupPath: path)
