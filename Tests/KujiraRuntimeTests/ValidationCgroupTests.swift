@@ -103,7 +103,7 @@ struct ValidationCgroupTests {
     }
 
     @Test func absoluteCgroupsPath() throws {
-        let ours = try Self.compare(cgroupsPath: "/kujira-validation/abs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let ours = try Self.compare(cgroupsPath: "/kujira-test/validation-abs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         #expect(ours[Self.unified ? "pids.max" : "pids.max"] == "77")
         #expect(ours[Self.unified ? "memory.max" : "memory.limit_in_bytes"] == "\(64 << 20)")
     }

@@ -138,8 +138,12 @@ struct ValidationLifecycleTests {
         for side in pair.sides {
             #expect(try side.call(["create", "--bundle", pair.bundle, side.id("d1")]).status == 0)
             let pid = try #require(try side.state("d1")?["pid"] as? Int)
+            let cgroups = try Self.cgroupDirectories(pid: pid)
+            #expect(!cgroups.isEmpty)
             #expect(try side.call(["delete", side.id("d1")]).status == 0, "\(side.name)")
             #expect(try side.call(["state", side.id("d1")]).status != 0)
+            // What create made goes with it (validation/delete_only_create_resources).
+            #expect(cgroups.filter { FileManager.default.fileExists(atPath: $0) }.isEmpty, "\(side.name): \(cgroups)")
             #expect(eventually { (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true }, "\(side.name)")
 
             #expect(try side.call(["run", "--detach", "--bundle", pair.bundle, side.id("d2")]).status == 0)
@@ -156,10 +160,47 @@ struct ValidationLifecycleTests {
         }
     }
 
-    /// start of a running container, and state/start/kill of an unknown id, fail in both.
+    /// The container's cgroup directories on the host (cgroup v1 or v2), from its init's
+    /// /proc/<pid>/cgroup.
+    static func cgroupDirectories(pid: Int) throws -> [String] {
+        let text = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 3, fields[2] != "/" else { return nil }
+            let controller = fields[1].hasPrefix("name=") ? String(fields[1].dropFirst(5)) : fields[1]
+            let directory = "/sys/fs/cgroup/" + (controller.isEmpty ? "" : controller) + fields[2]
+            return FileManager.default.fileExists(atPath: directory) ? directory : nil
+        }
+    }
+
+    /// config.json changed after create does not change the container: start runs what
+    /// create read (validation/config_updates_without_affect).
+    @Test func configUpdatesAfterCreateHaveNoEffect() throws {
+        let pair = try RuncPair(script: "echo original > /out")
+        pair.spec.root?.readonly = false
+        for side in pair.sides {
+            unlink(pair.rootfs + "/out")
+            #expect(try side.call(["create", "--bundle", pair.bundle, side.id("u")]).status == 0)
+            var changed = pair.spec
+            changed.process?.args = ["sh", "-c", "echo changed > /out"]
+            let encoder = JSONEncoder()
+            try encoder.encode(changed).write(to: URL(fileURLWithPath: pair.bundle + "/config.json"))
+            #expect(try side.call(["start", side.id("u")]).status == 0)
+            #expect(side.awaitStatus("u", "stopped"), "\(side.name)")
+            #expect((try? String(contentsOfFile: pair.rootfs + "/out", encoding: .utf8)) == "original\n", "\(side.name)")
+            #expect(try side.call(["delete", side.id("u")]).status == 0)
+        }
+    }
+
+    /// start of a running or stopped container, create of a taken id or from a bundle without
+    /// config.json, and state/start/kill/pause of an unknown id fail in both.
     @Test func operationsOnTheWrongState() throws {
         let pair = try RuncPair(script: "sleep 600")
+        let empty = pair.directory + "/empty-bundle"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         for side in pair.sides {
+            #expect(try side.call(["create", "--bundle", empty, side.id("e")]).status != 0, "\(side.name)")
+            #expect(try side.call(["state", side.id("e")]).status != 0, "\(side.name)")
             #expect(try side.call(["run", "--detach", "--bundle", pair.bundle, side.id("w")]).status == 0)
             let again = try side.call(["start", side.id("w")])
             #expect(again.status != 0 && again.stderr.contains("cannot start an already running container"), "\(side.name): \(again.stderr)")
@@ -169,7 +210,11 @@ struct ValidationLifecycleTests {
             }
             let duplicate = try side.call(["create", "--bundle", pair.bundle, side.id("w")])
             #expect(duplicate.status != 0, "\(side.name)")
-            #expect(try side.call(["delete", "--force", side.id("w")]).status == 0)
+            #expect(try side.call(["kill", side.id("w"), "KILL"]).status == 0)
+            #expect(side.awaitStatus("w", "stopped"), "\(side.name)")
+            let stopped = try side.call(["start", side.id("w")])
+            #expect(stopped.status != 0 && stopped.stderr.contains("cannot start a container that has stopped"), "\(side.name): \(stopped.stderr)")
+            #expect(try side.call(["delete", side.id("w")]).status == 0)
         }
     }
 }
