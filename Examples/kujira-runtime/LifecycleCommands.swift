@@ -257,7 +257,8 @@ enum SignalName {
     ]
 
     static func parse(_ text: String) throws -> Int32 {
-        if let number = Int32(text), number > 0, number <= 64 { return number }
+        // 0 checks that the container's init exists without signalling it, as with runc.
+        if let number = Int32(text), number >= 0, number <= 64 { return number }
         var name = text.uppercased()
         if name.hasPrefix("SIG") { name.removeFirst(3) }
         if let number = numbers[name] { return number }

@@ -41,6 +41,7 @@ extension ContainerRuntime {
         }
         var plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options,
                                              cgroupLayout: runtimeLayout, seccomp: seccompCompiler)
+        plan.warnings.forEach(warning)
 
         try FileIO.makeDirectories(root, mode: 0o711)
         let stateDir = directory.directory(id)
@@ -49,6 +50,11 @@ extension ContainerRuntime {
             throw RuntimeError.posix("creating \(stateDir)")
         }
         var cgroupPath: String?
+        // Set when the init, its namespaces made, asks for the prestart/createRuntime hooks: a
+        // failure from there on (a failing prestart, createRuntime or createContainer hook
+        // included) destroys the container and then runs the poststop hooks, as the lifecycle
+        // says ("continue the lifecycle at step 12") and as runc does.
+        var environmentCreated = false
         do {
             return try directory.withLock(id) {
                 let fifo = directory.fifo(id)
@@ -88,7 +94,7 @@ extension ContainerRuntime {
                 var joinOnFork: String?
                 let session = try InitSession.start(plan: &plan, environment: environment) { pid, plan in
                     guard let cgroups else { return }
-                    let resources = DefaultDeviceRules.applied(to: spec.linux?.resources, devices: spec.linux?.devices)
+                    let resources = DefaultDeviceRules.applied(to: spec.linux?.resources)
                     let path = try cgroups.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
                     cgroupPath = path
                     try FileIO.writeNew(directory.cgroupFile(id), Array(path.utf8))
@@ -106,6 +112,7 @@ extension ContainerRuntime {
                 try session.awaitCreated(environment: environment, containerForked: { pid in
                     if let joinOnFork, let cgroups { try cgroups.addProcess(pid, cgroupPath: joinOnFork) }
                 }) { pid in
+                    environmentCreated = true
                     let state = State(ociVersion: Spec.currentVersion, id: id, status: .creating, pid: Int(pid),
                                       bundle: bundlePath, annotations: spec.annotations)
                     try HookRunner.run(spec.hooks?.prestart, stage: "prestart", state: state)
@@ -145,6 +152,11 @@ extension ContainerRuntime {
         } catch {
             if let cgroupPath, let cgroups { try? cgroups.destroy(cgroupPath: cgroupPath) }
             try? FileIO.removeTree(stateDir)
+            if environmentCreated {
+                let state = State(ociVersion: Spec.currentVersion, id: id, status: .stopped, pid: nil,
+                                  bundle: bundlePath, annotations: spec.annotations)
+                HookRunner.runWarning(spec.hooks?.poststop, stage: "poststop", state: state, warning: warning)
+            }
             throw error
         }
     }

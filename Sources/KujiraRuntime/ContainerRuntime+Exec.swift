@@ -43,6 +43,7 @@ extension ContainerRuntime {
             throw RuntimeError(.invalidState, "cannot exec in a stopped container")
         }
         var plan = try InitPlan.forProcess(process, seccompSection: record.spec.linux?.seccomp, seccomp: seccompCompiler)
+        plan.warnings.forEach(warning)
         plan.mode = .exec
         plan.preserveFDs = options.preserveFDs
         plan.setsid = process.terminal == true

@@ -12,7 +12,7 @@ extension ContainerRuntime {
     /// Starts the user's process of created container `id`, then runs the poststart hooks.
     public func start(id: String) throws {
         try StateDirectory.validate(id)
-        let record = try directory.withLock(id) { () throws -> ContainerRecord in
+        let (record, execFD) = try directory.withLock(id) { () throws -> (ContainerRecord, Int32) in
             let record = try directory.load(id)
             switch status(of: record) {
             case .created: break
@@ -49,10 +49,40 @@ extension ContainerRuntime {
                 }
             }
             unlink(fifo)
-            return record
+            // The init holds its end of the fifo open (O_CLOEXEC) until it executes the user's
+            // process: with poststart or startContainer hooks, keep a copy to wait for that
+            // below, outside the lock.
+            let hooks = record.spec.hooks
+            guard !(hooks?.poststart ?? []).isEmpty || !(hooks?.startContainer ?? []).isEmpty else { return (record, -1) }
+            return (record, fcntl(fd, F_DUPFD_CLOEXEC, 0))
+        }
+        if execFD >= 0 {
+            let hooksPassed = Self.awaitEndOfFile(execFD)
+            close(execFD)
+            // kujira-init writes "1" once its startContainer hooks have passed: without it the
+            // init died in one (lifecycle step 7: "generate an error, stop the container").
+            if !(record.spec.hooks?.startContainer ?? []).isEmpty && !hooksPassed {
+                throw RuntimeError(.hookFailed, "a startContainer hook of container \(id) failed; the container's process did not start (the hook's error is on the container's stderr)")
+            }
         }
         let state = State(ociVersion: Spec.currentVersion, id: id, status: .running, pid: Int(record.pid),
                           bundle: record.bundle, annotations: record.spec.annotations)
         HookRunner.runWarning(record.spec.hooks?.poststart, stage: "poststart", state: state, warning: warning)
+    }
+
+    /// Waits until the exec fifo (non-blocking) has no writer left: the init has executed the
+    /// user's process (its end is O_CLOEXEC) or has died, after its startContainer hooks.
+    /// Whether the init reported its startContainer hooks passed (a "1") meanwhile.
+    static func awaitEndOfFile(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        var passed = false
+        while true {
+            let n = read(fd, &byte, 1)
+            if n == 1 { passed = passed || byte == UInt8(ascii: "1"); continue }
+            if n == 0 { return passed }
+            if n < 0 && errno != EAGAIN && errno != EINTR { return passed }
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&waiting, 1, -1)
+        }
     }
 }

@@ -2,10 +2,11 @@ public import KujiraOCI
 
 /// The device cgroup rules every container gets after those of its spec, as runc adds them
 /// (libcontainer/specconv `AllowedDevices`): the default devices the init creates in `/dev`,
-/// `/dev/pts/*`, `/dev/ptmx`, `/dev/net/tun`, mknod of any device (opening one still needs a
-/// rule), and each `linux.devices` entry with full access. Without them a spec whose
-/// `linux.resources.devices` starts with runc's deny-all (as `runc spec` writes) could not
-/// even create `/dev/null`.
+/// `/dev/pts/*`, `/dev/ptmx`, `/dev/net/tun`, and mknod of any device (opening one still needs
+/// a rule). Without them a spec whose `linux.resources.devices` starts with runc's deny-all (as
+/// `runc spec` writes) could not even create `/dev/null`. A `linux.devices` entry gets no rule
+/// of its own, as with runc: the spec's `linux.resources.devices` decide whether it may be
+/// opened (a device given read-only there stays read-only).
 public enum DefaultDeviceRules {
     /// runc's list, in its order.
     public static let allowed: [LinuxDeviceCgroup] = [
@@ -22,17 +23,10 @@ public enum DefaultDeviceRules {
         LinuxDeviceCgroup(allow: true, type: "c", major: 10, minor: 200, access: "rwm"), // /dev/net/tun
     ]
 
-    /// `resources` with the default rules and a rule per `devices` entry appended, as the
-    /// cgroup driver must apply them.
-    public static func applied(to resources: LinuxResources?, devices: [LinuxDevice]?) -> LinuxResources {
+    /// `resources` with the default rules appended, as the cgroup driver must apply them.
+    public static func applied(to resources: LinuxResources?) -> LinuxResources {
         var result = resources ?? LinuxResources()
-        var rules = result.devices ?? []
-        rules += allowed
-        for device in devices ?? [] where device.type == "c" || device.type == "b" || device.type == "u" {
-            rules.append(LinuxDeviceCgroup(allow: true, type: device.type == "b" ? "b" : "c",
-                                           major: device.major, minor: device.minor, access: "rwm"))
-        }
-        result.devices = rules
+        result.devices = (result.devices ?? []) + allowed
         return result
     }
 }

@@ -126,6 +126,7 @@ extension InitPlan {
             guard !path.isEmpty, !path.split(separator: "/").contains(".."), !path.hasPrefix("/"), !key.contains("="), !value.contains("\0") else {
                 throw RuntimeError(.invalidConfig, "sysctl \"\(key)\" is not a valid key")
             }
+            try checkSysctlNamespace(key, namespaces: linux.namespaces ?? [])
             plan.sysctls.append("\(path)=\(value)")
         }
         plan.oomScoreAdj = process.oomScoreAdj
@@ -166,6 +167,43 @@ extension InitPlan {
         return plan
     }
 
+    /// The sysctls of the ipc namespace (ipc_namespaces(7)); `fs.mqueue.*` too.
+    static let ipcSysctls: Set<String> = [
+        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+        "kernel.shmmni", "kernel.shm_rmid_forced",
+    ]
+
+    /// Refuses a sysctl that no namespace of the container isolates: written from inside the
+    /// container it would change the host (`vm.*`, or `net.*` in the host's network
+    /// namespace). The same rule as runc's: ipc sysctls need an ipc namespace, `net.*` a
+    /// network namespace that is not the runtime's own, kernel.hostname/domainname a uts one.
+    static func checkSysctlNamespace(_ key: String, namespaces: [LinuxNamespace]) throws {
+        func namespace(_ type: String) -> LinuxNamespace? { namespaces.first { $0.type.rawValue == type } }
+        let needed: String
+        if ipcSysctls.contains(key) || key.hasPrefix("fs.mqueue.") {
+            needed = "ipc"
+        } else if key.hasPrefix("net.") {
+            needed = "network"
+            if let path = namespace("network")?.path, !path.isEmpty, sameFile(path, "/proc/self/ns/net") {
+                throw RuntimeError(.invalidConfig, "sysctl \"\(key)\" would change the host: linux.namespaces joins the runtime's own network namespace (\(path))")
+            }
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            needed = "uts"
+        } else {
+            throw RuntimeError(.invalidConfig, "sysctl \"\(key)\" is not in a separate kernel namespace: setting it would change the host")
+        }
+        guard namespace(needed) != nil else {
+            throw RuntimeError(.invalidConfig, "sysctl \"\(key)\" needs a \(needed) namespace in linux.namespaces: without one it would change the host")
+        }
+    }
+
+    /// Whether `a` and `b` name the same file (device and inode).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var first = stat(), second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+    }
+
     /// The createContainer or startContainer hooks of a spec as plan hooks, checked.
     static func initHooks(_ hooks: [Hook]?, stage: InitHook.Stage) throws -> [InitHook] {
         try (hooks ?? []).enumerated().map { index, hook in
@@ -204,12 +242,18 @@ extension InitPlan {
         plan.umask = process.user.umask ?? 0o022
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         if let caps = process.capabilities {
-            plan.capabilities = CapabilitySets(
-                bounding: try CapabilityNumbers.mask(caps.bounding, set: "bounding"),
-                effective: try CapabilityNumbers.mask(caps.effective, set: "effective"),
-                permitted: try CapabilityNumbers.mask(caps.permitted, set: "permitted"),
-                inheritable: try CapabilityNumbers.mask(caps.inheritable, set: "inheritable"),
-                ambient: try CapabilityNumbers.mask(caps.ambient, set: "ambient"))
+            var warnings: [String] = []
+            func mask(_ names: [String]?, _ set: String) -> UInt64 {
+                let (mask, unknown) = CapabilityNumbers.mask(names)
+                warnings += unknown.map { "unknown capability \"\($0)\" in process.capabilities.\(set) ignored" }
+                return mask
+            }
+            let sets = CapabilitySets(
+                bounding: mask(caps.bounding, "bounding"), effective: mask(caps.effective, "effective"),
+                permitted: mask(caps.permitted, "permitted"), inheritable: mask(caps.inheritable, "inheritable"),
+                ambient: mask(caps.ambient, "ambient"))
+            plan.capabilities = sets
+            plan.warnings += warnings
         }
         var seenLimits = Set<String>()
         for limit in process.rlimits ?? [] {

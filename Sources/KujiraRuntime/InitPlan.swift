@@ -106,6 +106,8 @@ struct InitPlan: Sendable, Equatable {
     var operations: [Operation] = []
     /// createContainer and startContainer hooks, in spec order per stage.
     var hooks: [InitHook] = []
+    /// What the caller should log as warnings (unknown capability names); not sent to the init.
+    var warnings: [String] = []
 
     static func == (a: InitPlan, b: InitPlan) -> Bool { a.encoded() == b.encoded() }
 

@@ -19,16 +19,21 @@ enum CapabilityNumbers {
     /// All known names, in number order (for `features`).
     static var allNames: [String] { byName.sorted { $0.value < $1.value }.map(\.key) }
 
-    /// The bitmask of `names`; an unknown name is an error naming the set it is in.
-    static func mask(_ names: [String]?, set: String) throws -> UInt64 {
+    /// The bitmask of `names`, and the names this table does not know. An unknown name is
+    /// not an error: the spec says a capability that cannot be mapped to the kernel MUST be
+    /// logged as a warning and SHOULD NOT fail the container (config.md, "capabilities"), and
+    /// runc ignores it with a warning too.
+    static func mask(_ names: [String]?) -> (mask: UInt64, unknown: [String]) {
         var mask: UInt64 = 0
+        var unknown: [String] = []
         for name in names ?? [] {
             guard let number = byName[name.uppercased()] else {
-                throw RuntimeError(.invalidConfig, "unknown capability \"\(name)\" in process.capabilities.\(set)")
+                unknown.append(name)
+                continue
             }
             mask |= 1 << UInt64(number)
         }
-        return mask
+        return (mask, unknown)
     }
 }
 

@@ -16,6 +16,7 @@
 #include <linux/close_range.h>
 #include <linux/magic.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,9 @@ static void become_root_in_userns(void) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) kj_fail("becoming root in the user namespace: %m");
 }
 
-static void wait_for_start(const struct kj_plan *plan) {
-    if (plan->fifo_fd < 0) return;
+/// Waits for `start`; returns the write end of the exec fifo (or -1 without one).
+static int wait_for_start(const struct kj_plan *plan) {
+    if (plan->fifo_fd < 0) return -1;
     // fifo_fd is an O_PATH fd of the runtime's state directory, which the container cannot
     // see. The fifo is 0622 and the directory 0711, so this works after setuid too, without
     // going through /proc/self/fd of a process that is not dumpable. open blocks until
@@ -79,8 +81,25 @@ static void wait_for_start(const struct kj_plan *plan) {
     int fd = openat(plan->fifo_fd, "exec.fifo", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) kj_fail("opening the exec fifo: %m");
     if (kj_write_all(fd, "0", 1) < 0) kj_fail("writing the exec fifo: %m");
-    close(fd);
+    // fd stays open (O_CLOEXEC) until execve: a `start` that runs poststart or
+    // startContainer hooks waits for the fifo's end of file, which comes when the user's
+    // process has been executed (or the init has died), as the spec orders poststart.
     close(plan->fifo_fd);
+    return fd;
+}
+
+/// Tells a waiting `start` that the startContainer hooks passed ("1" after the "0"), so that
+/// an end of file without it means they failed. SIGPIPE is ignored meanwhile (and so
+/// discarded, not left pending across execve): a `start` that is gone does not matter.
+static void report_start_hooks(const struct kj_plan *plan, int fifo) {
+    int any = 0;
+    for (size_t i = 0; i < plan->nhooks; i++) any |= plan->hooks[i].stage == KJ_HOOK_START_CONTAINER;
+    if (fifo < 0 || !any) return;
+    struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+    sigemptyset(&ignore.sa_mask);
+    if (sigaction(SIGPIPE, &ignore, &old) < 0) return;
+    (void)kj_write_all(fifo, "1", 1);
+    sigaction(SIGPIPE, &old, NULL);
 }
 
 static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
@@ -112,9 +131,10 @@ static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
         // `create` returns now; from here on errors go to the container's stderr.
         close(kj_sock);
         kj_sock = -1;
-        wait_for_start(plan);
+        int fifo = wait_for_start(plan);
         // startContainer: in the container, with the process's credentials, before execve.
         kj_run_hooks(plan, KJ_HOOK_START_CONTAINER);
+        report_start_hooks(plan, fifo);
     }
     // CVE-2024-21626: nothing of ours may reach the user's process. Every fd above the
     // preserved ones is closed at execve (CLOEXEC rather than close, so that an exec error can

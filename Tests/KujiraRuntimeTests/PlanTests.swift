@@ -52,7 +52,25 @@ struct PlanTests {
     }
 
     @Test func invalidConfigsAreRefusedWithReasons() throws {
-        #expect(throws: RuntimeError.self) { try Self.plan { $0.process?.capabilities?.bounding = ["CAP_NOPE"] } }
+        // An unknown capability is a warning (runtime-spec: "MUST be logged as a warning").
+        let unknown = try Self.plan { $0.process?.capabilities?.bounding = ["CAP_NOPE", "CAP_KILL"] }
+        #expect(unknown.warnings == ["unknown capability \"CAP_NOPE\" in process.capabilities.bounding ignored"])
+        #expect(unknown.capabilities?.bounding == 1 << 5)
+        // A sysctl no namespace of the container isolates would change the host.
+        #expect(throws: RuntimeError.self) { try Self.plan { $0.linux?.sysctl = ["vm.swappiness": "10"] } }
+        #expect(throws: RuntimeError.self) {
+            try Self.plan {
+                $0.linux?.sysctl = ["net.ipv4.ip_forward": "1"]
+                $0.linux?.namespaces?.removeAll { $0.type.rawValue == "network" }
+            }
+        }
+        #expect(throws: RuntimeError.self) {
+            try Self.plan {
+                $0.linux?.sysctl = ["kernel.shmmni": "100"]
+                $0.linux?.namespaces?.removeAll { $0.type.rawValue == "ipc" }
+            }
+        }
+        #expect(try Self.plan { $0.linux?.sysctl = ["kernel.shmmni": "100", "net.core.somaxconn": "300", "fs.mqueue.msg_max": "20"] }.sysctls.count == 3)
         #expect(throws: RuntimeError.self) { try Self.plan { $0.process?.args = [] } }
         #expect(throws: RuntimeError.self) { try Self.plan { $0.process?.cwd = "relative" } }
         #expect(throws: RuntimeError.self) { try Self.plan { $0.linux?.namespaces?.append(LinuxNamespace(type: .user)) } }
