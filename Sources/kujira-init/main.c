@@ -70,6 +70,20 @@ static void become_root_in_userns(void) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) kj_fail("becoming root in the user namespace: %m");
 }
 
+/// Rootless: /proc/self/oom_score_adj of a process that is not dumpable belongs to root, so
+/// it is written here, first thing and dumpable just for the write, as runc's nsexec does;
+/// children inherit the value. Lowering it still needs CAP_SYS_RESOURCE and fails.
+static void set_oom_score_adj_rootless(struct kj_plan *plan, int procfd) {
+    char value[32];
+    snprintf(value, sizeof(value), "%lld", (long long)(int64_t)plan->oom_score_adj);
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) kj_fail("PR_SET_DUMPABLE: %m");
+    int fd = openat(procfd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || kj_write_all(fd, value, strlen(value)) < 0) kj_fail("writing oom_score_adj %s: %m", value);
+    close(fd);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) kj_fail("PR_SET_DUMPABLE: %m");
+    plan->oom_set = 0;
+}
+
 static void wait_for_start(const struct kj_plan *plan) {
     if (plan->fifo_fd < 0) return;
     // fifo_fd is an O_PATH fd of the runtime's state directory, which the container cannot
@@ -157,6 +171,7 @@ int main(void) {
     // The host procfs, before joining anything: exec joins the container's mount namespace,
     // whose /proc the container controls.
     int procfd = open_trusted_proc();
+    if (plan.oom_set && geteuid() != 0) set_oom_score_adj_rootless(&plan, procfd);
     // Id-mapped binds: cloned and mapped while we still hold the runtime's credentials.
     kj_prepare_idmapped_mounts(&plan, procfd);
     join_namespaces(&plan);

@@ -240,6 +240,26 @@ struct RootlessContainerTests {
         #expect(bogus.status != 0 && bogus.stderr.contains("invalid --rootless value"), "\(bogus.stderr)")
     }
 
+    /// oom_score_adj may be raised but not lowered; a sysctl of the container's own ipc
+    /// namespace may be set: as with runc.
+    @Test func oomScoreAdjAndSysctlsAsRunc() throws {
+        let user = try TestUser()
+        let (box, root) = try Self.sandbox(user, script: "cat /proc/self/oom_score_adj /proc/sys/kernel/shmmax")
+        defer { box.cleanup() }
+        box.spec.linux?.sysctl = ["kernel.shmmax": "123456789"]
+        box.spec.process?.oomScoreAdj = 100
+        try box.writeSpec()
+        let raised = try Self.runtime(user, box, root: root, ["run", "--bundle", box.bundle, "o1"])
+        #expect(raised.status == 0, "\(raised.stderr)")
+        #expect(raised.stdout == "100\n123456789\n")
+        if let theirs = try Self.runcRun(user, box, id: "o1") { #expect(theirs.stdout == raised.stdout, "\(theirs.stderr)") }
+        box.spec.process?.oomScoreAdj = -100
+        try box.writeSpec()
+        let lowered = try Self.runtime(user, box, root: root, ["run", "--bundle", box.bundle, "o2"])
+        #expect(lowered.status != 0 && lowered.stderr.contains("oom_score_adj"), "\(lowered.stderr)")
+        if let theirs = try Self.runcRun(user, box, id: "o2") { #expect(theirs.status != 0) }
+    }
+
     /// More than the user's own id: newuidmap/newgidmap with /etc/subuid and /etc/subgid.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/newuidmap") || Privilege.required))
     func subordinateRangesGoThroughNewuidmap() throws {
