@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -171,15 +172,16 @@ int main(void) {
     // The host procfs, before joining anything: exec joins the container's mount namespace,
     // whose /proc the container controls.
     int procfd = open_trusted_proc();
-    if (plan.oom_set && geteuid() != 0) set_oom_score_adj_rootless(&plan, procfd);
+    // AT_EUID: the euid this init was started with, read without a system call.
+    if (plan.oom_set && getauxval(AT_EUID) != 0) set_oom_score_adj_rootless(&plan, procfd);
     // Id-mapped binds: cloned and mapped while we still hold the runtime's credentials.
     kj_prepare_idmapped_mounts(&plan, procfd);
     join_namespaces(&plan);
     int joined_user = 0;
     for (size_t i = 0; i < plan.njoins; i++) joined_user |= plan.joins[i].flag == CLONE_NEWUSER;
     if (plan.clone_flags & CLONE_NEWUSER) {
-        // Asked before unshare: in the new namespace, unmapped, every uid reads as the overflow uid.
-        int rootless = geteuid() != 0;
+        // The euid at start (in the new namespace, unmapped, every uid reads as the overflow uid).
+        int rootless = getauxval(AT_EUID) != 0;
         if (unshare(CLONE_NEWUSER) < 0) kj_fail("unshare(CLONE_NEWUSER): %m");
         if (plan.userns_maps) {
             // Rootless: /proc/<pid>/uid_map of a process that is not dumpable belongs to root,
