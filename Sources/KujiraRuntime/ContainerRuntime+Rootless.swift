@@ -41,6 +41,20 @@ extension ContainerRuntime {
         return String(cString: xdg) + "/kujira"
     }
 
+    /// The user name owning `path` (`#uid` when it has none), as runc's `list` shows a
+    /// container's owner: a rootless user's containers are theirs.
+    static func ownerName(of path: String) -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return "" }
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(st.st_uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
+            return "#\(st.st_uid)"
+        }
+        return String(cString: name)
+    }
+
     /// Whether cgroup permission problems are tolerated (``rootless``; `auto` asks the kernel,
     /// which only happens once a cgroup could not be created).
     var isRootlessForCgroups: Bool {

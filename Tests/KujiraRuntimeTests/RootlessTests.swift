@@ -159,27 +159,50 @@ struct RootlessContainerTests {
         }
     }
 
+    /// create, state, start, exec, list, kill, delete as `user` with `binary` (kujira-runtime or
+    /// runc): the statuses seen, the owner `list` shows, and the host uids of the init.
+    static func lifecycle(_ binary: String, _ user: TestUser, _ box: Sandbox, root: String, id: String) throws -> [String] {
+        var seen: [String] = []
+        func call(_ arguments: [String]) throws -> CommandResult { try user.run(binary, ["--root", root] + arguments) }
+        func status() throws -> String {
+            let state = try JSONDecoder().decode(RuncState.self, from: Data(try call(["state", id]).stdout.utf8))
+            return state.status.rawValue
+        }
+        let created = try call(["create", "--bundle", box.bundle, id])
+        try #require(created.status == 0, "\(binary): \(created.stderr)")
+        defer { _ = try? call(["delete", "--force", id]) }
+        seen.append(try status())
+        let pid = try JSONDecoder().decode(RuncState.self, from: Data(try call(["state", id]).stdout.utf8)).pid
+        let procStatus = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let uids = procStatus.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map { $0.split(whereSeparator: \.isWhitespace).dropFirst().joined(separator: " ") }
+        seen.append("host uids " + (uids ?? "?"))
+        seen.append("uid_map " + (try String(contentsOfFile: "/proc/\(pid)/uid_map", encoding: .utf8)).split(whereSeparator: \.isWhitespace).joined(separator: " "))
+        #expect(try call(["start", id]).status == 0)
+        seen.append(try status())
+        let exec = try call(["exec", id, "id"])
+        seen.append("exec \(exec.status) " + exec.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let listed = try call(["list"]).stdout.split(separator: "\n").dropFirst().map { $0.split(whereSeparator: \.isWhitespace) }
+        seen.append("owner " + (listed.first { $0.first.map(String.init) == id }?.last.map(String.init) ?? "?"))
+        #expect(try call(["kill", id, "KILL"]).status == 0)
+        #expect(try eventually { try status() == "stopped" })
+        seen.append(try status())
+        let deleted = try call(["delete", id])
+        #expect(deleted.status == 0, "\(binary): \(deleted.stderr)")
+        seen.append(FileManager.default.fileExists(atPath: root + "/" + id) ? "state left" : "state gone")
+        return seen
+    }
+
     @Test func lifecycleAsTheUser() throws {
         let user = try TestUser()
         let (box, root) = try Self.sandbox(user, script: "exec sleep 1000")
         defer { box.cleanup() }
-        let created = try Self.runtime(user, box, root: root, ["create", "--bundle", box.bundle, "l1"])
-        try #require(created.status == 0, "\(created.stderr)")
-        defer { _ = try? Self.runtime(user, box, root: root, ["delete", "--force", "l1"]) }
-        let state = try JSONDecoder().decode(RuncState.self, from: Data(try Self.runtime(user, box, root: root, ["state", "l1"]).stdout.utf8))
-        #expect(state.status == .created)
-        // The container's init is the user on the host.
-        let status = try String(contentsOfFile: "/proc/\(state.pid)/status", encoding: .utf8)
-        let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map { $0.split(whereSeparator: \.isWhitespace).dropFirst().map(String.init) }
-        #expect(uidLine == Array(repeating: String(user.uid), count: 4))
-        #expect(try String(contentsOfFile: "/proc/\(state.pid)/uid_map", encoding: .utf8).split(whereSeparator: \.isWhitespace) == ["0", "\(user.uid)", "1"])
-        #expect(try Self.runtime(user, box, root: root, ["start", "l1"]).status == 0)
-        #expect(try Self.runtime(user, box, root: root, ["state", "l1"]).stdout.contains("\"running\""))
-        #expect(try Self.runtime(user, box, root: root, ["kill", "l1", "KILL"]).status == 0)
-        #expect(try eventually { try Self.runtime(user, box, root: root, ["state", "l1"]).stdout.contains("\"stopped\"") })
-        let deleted = try Self.runtime(user, box, root: root, ["delete", "l1"])
-        #expect(deleted.status == 0, "\(deleted.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: root + "/l1"))
+        let ours = try Self.lifecycle(box.runtimePath, user, box, root: root, id: "l1")
+        #expect(ours == ["created", "host uids \(user.uid) \(user.uid) \(user.uid) \(user.uid)", "uid_map 0 \(user.uid) 1",
+                         "running", "exec 0 uid=0 gid=0 groups=0", "owner \(user.name)", "stopped", "state gone"])
+        if FileManager.default.isExecutableFile(atPath: Self.runc) {
+            let runcRoot = try user.ownedDirectory(box.directory + "/runc-state")
+            #expect(try Self.lifecycle(Self.runc, user, box, root: runcRoot, id: "l1") == ours)
+        }
     }
 
     @Test func defaultRootIsTheUsersRuntimeDirectory() throws {
