@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -86,6 +87,9 @@ void kj_prepare_idmapped_mounts(struct kj_plan *plan, int procfd) {
     for (size_t i = 0; i < plan->nops; i++) {
         struct kj_op *op = &plan->ops[i];
         if (op->idmap_uid == NULL) continue;
+        if (getauxval(AT_EUID) != 0) {
+            kj_fail("id-mapped mount %s: needs root (CAP_SYS_ADMIN over the filesystem of %s); not available to a rootless container", op->dest, op->source);
+        }
         int src = open(op->source, O_PATH | O_CLOEXEC);
         if (src < 0) kj_fail("opening bind source %s: %m", op->source);
         int recursive = (op->flags & MS_REC) != 0;

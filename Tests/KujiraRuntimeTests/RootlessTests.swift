@@ -259,6 +259,12 @@ struct RootlessContainerTests {
         try box.writeSpec()
         let noUserNamespace = try Self.runtime(user, box, root: root, ["run", "--bundle", box.bundle, "f2"])
         #expect(noUserNamespace.status != 0 && noUserNamespace.stderr.contains("rootless container requires user namespaces"), "\(noUserNamespace.stderr)")
+        box.spec.linux?.namespaces = withoutUser + [LinuxNamespace(type: .user)]
+        let map = [LinuxIDMapping(containerID: 0, hostID: user.uid, size: 1)]
+        box.spec.mounts = (box.spec.mounts ?? []) + [Mount(destination: "/data", type: "bind", source: box.directory, options: ["bind"], uidMappings: map, gidMappings: map)]
+        try box.writeSpec()
+        let idmapped = try Self.runtime(user, box, root: root, ["run", "--bundle", box.bundle, "f4"])
+        #expect(idmapped.status != 0 && idmapped.stderr.contains("not available to a rootless container"), "\(idmapped.stderr)")
         let bogus = try Self.runtime(user, box, root: root, ["--rootless", "maybe", "run", "--bundle", box.bundle, "f3"])
         #expect(bogus.status != 0 && bogus.stderr.contains("invalid --rootless value"), "\(bogus.stderr)")
     }
