@@ -74,18 +74,27 @@ extension ContainerRuntime {
     }
 
     /// Creates the container's cgroup with `driver`, or, in rootless mode, returns nil when
-    /// the caller may not create one, as runc 1.1's rootless cgroup manager does: a permission
-    /// error is ignored when config.json names no `linux.cgroupsPath` and asks for no resource
-    /// limits (device rules are ignored: they cannot work without root); with a limit it fails
-    /// naming the controller ("cannot set memory limit: container could not join or create
-    /// cgroup"); with a `cgroupsPath` the permission error itself fails `create`. Outside
+    /// the caller may not create one, as runc 1.1's rootless cgroup manager does: device rules
+    /// are dropped when only they were refused (they need root); a permission error is ignored
+    /// when config.json names no `linux.cgroupsPath` and asks for no resource limits; with a
+    /// limit it fails naming the controller ("cannot set memory limit: container could not
+    /// join or create cgroup"); with a `cgroupsPath` the permission error itself fails `create`. Outside
     /// rootless mode (and whenever the cgroup can be made) this is exactly `driver.create`.
     func createCgroup(_ driver: any ContainerCgroupDriver, id: String, spec: Spec, resources: LinuxResources?) throws -> String? {
         do {
             return try driver.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
         } catch {
-            guard Self.isPermissionError(error), isRootlessForCgroups,
-                  (spec.linux?.cgroupsPath ?? "").isEmpty else { throw error }
+            guard Self.isPermissionError(error), isRootlessForCgroups else { throw error }
+            // A delegated hierarchy the caller may write to, where only the device rules
+            // failed (they need root): the cgroup without them, as runc ignores device errors.
+            if resources?.devices != nil {
+                var withoutDevices = resources
+                withoutDevices?.devices = nil
+                if let path = try? driver.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: withoutDevices) {
+                    return path
+                }
+            }
+            guard (spec.linux?.cgroupsPath ?? "").isEmpty else { throw error }
             if let controller = Self.firstLimitedController(spec.linux?.resources) {
                 throw RuntimeError(.io, "cannot set \(controller) limit: container could not join or create cgroup (rootless: \(error))")
             }

@@ -245,6 +245,56 @@ struct RootlessContainerTests {
         #expect(plain.status == 0, "\(plain.stderr)")
     }
 
+    /// A cgroup v1 subtree delegated to the user (what a login manager does: a directory per
+    /// hierarchy owned by the user, cpuset filled in): the container gets its cgroup there with
+    /// its limits; the device rules, which need root, are dropped, as runc drops them.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs")))
+    func delegatedCgroupSubtreeIsUsed() throws {
+        let user = try TestUser()
+        let (box, root) = try Self.sandbox(user, script: "exec sleep 1000")
+        defer { box.cleanup() }
+        let fm = FileManager.default
+        let name = "kujira-delegated-" + URL(fileURLWithPath: box.directory).lastPathComponent
+        let hierarchies = try fm.contentsOfDirectory(atPath: "/sys/fs/cgroup").map { "/sys/fs/cgroup/" + $0 }.filter {
+            (try? fm.destinationOfSymbolicLink(atPath: $0)) == nil && fm.fileExists(atPath: $0 + "/cgroup.procs") && fm.fileExists(atPath: $0 + "/tasks")
+        }
+        defer {
+            for hierarchy in hierarchies {
+                for id in ["k1", "r1"] { rmdir(hierarchy + "/" + name + "/" + id) }
+                rmdir(hierarchy + "/" + name)
+            }
+        }
+        for hierarchy in hierarchies {
+            let directory = hierarchy + "/" + name
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            if hierarchy.hasSuffix("/cpuset") {
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    try String(contentsOfFile: hierarchy + "/" + file, encoding: .utf8).write(toFile: directory + "/" + file, atomically: false, encoding: .utf8)
+                }
+            }
+            for entry in [""] + (try fm.contentsOfDirectory(atPath: directory)).map({ "/" + $0 }) { chown(directory + entry, user.uid, user.gid) }
+        }
+        box.spec.linux?.resources = LinuxResources(devices: [LinuxDeviceCgroup(allow: false, access: "rwm")], pids: LinuxPids(limit: 50))
+        func check(_ binary: String, root: String, id: String) throws {
+            func call(_ arguments: [String]) throws -> CommandResult { try user.run(binary, ["--root", root] + arguments) }
+            box.spec.linux?.cgroupsPath = "/" + name + "/" + id
+            try box.writeSpec()
+            let created = try call(["create", "--bundle", box.bundle, id])
+            try #require(created.status == 0, "\(binary): \(created.stderr)")
+            defer { _ = try? call(["delete", "--force", id]) }
+            let state = try JSONDecoder().decode(RuncState.self, from: Data(try call(["state", id]).stdout.utf8))
+            let cgroups = try String(contentsOfFile: "/proc/\(state.pid)/cgroup", encoding: .utf8)
+            #expect(cgroups.contains(":pids:/\(name)/\(id)\n"), "\(binary): \(cgroups)")
+            #expect(try String(contentsOfFile: "/sys/fs/cgroup/pids/\(name)/\(id)/pids.max", encoding: .utf8) == "50\n", "\(binary)")
+            #expect(try call(["delete", "--force", id]).status == 0)
+        }
+        try check(box.runtimePath, root: root, id: "k1")
+        #expect(!fm.fileExists(atPath: "/sys/fs/cgroup/pids/\(name)/k1"))
+        if fm.isExecutableFile(atPath: Self.runc) {
+            try check(Self.runc, root: try user.ownedDirectory(box.directory + "/runc-state"), id: "r1")
+        }
+    }
+
     @Test func refusalsMatchRunc() throws {
         let user = try TestUser()
         let (box, root) = try Self.sandbox(user, script: "true")
