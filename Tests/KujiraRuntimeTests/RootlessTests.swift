@@ -1,3 +1,4 @@
+import CKujiraRuntime
 import Foundation
 import Glibc
 import KujiraOCI
@@ -293,6 +294,44 @@ struct RootlessContainerTests {
         if fm.isExecutableFile(atPath: Self.runc) {
             try check(Self.runc, root: try user.ownedDirectory(box.directory + "/runc-state"), id: "r1")
         }
+    }
+
+    /// `spec --rootless` keeps `terminal: true`: the pty of the container's own devpts reaches
+    /// --console-socket, and a shell answers on it.
+    @Test func terminalThroughTheConsoleSocket() throws {
+        let user = try TestUser()
+        let (box, root) = try Self.sandbox(user, script: "true")
+        defer { box.cleanup() }
+        box.spec.process?.terminal = true
+        box.spec.process?.args = ["sh"]
+        try box.writeSpec()
+        let socketPath = box.directory + "/console.sock"
+        let listener = kujira_unix_listen(socketPath)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        chmod(socketPath, 0o777)
+        let created = try Self.runtime(user, box, root: root, ["create", "--bundle", box.bundle, "--console-socket", socketPath, "p1"])
+        try #require(created.status == 0, "\(created.stderr)")
+        defer { _ = try? Self.runtime(user, box, root: root, ["delete", "--force", "p1"]) }
+        let connection = accept(listener, nil, nil)
+        try #require(connection >= 0)
+        defer { close(connection) }
+        let master = kujira_recv_fd(connection)
+        try #require(master >= 0)
+        defer { close(master) }
+        #expect(try Self.runtime(user, box, root: root, ["start", "p1"]).status == 0)
+        let command = Array("id -u; tty\n".utf8)
+        _ = command.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+        var seen = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<200 where !seen.contains("/dev/pts/0\r\n") {
+            var poller = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 50) > 0 {
+                let n = read(master, &buffer, buffer.count)
+                if n > 0 { seen += String(decoding: buffer[0..<n], as: UTF8.self) }
+            }
+        }
+        #expect(seen.contains("0\r\n/dev/pts/0\r\n"), "pty output: \(seen)")
     }
 
     @Test func refusalsMatchRunc() throws {
