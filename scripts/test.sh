@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh debug
 peers=(umoci skopeo runc jq debootstrap hyperfine docker-registry apache2-utils openssl podman
-       nftables containernetworking-plugins curl iproute2 containerd conmon time buildah catatonit python3-venv)
+       nftables containernetworking-plugins curl iproute2 containerd conmon time buildah catatonit python3-venv
+       uidmap)
 # kujirad's tests drive the real docker CLI (client only; dockerd is never started): Debian's
 # docker.io when no docker client is installed.
 command -v docker >/dev/null || peers+=(docker.io)

@@ -10,8 +10,8 @@ import KujiraRuntime
 /// runc's global options. Callers put them before the subcommand (`kujira-runtime --root R
 /// create …`); ArgumentParser also accepts them after it.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "Root directory for storage of container state (tmpfs recommended).")
-    var root: String = ContainerRuntime.defaultRoot
+    @Option(help: "Root directory for storage of container state (tmpfs recommended; default /run/kujira, $XDG_RUNTIME_DIR/kujira when not root).")
+    var root: String = ContainerRuntime.defaultRootForCaller
 
     @Option(help: "Set the log file to write runtime logs to (default: stderr).")
     var log: String?
@@ -43,7 +43,7 @@ struct GlobalOptions: ParsableArguments {
 /// runc's global options as plain values: what ``GlobalOptions`` parses with ArgumentParser and
 /// what ``FastPath`` parses by hand for the commands callers run per container.
 struct RuntimeSettings: Sendable {
-    var root: String = ContainerRuntime.defaultRoot
+    var root: String = ContainerRuntime.defaultRootForCaller
     var log: String?
     var logFormat: String = "text"
     var systemdCgroup = false
@@ -51,11 +51,14 @@ struct RuntimeSettings: Sendable {
 
     /// The runtime these settings describe, with warnings going to the log.
     func runtime() throws -> ContainerRuntime {
-        if rootless == "true" {
-            throw CommandFailure("kujira-runtime: --rootless=true is not supported yet; run as root")
+        let mode: RootlessMode
+        do {
+            mode = try RootlessMode(option: rootless)
+        } catch {
+            throw CommandFailure("kujira-runtime: \(error)")
         }
         let logger = Logger(self)
-        return ContainerRuntime(root: root, warning: { logger.write(level: "warning", $0) })
+        return ContainerRuntime(root: root, warning: { logger.write(level: "warning", $0) }, rootless: mode)
     }
 
     /// Fails when the systemd cgroup driver was asked for (create, run, update).

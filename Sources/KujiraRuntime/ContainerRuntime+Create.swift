@@ -95,7 +95,8 @@ extension ContainerRuntime {
                 let session = try InitSession.start(plan: &plan, environment: environment) { pid, plan in
                     guard let cgroups else { return }
                     let resources = DefaultDeviceRules.applied(to: spec.linux?.resources)
-                    let path = try cgroups.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
+                    // Rootless: nil when the caller may not create a cgroup (+Rootless.swift).
+                    guard let path = try createCgroup(cgroups, id: id, spec: spec, resources: resources) else { return }
                     cgroupPath = path
                     try FileIO.writeNew(directory.cgroupFile(id), Array(path.utf8))
                     // The cgroup mount shows the container's own cgroup: recompute it now.

@@ -54,6 +54,7 @@ extension ContainerRuntime {
                 plan.joins.append(.init(flag: namespace.flag, path: "/proc/\(record.pid)/ns/\(namespace.procName)"))
             }
         }
+        if plan.joins.contains(where: { $0.flag == NamespaceFlags.user }) { try UserNamespaceMaps.restrictGroupsWhenRootless(&plan) }
         if process.terminal == true {
             guard options.consoleSocket != nil else {
                 throw RuntimeError(.invalidArgument, "process.terminal is true: --console-socket is required")

@@ -13,6 +13,11 @@ extension ContainerRuntime {
 
     /// The states of all containers under ``root``, sorted by id.
     public func list() throws -> [RuncState] {
-        try directory.ids().compactMap { id in try? runcState(of: directory.load(id)) }
+        try directory.ids().compactMap { id in
+            guard var state = try? runcState(of: directory.load(id)) else { return nil }
+            // As runc's list: the owner of the container's state directory (+Rootless.swift).
+            if state.owner.isEmpty { state.owner = Self.ownerName(of: directory.directory(id)) }
+            return state
+        }
     }
 }

@@ -32,6 +32,9 @@ public struct ContainerRuntime: Sendable {
     public var seccompCompiler: SeccompCompilerFunction?
     /// Receives warnings that do not fail an operation (a failed poststart or poststop hook).
     public var warning: @Sendable (String) -> Void
+    /// runc's `--rootless`: whether a cgroup the caller may not create is skipped (see
+    /// ContainerRuntime+Rootless.swift). `auto` decides only once creating one failed.
+    public var rootless: RootlessMode
 
     /// Compiles with libseccomp (``SeccompCompiler``), through a cache of compiled programs
     /// in `/run/kujira-seccomp-cache` keyed by the whole profile (see `SeccompCache`).
@@ -48,8 +51,9 @@ public struct ContainerRuntime: Sendable {
     public init(root: String = ContainerRuntime.defaultRoot, initPath: String? = nil,
                 cgroups: (any ContainerCgroupDriver)? = CgroupManagerDriver(),
                 seccompCompiler: SeccompCompilerFunction? = ContainerRuntime.libseccompCompiler,
-                warning: @escaping @Sendable (String) -> Void = { _ in }) {
+                warning: @escaping @Sendable (String) -> Void = { _ in }, rootless: RootlessMode = .auto) {
         self.root = root
+        self.rootless = rootless
         self.initPath = initPath
         self.cgroups = cgroups
         self.seccompCompiler = seccompCompiler

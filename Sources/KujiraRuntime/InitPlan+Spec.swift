@@ -101,6 +101,7 @@ extension InitPlan {
                 throw RuntimeError(.invalidConfig, "a new user namespace needs linux.uidMappings and linux.gidMappings")
             }
             plan.writesIDMaps = true
+            try UserNamespaceMaps.restrictGroupsWhenRootless(&plan)
         }
         if let offsets = linux.timeOffsets, !offsets.isEmpty {
             guard plan.cloneFlags & NamespaceFlags.time != 0 else {
@@ -145,7 +146,8 @@ extension InitPlan {
         // (prestart, createRuntime), read-only and masked paths.
         var devIsBound = false
         for mount in spec.mounts ?? [] {
-            let steps = try mountSteps(mount, cgroupLayout: cgroupLayout, cgroupNamespace: seen.contains("cgroup"))
+            let steps = try mountSteps(mount, cgroupLayout: cgroupLayout, cgroupNamespace: seen.contains("cgroup"),
+                                       containerMappings: IDMappedMount.Maps(uid: linux.uidMappings, gid: linux.gidMappings))
             if cleanAbsolutePath(mount.destination) == "/dev", steps.contains(where: { if case .mount(let m) = $0 { m.flags & MountFlag.bind != 0 } else { false } }) {
                 devIsBound = true
             }
@@ -279,17 +281,24 @@ extension InitPlan {
     }
 
     /// The steps for one spec mount.
-    static func mountSteps(_ mount: Mount, cgroupLayout: CgroupMountLayout, cgroupNamespace: Bool) throws -> [Operation] {
+    /// `containerMappings`: the container's `linux.uidMappings`/`gidMappings`, which an
+    /// `idmap` mount without maps of its own uses.
+    static func mountSteps(_ mount: Mount, cgroupLayout: CgroupMountLayout, cgroupNamespace: Bool,
+                           containerMappings: IDMappedMount.Maps? = nil) throws -> [Operation] {
         guard mount.destination.hasPrefix("/") else {
             throw RuntimeError(.invalidConfig, "mount destination \"\(mount.destination)\" must be absolute")
-        }
-        if mount.uidMappings != nil || mount.gidMappings != nil {
-            throw RuntimeError(.unsupported, "id-mapped mounts (\(mount.destination)) are not supported by kujira-runtime yet")
         }
         let destination = cleanAbsolutePath(mount.destination)
         let options = try MountOptions(mount.options ?? [], destination: destination)
         var flags = options.flags
         if mount.type == "bind" { flags |= MountFlag.bind }
+        var idmap: IDMappedMount?
+        if options.idmap != nil || mount.uidMappings != nil || mount.gidMappings != nil {
+            idmap = try IDMappedMount(mount, options: options, flags: flags, destination: destination, container: containerMappings)
+        }
+        if options.tmpCopyUp && mount.type != "tmpfs" {
+            throw RuntimeError(.invalidConfig, "mount option tmpcopyup of \(destination) is only valid for a tmpfs (its type is \(mount.type ?? "none"))")
+        }
         if mount.type == "cgroup" || mount.type == "cgroup2" {
             return cgroupLayout.steps(destination: destination, flags: flags, cgroupNamespace: cgroupNamespace)
         }
@@ -298,7 +307,8 @@ extension InitPlan {
         }
         return [.mount(MountStep(source: mount.source, destination: destination, type: flags & MountFlag.bind != 0 ? nil : mount.type,
                                  flags: flags, propagation: options.propagation, data: options.data.joined(separator: ","),
-                                 recursiveClear: options.recursiveClear, recursiveSet: options.recursiveSet))]
+                                 recursiveClear: options.recursiveClear, recursiveSet: options.recursiveSet,
+                                 idmap: idmap, tmpCopyUp: options.tmpCopyUp))]
     }
 
     /// The default devices of runtime-spec ("Default Devices") followed by `linux.devices`.

@@ -37,6 +37,10 @@ struct InitPlan: Sendable, Equatable {
         /// `MOUNT_ATTR_*` bits cleared and set on the mount and every mount below it (`rro`, …).
         var recursiveClear: UInt64 = 0
         var recursiveSet: UInt64 = 0
+        /// An id-mapped bind: the maps of its helper user namespace (IdmappedMounts.swift).
+        var idmap: IDMappedMount?
+        /// `tmpcopyup`: the tmpfs gets the content of the directory it covers.
+        var tmpCopyUp = false
     }
 
     /// A device node step.
@@ -205,6 +209,12 @@ struct PlanWriter {
             if m.recursiveClear != 0 || m.recursiveSet != 0 {
                 raw(KJ_F_RECURSIVE_ATTR, Self.littleEndian(m.recursiveClear) + Self.littleEndian(m.recursiveSet))
             }
+            if let idmap = m.idmap {
+                string(KJ_F_IDMAP_UID, idmap.uidMap)
+                string(KJ_F_IDMAP_GID, idmap.gidMap)
+                u64(KJ_F_IDMAP_RECURSIVE, idmap.recursive ? 1 : 0)
+            }
+            if m.tmpCopyUp { u64(KJ_F_TMPCOPYUP, 1) }
         case .device(let d):
             raw(KJ_OP_DEVICE, [])
             string(KJ_F_DEST, d.path)

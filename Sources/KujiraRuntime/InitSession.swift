@@ -177,12 +177,9 @@ final class InitSession {
         if socket >= 0 { close(socket); socket = -1 }
     }
 
+    /// Directly as root; rootless through ContainerRuntime+Rootless.swift's rules.
     private func writeIDMaps(_ environment: Environment) throws {
-        func text(_ maps: [LinuxIDMapping]) -> String {
-            maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
-        }
-        try FileIO.writeExisting("/proc/\(intermediatePid)/uid_map", text(environment.uidMappings))
-        try FileIO.writeExisting("/proc/\(intermediatePid)/gid_map", text(environment.gidMappings))
+        try UserNamespaceMaps.write(pid: intermediatePid, uid: environment.uidMappings, gid: environment.gidMappings)
     }
 
     private func send(type: Int32, payload: [UInt8]) throws {

@@ -87,8 +87,16 @@ struct MountOptions: Equatable, Sendable {
         "rnosymfollow": (0, MountAttr.nosymfollow), "rsymfollow": (MountAttr.nosymfollow, 0),
     ]
 
-    /// Id-mapped mounts and tmpfs copy-up: not implemented.
-    static let unsupportedOptions: Set<String> = ["idmap", "ridmap", "tmpcopyup"]
+    /// `idmap` (`ridmap`: recursive): an id-mapped bind mount (IdmappedMounts.swift).
+    enum IDMapOption: Equatable, Sendable { case topOnly, recursive }
+
+    /// The options handled by IdmappedMounts.swift and kujira-init's tmpfs copy-up.
+    static let extensionOptions = ["idmap", "ridmap", "tmpcopyup"]
+
+    /// The last of `idmap` or `ridmap`, if any.
+    var idmap: IDMapOption?
+    /// `tmpcopyup` (a tmpfs gets the content of the directory it covers).
+    var tmpCopyUp = false
 
     /// `MOUNT_ATTR_*` bits to clear recursively.
     var recursiveClear: UInt64 = 0
@@ -105,8 +113,10 @@ struct MountOptions: Equatable, Sendable {
             } else if let (clear, set) = Self.recursiveOptions[option] {
                 recursiveClear = (recursiveClear & ~set) | clear
                 recursiveSet = (recursiveSet & ~clear) | set
-            } else if Self.unsupportedOptions.contains(option) {
-                throw RuntimeError(.unsupported, "mount option \"\(option)\" of \(destination) is not supported by kujira-runtime yet")
+            } else if option == "idmap" || option == "ridmap" {
+                idmap = option == "idmap" ? .topOnly : .recursive
+            } else if option == "tmpcopyup" {
+                tmpCopyUp = true
             } else {
                 data.append(option)
             }

@@ -37,8 +37,8 @@ public enum RuntimeTemplates {
         if rootless {
             spec.linux?.resources = nil
             spec.linux?.namespaces = [.init(type: .pid), .init(type: .ipc), .init(type: .uts), .init(type: .mount), .init(type: .user)]
-            spec.linux?.uidMappings = [LinuxIDMapping(containerID: 0, hostID: getuid(), size: 1)]
-            spec.linux?.gidMappings = [LinuxIDMapping(containerID: 0, hostID: getgid(), size: 1)]
+            spec.linux?.uidMappings = [LinuxIDMapping(containerID: 0, hostID: geteuid(), size: 1)]
+            spec.linux?.gidMappings = [LinuxIDMapping(containerID: 0, hostID: getegid(), size: 1)]
             spec.mounts = (spec.mounts ?? []).compactMap { mount in
                 switch mount.destination {
                 case "/sys/fs/cgroup": return nil
@@ -58,7 +58,7 @@ public enum RuntimeTemplates {
             ociVersionMin: "1.0.0", ociVersionMax: Spec.currentVersion,
             hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
             mountOptions: (Array(MountOptions.flagOptions.keys) + Array(MountOptions.propagationOptions.keys)
-                           + Array(MountOptions.recursiveOptions.keys)).sorted(),
+                           + Array(MountOptions.recursiveOptions.keys) + MountOptions.extensionOptions).sorted(),
             linux: LinuxFeatures(
                 namespaces: NamespaceFlags.all.map(\.type),
                 capabilities: CapabilityNumbers.allNames,
@@ -66,7 +66,7 @@ public enum RuntimeTemplates {
                 seccomp: SeccompFeatures(enabled: seccomp),
                 apparmor: EnabledFeature(enabled: false), selinux: EnabledFeature(enabled: false),
                 intelRdt: EnabledFeature(enabled: true),
-                mountExtensions: MountExtensionsFeatures(idmap: EnabledFeature(enabled: false)),
+                mountExtensions: MountExtensionsFeatures(idmap: EnabledFeature(enabled: true)),
                 netDevices: EnabledFeature(enabled: true)),
             annotations: ["org.opencontainers.runc.version": "kujira-runtime \(version)"])
     }

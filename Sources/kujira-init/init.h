@@ -28,6 +28,9 @@ struct kj_op {
     const char *source, *dest, *type, *data, *target;
     uint64_t flags, propagation, mode, major, minor, uid, gid, bind_device;
     uint64_t rec_clear, rec_set;  // recursive MOUNT_ATTR_* (rro, …); both 0: none
+    const char *idmap_uid, *idmap_gid;  // id-mapped bind: uid_map/gid_map lines (both or neither)
+    uint64_t idmap_recursive, tmpcopyup;
+    int idmap_tree;  // the id-mapped detached clone of the source (idmap.c), -1 until made
 };
 
 /// A namespace to join: the CLONE_NEW* flag and the path of its nsfs file.
@@ -130,6 +133,16 @@ void kj_set_hook_states(unsigned char *payload, uint32_t len);
 void kj_run_hooks(const struct kj_plan *plan, uint64_t stage);
 /// Installs the seccomp filter, if the plan has one.
 void kj_apply_seccomp(const struct kj_plan *plan);
+
+// idmap.c: id-mapped bind mounts and tmpfs copy-up.
+/// For every id-mapped bind of the plan: clones the source (open_tree, OPEN_TREE_CLONE) and
+/// id-maps the clone with a helper user namespace holding the op's maps. Runs in the
+/// intermediate before it joins or creates any namespace (the kernel wants CAP_SYS_ADMIN over
+/// the source's filesystem); the detached clones are attached in the container later.
+void kj_prepare_idmapped_mounts(struct kj_plan *plan, int procfd);
+/// Copies the content of the directory `from` into the directory `to` (tmpcopyup): files,
+/// directories, symlinks, fifos and device nodes, with owners, modes and times.
+void kj_copy_tree(int from, int to, const char *what);
 
 /// Writes all of `buf` to `fd`; returns 0 or -1.
 int kj_write_all(int fd, const void *buf, size_t len);

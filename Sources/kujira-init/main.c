@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -69,6 +70,20 @@ static void join_namespaces(const struct kj_plan *plan) {
 
 static void become_root_in_userns(void) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) kj_fail("becoming root in the user namespace: %m");
+}
+
+/// Rootless: /proc/self/oom_score_adj of a process that is not dumpable belongs to root, so
+/// it is written here, first thing and dumpable just for the write, as runc's nsexec does;
+/// children inherit the value. Lowering it still needs CAP_SYS_RESOURCE and fails.
+static void set_oom_score_adj_rootless(struct kj_plan *plan, int procfd) {
+    char value[32];
+    snprintf(value, sizeof(value), "%lld", (long long)(int64_t)plan->oom_score_adj);
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) kj_fail("PR_SET_DUMPABLE: %m");
+    int fd = openat(procfd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || kj_write_all(fd, value, strlen(value)) < 0) kj_fail("writing oom_score_adj %s: %m", value);
+    close(fd);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) kj_fail("PR_SET_DUMPABLE: %m");
+    plan->oom_set = 0;
 }
 
 /// Waits for `start`; returns the write end of the exec fifo (or -1 without one).
@@ -177,19 +192,35 @@ int main(void) {
     // The host procfs, before joining anything: exec joins the container's mount namespace,
     // whose /proc the container controls.
     int procfd = open_trusted_proc();
+    // AT_EUID: the euid this init was started with, read without a system call.
+    if (plan.oom_set && getauxval(AT_EUID) != 0) set_oom_score_adj_rootless(&plan, procfd);
+    // Id-mapped binds: cloned and mapped while we still hold the runtime's credentials.
+    kj_prepare_idmapped_mounts(&plan, procfd);
     join_namespaces(&plan);
     int joined_user = 0;
     for (size_t i = 0; i < plan.njoins; i++) joined_user |= plan.joins[i].flag == CLONE_NEWUSER;
     if (plan.clone_flags & CLONE_NEWUSER) {
+        // The euid at start (in the new namespace, unmapped, every uid reads as the overflow uid).
+        int rootless = getauxval(AT_EUID) != 0;
         if (unshare(CLONE_NEWUSER) < 0) kj_fail("unshare(CLONE_NEWUSER): %m");
         if (plan.userns_maps) {
+            // Rootless: /proc/<pid>/uid_map of a process that is not dumpable belongs to root,
+            // so the runtime (same user, no privilege) could not write it. Dumpable just while
+            // it writes, as runc's nsexec; nothing of the container exists yet.
+            if (rootless && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) kj_fail("PR_SET_DUMPABLE: %m");
             if (kj_send(KJ_MSG_USERNS_READY, NULL, 0) < 0) kj_fail("asking for id maps: %m");
             kj_expect(KJ_MSG_USERNS_ACK);
+            if (rootless && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) kj_fail("PR_SET_DUMPABLE: %m");
         }
     }
     if (joined_user || (plan.clone_flags & CLONE_NEWUSER)) become_root_in_userns();
     uint64_t others = plan.clone_flags & ~(uint64_t)CLONE_NEWUSER;
-    if (others != 0 && unshare((int)others) < 0) kj_fail("unshare(%#llx): %m", (unsigned long long)others);
+    if (others != 0 && unshare((int)others) < 0) {
+        if (errno == EPERM && !joined_user && !(plan.clone_flags & CLONE_NEWUSER) && getuid() != 0) {
+            kj_fail("rootless container requires user namespaces: config.json needs a user namespace with linux.uidMappings and linux.gidMappings that map your uid and gid (see kujira-runtime spec --rootless)");
+        }
+        kj_fail("unshare(%#llx): %m", (unsigned long long)others);
+    }
     // /dev/null is opened after unshare(CLONE_NEWNS): open_tree(2) clones only mounts of our
     // own mount namespace. Nothing of the container has run yet, so it is still the host's.
     int nullfd = open_trusted_null();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 static uint32_t get32(const unsigned char *p) {
@@ -53,7 +54,7 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             plan->ops[plan->nops++].kind = (int)tag;
             continue;
         }
-        if (tag >= KJ_F_SOURCE && tag <= KJ_F_RECURSIVE_ATTR && op == NULL) FAIL("field %u before any operation", tag);
+        if (tag >= KJ_F_SOURCE && tag <= KJ_F_LAST && op == NULL) FAIL("field %u before any operation", tag);
         switch (tag) {
         case KJ_T_MODE: U64(); plan->mode = v; break;
         case KJ_T_ROOTFS: STR(plan->rootfs); break;
@@ -179,6 +180,10 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             op->rec_clear = get64(p);
             op->rec_set = get64(p + 8);
             break;
+        case KJ_F_IDMAP_UID: STR(op->idmap_uid); break;
+        case KJ_F_IDMAP_GID: STR(op->idmap_gid); break;
+        case KJ_F_IDMAP_RECURSIVE: U64(); op->idmap_recursive = v; break;
+        case KJ_F_TMPCOPYUP: U64(); op->tmpcopyup = v; break;
         default: FAIL("unknown plan record %u", tag);
         }
     }
@@ -194,6 +199,11 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
         struct kj_op *o = &plan->ops[i];
         if (o->kind != KJ_OP_HOOKS && o->dest == NULL) FAIL("rootfs operation %zu has no destination", i);
         if (o->kind == KJ_OP_SYMLINK && o->target == NULL) FAIL("symlink %s has no target", o->dest);
+        if ((o->idmap_uid == NULL) != (o->idmap_gid == NULL)) FAIL("id-mapped mount %s needs both uid and gid maps", o->dest);
+        if (o->idmap_uid != NULL && (o->kind != KJ_OP_MOUNT || !(o->flags & MS_BIND) || o->source == NULL)) {
+            FAIL("id-mapped mount %s is not a bind mount", o->dest);
+        }
+        o->idmap_tree = -1;
     }
     return 0;
 }

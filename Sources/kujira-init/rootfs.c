@@ -85,10 +85,8 @@ static struct mount_attr attr_from_flags(uint64_t flags) {
     return attr;
 }
 
-/// Clones the mount at `srcfd` (recursively for rbind), applies `flags` and attaches it on `dstfd`.
-static void attach_clone(int srcfd, int dstfd, int recursive, uint64_t flags, const char *what) {
-    int tree = open_tree(srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
-    if (tree < 0) kj_fail("cloning the mount for %s: %m", what);
+/// Applies `flags` to the detached mount `tree` and attaches it on `dstfd`; closes `tree`.
+static void attach_tree(int tree, int dstfd, uint64_t flags, const char *what) {
     struct mount_attr attr = attr_from_flags(flags);
     if ((attr.attr_set | attr.attr_clr) != 0 && mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
         kj_fail("setting mount options of %s: %m", what);
@@ -97,6 +95,13 @@ static void attach_clone(int srcfd, int dstfd, int recursive, uint64_t flags, co
         kj_fail("mounting %s: %m", what);
     }
     close(tree);
+}
+
+/// Clones the mount at `srcfd` (recursively for rbind), applies `flags` and attaches it on `dstfd`.
+static void attach_clone(int srcfd, int dstfd, int recursive, uint64_t flags, const char *what) {
+    int tree = open_tree(srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+    if (tree < 0) kj_fail("cloning the mount for %s: %m", what);
+    attach_tree(tree, dstfd, flags, what);
 }
 
 static void set_propagation(int rootfd, const struct kj_op *op) {
@@ -133,6 +138,19 @@ static void op_mount(int rootfd, const struct kj_op *op) {
     }
     if (op->flags & MS_BIND) {
         if (op->source == NULL) kj_fail("bind mount on %s has no source", op->dest);
+        if (op->idmap_tree >= 0) {
+            // Cloned and id-mapped by the intermediate (idmap.c) before any namespace changed.
+            struct stat st;
+            if (fstat(op->idmap_tree, &st) < 0) kj_fail("stat %s: %m", op->source);
+            make_in_root(rootfd, op->dest, !S_ISDIR(st.st_mode));
+            int dst = open_in_root(rootfd, op->dest, O_PATH);
+            if (dst < 0) kj_fail("opening mount point %s: %m", op->dest);
+            attach_tree(op->idmap_tree, dst, op->flags, op->dest);
+            close(dst);
+            set_recursive_attributes(rootfd, op);
+            set_propagation(rootfd, op);
+            return;
+        }
         int src = open(op->source, O_PATH | O_CLOEXEC);
         if (src < 0) kj_fail("opening bind source %s: %m", op->source);
         struct stat st;
@@ -148,6 +166,12 @@ static void op_mount(int rootfd, const struct kj_op *op) {
         int dst = open_in_root(rootfd, op->dest, O_PATH | O_DIRECTORY);
         if (dst < 0) kj_fail("opening mount point %s: %m", op->dest);
         const char *type = op->type ? op->type : "none";
+        // tmpcopyup: an fd of the directory the tmpfs covers, to copy its content from.
+        int below = -1;
+        if (op->tmpcopyup) {
+            below = open_in_root(rootfd, op->dest, O_RDONLY | O_DIRECTORY);
+            if (below < 0) kj_fail("opening %s for tmpcopyup: %m", op->dest);
+        }
         if (mount(op->source ? op->source : type, fd_path(dst), type, op->flags, op->data) < 0) {
             int saved = errno;
             if (strcmp(type, "sysfs") == 0 && (saved == EPERM || saved == EACCES)) {
@@ -163,6 +187,13 @@ static void op_mount(int rootfd, const struct kj_op *op) {
             }
         }
         close(dst);
+        if (below >= 0) {
+            int above = open_in_root(rootfd, op->dest, O_RDONLY | O_DIRECTORY);
+            if (above < 0) kj_fail("opening the new tmpfs on %s: %m", op->dest);
+            kj_copy_tree(below, above, op->dest);
+            close(above);
+            close(below);
+        }
     }
     set_recursive_attributes(rootfd, op);
     set_propagation(rootfd, op);

@@ -19,7 +19,9 @@ struct PlanTests {
         #expect(options.flags == MountFlag.nosuid | MountFlag.bind | MountFlag.rec | MountFlag.noexec)
         #expect(options.propagation == MountFlag.slave | MountFlag.rec)
         #expect(options.data == ["mode=755", "size=1m"])
-        #expect(throws: RuntimeError.self) { try MountOptions(["idmap"], destination: "/x") }
+        // idmap, ridmap and tmpcopyup are options of the runtime, never mount data.
+        let extensions = try MountOptions(["rbind", "ridmap", "tmpcopyup"], destination: "/x")
+        #expect(extensions.idmap == .recursive && extensions.tmpCopyUp && extensions.data.isEmpty)
     }
 
     @Test func defaultSpecPlan() throws {

@@ -7,10 +7,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/auxv.h>
 #include <sys/types.h>
 
 #include "KujiraInitProtocol.h"
 #include "KujiraNetDevices.h"
+
+/// The effective uid the process was started with (AT_EUID of the auxiliary vector): no
+/// system call, for choosing the default state root on every command.
+static inline unsigned long kujira_startup_euid(void) { return getauxval(AT_EUID); }
 
 /// Copies the executable at `path` into an anonymous memory file (memfd_create with
 /// MFD_CLOEXEC | MFD_ALLOW_SEALING) and seals it against any change (F_SEAL_SEAL, SHRINK,

@@ -102,5 +102,11 @@
 #define KJ_F_GID 211          // u64
 #define KJ_F_BIND_DEVICE 212  // u64 0/1: bind-mount the host's node instead of mknod
 #define KJ_F_RECURSIVE_ATTR 213  // 2 × u64: MOUNT_ATTR_* to clear, to set, on the whole subtree
+#define KJ_F_IDMAP_UID 214    // str: uid_map lines of an id-mapped bind ("0 1000 1\n…")
+#define KJ_F_IDMAP_GID 215    // str: gid_map lines of an id-mapped bind
+#define KJ_F_IDMAP_RECURSIVE 216  // u64 0/1: ridmap (every mount of an rbind), else the top only
+#define KJ_F_TMPCOPYUP 217    // u64 0/1: copy the directory's content into the new tmpfs
+/// The last field tag.
+#define KJ_F_LAST KJ_F_TMPCOPYUP
 
 #endif
