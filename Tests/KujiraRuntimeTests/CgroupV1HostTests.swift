@@ -149,6 +149,28 @@ struct CgroupV1HostTests {
         try manager.destroy()  // a second destroy finds nothing and is fine
     }
 
+    /// An existing but empty cpuset parent (made by someone else) is filled on the way down,
+    /// or the container's cgroup could take no process (ENOSPC).
+    @Test func emptyExistingCpusetParentIsFilled() throws {
+        try #require(CgroupTestHost.v1Usable, "needs root on a cgroup v1 or hybrid host")
+        let cpusetRoot = try #require(CgroupTestHost.layout?.v1["cpuset"]?.mountPoint)
+        let parentPath = CgroupTestHost.uniquePath()
+        let parentDirectory = cpusetRoot + parentPath
+        #expect(mkdir(parentDirectory, 0o755) == 0)
+        defer { rmdir(parentDirectory) }
+        #expect(try CgroupTestHost.read(parentDirectory, "cpuset.cpus").isEmpty)
+        let manager = try CgroupManagerFactory.make(cgroupsPath: parentPath + "/c", containerID: "unused")
+        defer { try? manager.destroy() }
+        try manager.create()
+        let sleeper = try CgroupTestHost.spawnSleep()
+        try manager.addProcess(sleeper.processIdentifier)
+        #expect(try manager.pids() == [sleeper.processIdentifier])
+        #expect(try !CgroupTestHost.read(parentDirectory, "cpuset.cpus").isEmpty)
+        #expect(try !CgroupTestHost.read(parentDirectory, "cpuset.mems").isEmpty)
+        try manager.destroy()
+        sleeper.waitUntilExit()
+    }
+
     @Test func freezeAndThaw() throws {
         let manager = try makeManager()
         defer { try? manager.destroy() }
