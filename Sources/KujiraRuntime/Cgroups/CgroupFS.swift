@@ -114,20 +114,36 @@ enum CgroupFS {
     /// Creates `path` and its missing parents; `beforeEach` runs after each directory this
     /// call creates (cpuset v1 must fill `cpuset.cpus`/`cpuset.mems` before a child can be
     /// made or joined).
-    static func makeDirectories(_ path: String, beforeEach: (String) throws -> Void = { _ in }) throws {
+    /// Returns the directories it made, outermost first; on an error it removes those it made
+    /// before throwing, so a failed create leaves nothing of its own behind.
+    @discardableResult
+    static func makeDirectories(_ path: String, beforeEach: (String) throws -> Void = { _ in }) throws -> [String] {
         var prefix = ""
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o755) == 0 {
-                try beforeEach(prefix)
-            } else if errno != EEXIST {
-                let code = errno
-                throw CgroupError(.directory, "cannot create cgroup directory \(prefix)", cause: CgroupErrno(code))
+        var made: [String] = []
+        do {
+            for component in path.split(separator: "/") {
+                prefix += "/" + component
+                if mkdir(prefix, 0o755) == 0 {
+                    made.append(prefix)
+                    try beforeEach(prefix)
+                } else if errno != EEXIST {
+                    let code = errno
+                    throw CgroupError(.directory, "cannot create cgroup directory \(prefix)", cause: CgroupErrno(code))
+                }
             }
+            guard isDirectory(path) else {
+                throw CgroupError(.directory, "\(path) exists and is not a cgroup directory")
+            }
+        } catch {
+            removeMade(made)
+            throw error
         }
-        guard isDirectory(path) else {
-            throw CgroupError(.directory, "\(path) exists and is not a cgroup directory")
-        }
+        return made
+    }
+
+    /// Removes directories `makeDirectories` made (empty, new cgroups), innermost first.
+    static func removeMade(_ made: [String]) {
+        for directory in made.reversed() { rmdir(directory) }
     }
 
     /// The names of the subdirectories of `path` (child cgroups).

@@ -66,20 +66,29 @@ public struct CgroupV1Manager: CgroupManager {
 
     /// Creates the directory in every hierarchy; new cpuset directories get their parent's
     /// CPUs and memory nodes.
+    /// A failure in one hierarchy removes the directories made in the others before it is
+    /// thrown (a rootless caller may own a subtree in some hierarchies only); directories that
+    /// existed before are left alone.
     public func create() throws {
         let cpuset = controllerDirectories["cpuset"]
-        for directory in distinctDirectories {
-            if directory == unifiedDirectory {
-                // The v2 tree holds no limits on a hybrid host; where it is read-only (a
-                // container's view of the host), the container simply stays out of it.
-                try? CgroupFS.makeDirectories(directory)
-            } else if directory == cpuset {
-                try CgroupFS.makeDirectories(directory) { try CgroupV1CPUSet.fillFromParent($0) }
-                // An existing but empty cpuset (left by someone else) needs the same fix.
-                try CgroupV1CPUSet.fillFromParent(directory)
-            } else {
-                try CgroupFS.makeDirectories(directory)
+        var made: [String] = []
+        do {
+            for directory in distinctDirectories {
+                if directory == unifiedDirectory {
+                    // The v2 tree holds no limits on a hybrid host; where it is read-only (a
+                    // container's view of the host), the container simply stays out of it.
+                    made += (try? CgroupFS.makeDirectories(directory)) ?? []
+                } else if directory == cpuset {
+                    made += try CgroupFS.makeDirectories(directory) { try CgroupV1CPUSet.fillFromParent($0) }
+                    // An existing but empty cpuset (left by someone else) needs the same fix.
+                    try CgroupV1CPUSet.fillFromParent(directory)
+                } else {
+                    made += try CgroupFS.makeDirectories(directory)
+                }
             }
+        } catch {
+            CgroupFS.removeMade(made)
+            throw error
         }
     }
 
