@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,4 +330,27 @@ int kujira_cgroup_prewarm(const char *procs) {
         return -1;
     }
     return 0;
+}
+
+int kujira_set_affinity(pid_t pid, const char *list) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const char *p = list;
+    if (*p == 0) { errno = EINVAL; return -1; }
+    while (*p) {
+        char *end;
+        unsigned long first = strtoul(p, &end, 10), last = first;
+        if (end == p) { errno = EINVAL; return -1; }
+        p = end;
+        if (*p == '-') {
+            last = strtoul(p + 1, &end, 10);
+            if (end == p + 1) { errno = EINVAL; return -1; }
+            p = end;
+        }
+        if (last < first || last >= CPU_SETSIZE) { errno = EINVAL; return -1; }
+        for (unsigned long cpu = first; cpu <= last; cpu++) CPU_SET(cpu, &set);
+        if (*p == ',') p++;
+        else if (*p) { errno = EINVAL; return -1; }
+    }
+    return sched_setaffinity(pid, sizeof(set), &set);
 }

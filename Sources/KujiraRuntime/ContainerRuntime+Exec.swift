@@ -43,6 +43,7 @@ extension ContainerRuntime {
             throw RuntimeError(.invalidState, "cannot exec in a stopped container")
         }
         var plan = try InitPlan.forProcess(process, seccompSection: record.spec.linux?.seccomp, seccomp: seccompCompiler)
+        plan.personality = try InitPlan.personality(record.spec.linux?.personality, warnings: &plan.warnings)
         plan.warnings.forEach(warning)
         plan.mode = .exec
         plan.preserveFDs = options.preserveFDs
@@ -78,7 +79,12 @@ extension ContainerRuntime {
                                       pid: pid, state: state)
             }
         }
+        let initialAffinity = process.execCPUAffinity?.initial
         let session = try InitSession.start(plan: &plan, environment: environment) { pid, _ in
+            // execCPUAffinity.initial: before the process joins the container's cgroup.
+            if let initialAffinity, kujira_set_affinity(pid, initialAffinity) != 0 {
+                throw RuntimeError.posix("setting the cpu affinity \(initialAffinity) (process.execCPUAffinity.initial)")
+            }
             if let cgroups, let path = record.cgroupPath { try cgroups.addProcess(pid, cgroupPath: path) }
         }
         try session.awaitCreated(environment: environment) { _ in [] }

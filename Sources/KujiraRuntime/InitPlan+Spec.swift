@@ -131,6 +131,9 @@ extension InitPlan {
             plan.sysctls.append("\(path)=\(value)")
         }
         plan.oomScoreAdj = process.oomScoreAdj
+        plan.personality = try personality(linux.personality, warnings: &plan.warnings)
+        // execCPUAffinity "is not applicable to the container's init process" (config.md).
+        plan.cpuAffinity = nil
 
         // Console.
         if process.terminal == true {
@@ -242,6 +245,11 @@ extension InitPlan {
         plan.gid = process.user.gid
         plan.additionalGids = process.user.additionalGids ?? []
         plan.umask = process.user.umask ?? 0o022
+        plan.ioPriority = try ioPriority(process.ioPriority)
+        plan.scheduler = try scheduler(process.scheduler)
+        // Exec only (ContainerRuntime+Exec.swift); checked here for both.
+        _ = try cpuList(process.execCPUAffinity?.initial, field: "initial")
+        plan.cpuAffinity = try cpuList(process.execCPUAffinity?.final, field: "final")
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         if let caps = process.capabilities {
             var warnings: [String] = []

@@ -110,6 +110,14 @@ struct InitPlan: Sendable, Equatable {
     var operations: [Operation] = []
     /// createContainer and startContainer hooks, in spec order per stage.
     var hooks: [InitHook] = []
+    /// personality(2) persona (`linux.personality`).
+    var personality: UInt64?
+    /// ioprio_set(2) value (`process.ioPriority`).
+    var ioPriority: UInt64?
+    /// sched_setattr(2) attributes (`process.scheduler`).
+    var scheduler: SchedulerAttributes?
+    /// The cpu list kujira-init sets right before execve (`process.execCPUAffinity.final`, exec only).
+    var cpuAffinity: String?
     /// What the caller should log as warnings (unknown capability names); not sent to the init.
     var warnings: [String] = []
 
@@ -163,6 +171,7 @@ struct InitPlan: Sendable, Equatable {
         if let fifoFD { w.u64(KJ_T_FIFO_FD, UInt64(fifoFD)) }
         w.u64(KJ_T_SETSID, setsid ? 1 : 0)
         if let timensOffsets { w.string(KJ_T_TIMENS_OFFSETS, timensOffsets) }
+        encodeScheduling(&w)
         for hook in hooks {
             w.u64(KJ_T_HOOK, hook.stage.rawValue)
             w.string(KJ_T_HOOK_PATH, hook.path)

@@ -70,6 +70,10 @@ struct kj_plan {
     const unsigned char *seccomp;
     size_t seccomp_len;
     uint64_t seccomp_flags, seccomp_listener;
+    int has_personality, has_ioprio, has_sched;
+    uint64_t personality, ioprio;
+    uint64_t sched[7];  // policy, flags, nice, priority, runtime, deadline, period
+    const char *cpu_affinity;
     const char *cwd;
     char **args;
     size_t nargs;
@@ -117,6 +121,12 @@ void kj_setup_console(const struct kj_plan *plan);
 void kj_apply_proc_settings(const struct kj_plan *plan, int procfd);
 /// Sets the rlimits.
 void kj_apply_rlimits(const struct kj_plan *plan);
+/// personality(2), ioprio_set(2) and sched_setattr(2) as the plan says (before capabilities
+/// are dropped: a real-time policy needs CAP_SYS_NICE).
+void kj_apply_scheduling(const struct kj_plan *plan);
+/// sched_setaffinity(2) to the plan's cpu list, if any (execCPUAffinity.final, after the
+/// process joined the container's cgroup).
+void kj_apply_cpu_affinity(const struct kj_plan *plan);
 /// Finds the executable for args[0] with the container's PATH; returns a malloc'ed path.
 char *kj_resolve_executable(const struct kj_plan *plan);
 /// chdir(cwd) and checks that the result is inside the root (CVE-2024-21626).

@@ -128,6 +128,8 @@ static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
     kj_setup_console(plan);
     kj_apply_proc_settings(plan, procfd);
     kj_apply_rlimits(plan);
+    kj_apply_scheduling(plan);
+    kj_apply_cpu_affinity(plan);
     char *exe = kj_resolve_executable(plan);
     char *home = kj_default_home(plan);
     if (home != NULL) plan->env[plan->nenv++] = home;  // env has room for one more (KJ_MAX_STRINGS + 1)

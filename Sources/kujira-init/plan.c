@@ -107,6 +107,14 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             break;
         case KJ_T_SECCOMP_FLAGS: U64(); plan->seccomp_flags = v; break;
         case KJ_T_SECCOMP_LISTENER: U64(); plan->seccomp_listener = v; break;
+        case KJ_T_PERSONALITY: U64(); plan->personality = v; plan->has_personality = 1; break;
+        case KJ_T_IOPRIO: U64(); plan->ioprio = v; plan->has_ioprio = 1; break;
+        case KJ_T_SCHED:
+            if (len != 56) FAIL("malformed scheduler record");
+            for (int i = 0; i < 7; i++) plan->sched[i] = get64(p + 8 * i);
+            plan->has_sched = 1;
+            break;
+        case KJ_T_CPU_AFFINITY: STR(plan->cpu_affinity); break;
         case KJ_T_CWD: STR(plan->cwd); break;
         case KJ_T_ARG:
             if (plan->nargs >= KJ_MAX_STRINGS) FAIL("too many arguments");

@@ -8,10 +8,12 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -102,6 +104,58 @@ void kj_apply_rlimits(const struct kj_plan *plan) {
         struct rlimit rl = { .rlim_cur = plan->rlimits[i][1], .rlim_max = plan->rlimits[i][2] };
         if (setrlimit((int)plan->rlimits[i][0], &rl) < 0) kj_fail("setrlimit(%llu): %m", (unsigned long long)plan->rlimits[i][0]);
     }
+}
+
+void kj_apply_scheduling(const struct kj_plan *plan) {
+    if (plan->has_personality && personality((unsigned long)plan->personality) < 0) {
+        kj_fail("personality(%#llx): %m", (unsigned long long)plan->personality);
+    }
+    // IOPRIO_WHO_PROCESS (1), this process (0).
+    if (plan->has_ioprio && syscall(SYS_ioprio_set, 1, 0, (int)plan->ioprio) < 0) {
+        kj_fail("ioprio_set(class %llu, priority %llu): %m", (unsigned long long)(plan->ioprio >> 13),
+                (unsigned long long)(plan->ioprio & 0x1fff));
+    }
+    if (plan->has_sched) {
+        // struct sched_attr, SCHED_ATTR_SIZE_VER0 (48 bytes): glibc 2.36 has no wrapper.
+        struct {
+            uint32_t size, sched_policy;
+            uint64_t sched_flags;
+            int32_t sched_nice;
+            uint32_t sched_priority;
+            uint64_t sched_runtime, sched_deadline, sched_period;
+        } attr = {
+            .size = 48, .sched_policy = (uint32_t)plan->sched[0], .sched_flags = plan->sched[1],
+            .sched_nice = (int32_t)(int64_t)plan->sched[2], .sched_priority = (uint32_t)plan->sched[3],
+            .sched_runtime = plan->sched[4], .sched_deadline = plan->sched[5], .sched_period = plan->sched[6],
+        };
+        if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0) {
+            kj_fail("sched_setattr(policy %u, nice %d, priority %u): %m", attr.sched_policy, attr.sched_nice, attr.sched_priority);
+        }
+    }
+}
+
+void kj_apply_cpu_affinity(const struct kj_plan *plan) {
+    if (plan->cpu_affinity == NULL) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    // "0-3,7": ranges and single cpus, checked again here (the runtime checked them first).
+    const char *p = plan->cpu_affinity;
+    while (*p) {
+        char *end;
+        unsigned long first = strtoul(p, &end, 10), last = first;
+        if (end == p) kj_fail("execCPUAffinity: malformed cpu list %s", plan->cpu_affinity);
+        p = end;
+        if (*p == '-') {
+            last = strtoul(p + 1, &end, 10);
+            if (end == p + 1) kj_fail("execCPUAffinity: malformed cpu list %s", plan->cpu_affinity);
+            p = end;
+        }
+        if (last < first || last >= CPU_SETSIZE) kj_fail("execCPUAffinity: cpu list %s out of range", plan->cpu_affinity);
+        for (unsigned long cpu = first; cpu <= last; cpu++) CPU_SET(cpu, &set);
+        if (*p == ',') p++;
+        else if (*p) kj_fail("execCPUAffinity: malformed cpu list %s", plan->cpu_affinity);
+    }
+    if (sched_setaffinity(0, sizeof(set), &set) < 0) kj_fail("sched_setaffinity(%s): %m", plan->cpu_affinity);
 }
 
 static int is_executable(const char *path) {

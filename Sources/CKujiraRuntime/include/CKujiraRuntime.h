@@ -108,4 +108,8 @@ int kujira_memfd(const char *name);
 /// -1/errno when the file cannot be opened or the thread not started (nothing to undo).
 int kujira_cgroup_prewarm(const char *procs);
 
+/// sched_setaffinity(pid) to the cpus of `list` ("0-3,7"). 0, or -1/errno (EINVAL for a
+/// malformed list).
+int kujira_set_affinity(pid_t pid, const char *list);
+
 #endif

@@ -72,6 +72,10 @@
 #define KJ_T_HOOK_ARG 35          // str, repeated: its argv (empty: argv is [path])
 #define KJ_T_HOOK_ENV 36          // str, repeated: its environment
 #define KJ_T_HOOK_TIMEOUT 37      // u64: seconds before it is killed (absent: no limit)
+#define KJ_T_PERSONALITY 39       // u64: personality(2) persona (PER_LINUX, PER_LINUX32)
+#define KJ_T_IOPRIO 40            // u64: ioprio_set value, class << 13 | priority
+#define KJ_T_SCHED 41             // 7 × u64: policy, flags, nice (two's complement), priority, runtime, deadline, period
+#define KJ_T_CPU_AFFINITY 42      // str: cpu list ("0-3,7") set before execve (execCPUAffinity.final)
 
 // Hooks the init runs itself (in the container's namespaces), KJ_T_HOOK's payload.
 #define KJ_HOOK_CREATE_CONTAINER 1  // after the prestart/createRuntime hooks, before pivot_root
