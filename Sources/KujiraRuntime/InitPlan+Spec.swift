@@ -68,6 +68,9 @@ extension InitPlan {
             throw RuntimeError(.invalidConfig, "config.json has no process; kujira-runtime needs one at create")
         }
         var plan = try InitPlan.forProcess(process, seccompSection: spec.linux?.seccomp, seccomp: seccomp)
+        if spec.linux?.mountLabel?.isEmpty == false {
+            throw RuntimeError(.unsupported, "linux.mountLabel (an SELinux mount context) is not supported by kujira-runtime; remove it from config.json")
+        }
         plan.mode = .create
         plan.rootfs = rootfs
         plan.rootReadonly = spec.root?.readonly ?? false

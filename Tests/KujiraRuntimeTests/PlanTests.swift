@@ -77,6 +77,10 @@ struct PlanTests {
         #expect(throws: RuntimeError.self) { try Self.plan { $0.process?.cwd = "relative" } }
         #expect(throws: RuntimeError.self) { try Self.plan { $0.linux?.namespaces?.append(LinuxNamespace(type: .user)) } }
         #expect(throws: RuntimeError.self) { try Self.plan { $0.process?.terminal = true } }
+        // SELinux and AppArmor: refused, not silently ignored.
+        #expect(throws: RuntimeError.self) { try Self.plan { $0.linux?.mountLabel = "system_u:object_r:container_file_t:s0" } }
+        #expect(throws: RuntimeError.self) { try Self.plan { $0.process?.selinuxLabel = "system_u:system_r:container_t:s0" } }
+        #expect(throws: RuntimeError.self) { try Self.plan { $0.process?.apparmorProfile = "docker-default" } }
         do {
             _ = try Self.plan { $0.linux?.seccomp = LinuxSeccomp(defaultAction: "SCMP_ACT_ALLOW") }
             Issue.record("seccomp without a compiler was accepted")
