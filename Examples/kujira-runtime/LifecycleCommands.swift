@@ -82,7 +82,18 @@ enum Lifecycle {
         try settings.refuseSystemdCgroup()
         let runtime = try settings.runtime()
         if !detach { try ContainerRuntime.becomeSubreaper() }
-        let state = try runtime.create(id: flags.id, bundle: flags.bundle, options: flags.options())
+        let state: RuncState
+        var terminal: ForegroundTerminal?
+        do {
+            state = try runtime.create(id: flags.id, bundle: flags.bundle, options: flags.options())
+        } catch let error as RuntimeError where error.code == .consoleSocketRequired && !detach {
+            // process.terminal without --console-socket: take the terminal ourselves, as runc.
+            let foreground = try ForegroundTerminal()
+            var options = flags.options()
+            options.consoleSocket = foreground.socketPath
+            state = try runtime.create(id: flags.id, bundle: flags.bundle, options: options)
+            terminal = foreground
+        }
         if detach {
             do {
                 try runtime.start(id: flags.id)
@@ -94,13 +105,19 @@ enum Lifecycle {
         }
         // Forward signals from before the start: a signal that arrives as the container
         // starts must reach it, not kill `run` (as runc installs its handler first).
-        let forwarding = SignalForwarder(pid: Int32(state.pid))
+        let forwarding = SignalForwarder(pid: Int32(state.pid), windowChanges: terminal == nil)
+        let master: Int32
         do {
+            master = try terminal?.receiveMaster() ?? -1
             try runtime.start(id: flags.id)
         } catch {
             forwarding.stop()
             try? runtime.delete(id: flags.id, force: true)
             throw error
+        }
+        if master >= 0 {
+            ForegroundTerminal.copy(master: master, until: Int32(state.pid))
+            close(master)
         }
         let status = try ContainerRuntime.waitForExit(pid: Int32(state.pid))
         forwarding.stop()
@@ -227,9 +244,11 @@ private let forwardingTarget = Atomic<Int32>(0)
 struct SignalForwarder: ~Copyable {
     private static let forwarded = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
 
-    init(pid: Int32) {
+    /// `windowChanges`: whether SIGWINCH is forwarded too (not when `run` owns the container's
+    /// terminal: then a window change resizes the pty, and the kernel tells the process).
+    init(pid: Int32, windowChanges: Bool = true) {
         forwardingTarget.store(pid, ordering: .sequentiallyConsistent)
-        for number in Self.forwarded {
+        for number in Self.forwarded where windowChanges || number != SIGWINCH {
             signal(number) { number in
                 let target = forwardingTarget.load(ordering: .sequentiallyConsistent)
                 guard target > 0 else { return }

@@ -17,6 +17,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -353,4 +354,11 @@ int kujira_set_affinity(pid_t pid, const char *list) {
         else if (*p) { errno = EINVAL; return -1; }
     }
     return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+int kujira_pidfd_open(pid_t pid) {
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 }

@@ -58,7 +58,7 @@ extension ContainerRuntime {
         if plan.joins.contains(where: { $0.flag == NamespaceFlags.user }) { try UserNamespaceMaps.restrictGroupsWhenRootless(&plan) }
         if process.terminal == true {
             guard options.consoleSocket != nil else {
-                throw RuntimeError(.invalidArgument, "process.terminal is true: --console-socket is required")
+                throw RuntimeError(.consoleSocketRequired, "process.terminal is true: --console-socket is required")
             }
             if let size = process.consoleSize { plan.consoleSize = (UInt64(size.height), UInt64(size.width)) }
         }

@@ -141,7 +141,7 @@ extension InitPlan {
         // Console.
         if process.terminal == true {
             guard options.consoleSocket != nil else {
-                throw RuntimeError(.invalidArgument, "process.terminal is true: --console-socket is required")
+                throw RuntimeError(.consoleSocketRequired, "process.terminal is true: --console-socket is required")
             }
             if let size = process.consoleSize { plan.consoleSize = (UInt64(size.height), UInt64(size.width)) }
         } else if options.consoleSocket != nil {

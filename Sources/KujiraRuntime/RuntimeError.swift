@@ -25,6 +25,9 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         public static let invalidConfig = Code("invalidConfig")
         /// An argument the caller gave is not acceptable (container id, signal, …).
         public static let invalidArgument = Code("invalidArgument")
+        /// `process.terminal` is true but no console socket was given: a caller that can
+        /// take the terminal itself (`kujira-runtime run` in the foreground) retries with one.
+        public static let consoleSocketRequired = Code("consoleSocketRequired")
         /// A feature Kujira does not implement yet; the message says which.
         public static let unsupported = Code("unsupported")
         /// The container init reported an error while building the container.

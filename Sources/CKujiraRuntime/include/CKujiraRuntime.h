@@ -112,4 +112,8 @@ int kujira_cgroup_prewarm(const char *procs);
 /// malformed list).
 int kujira_set_affinity(pid_t pid, const char *list);
 
+/// pidfd_open(pid, 0): an fd that polls readable once process `pid` has exited (O_CLOEXEC).
+/// fd or -1/errno.
+int kujira_pidfd_open(pid_t pid);
+
 #endif
