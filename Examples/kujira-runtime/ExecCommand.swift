@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import KujiraOCI
+import Glibc
 import KujiraRuntime
 
 /// `exec`: run a new process inside a container, from `--process` JSON or from the arguments
@@ -36,10 +37,18 @@ struct Exec: ParsableCommand {
             let runtime = try globals.runtime()
             let spec = try resolvedProcess(runtime)
             if !detach { try ContainerRuntime.becomeSubreaper() }
+            // --tty in the foreground without --console-socket: the terminal is ours, as runc.
+            let terminal = spec.terminal == true && consoleSocket == nil && !detach ? try ForegroundTerminal() : nil
             let pid = try runtime.exec(id: id, process: spec,
-                                       options: ExecOptions(consoleSocket: consoleSocket, pidFile: pidFile, preserveFDs: preserveFDs))
+                                       options: ExecOptions(consoleSocket: terminal?.socketPath ?? consoleSocket, pidFile: pidFile,
+                                                            preserveFDs: preserveFDs))
             if detach { return }
-            let forwarding = SignalForwarder(pid: pid)
+            let forwarding = SignalForwarder(pid: pid, windowChanges: terminal == nil)
+            if let terminal {
+                let master = try terminal.receiveMaster()
+                ForegroundTerminal.copy(master: master, until: pid)
+                close(master)
+            }
             status = try ContainerRuntime.waitForExit(pid: pid)
             forwarding.stop()
         }

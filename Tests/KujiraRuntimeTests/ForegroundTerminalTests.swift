@@ -7,24 +7,20 @@ import Testing
 /// caller's window size and its output reaches the caller.
 @Suite("run in the foreground with a terminal", .enabled(if: Privilege.shouldRun, Privilege.reason), .serialized)
 struct ForegroundTerminalTests {
-    @Test func runWithoutConsoleSocketUsesTheCallersTerminal() throws {
-        let box = try Sandbox(script: "tty; stty size; exit 3")
-        box.spec.process?.terminal = true
-        try box.writeSpec()
-        // The caller's terminal: a pty of 33 × 91 whose slave is the runtime's stdio. Nothing
-        // is ever typed, so the output is exactly what the container writes.
+    /// Runs kujira-runtime with `arguments` on a new pty of 33 × 91 (stdin, stdout and stderr
+    /// its slave; nothing is ever typed): the exit status and everything written to the pty.
+    static func onTerminal(_ box: Sandbox, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
         var unlock: Int32 = 0, number: UInt32 = 0
         #expect(master >= 0 && ioctl(master, 0x4004_5431, &unlock) == 0 && ioctl(master, 0x8004_5430, &number) == 0)  // TIOCSPTLCK, TIOCGPTN
         defer { close(master) }
         var size = winsize(ws_row: 33, ws_col: 91, ws_xpixel: 0, ws_ypixel: 0)
         #expect(ioctl(master, UInt(TIOCSWINSZ), &size) == 0)
-        let slavePath = "/dev/pts/\(number)"
-        let slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY | O_CLOEXEC)
         try #require(slave >= 0)
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: box.runtimePath)
-        process.arguments = ["--root", box.root, "run", "--bundle", box.bundle, "fg1"]
+        process.arguments = ["--root", box.root] + arguments
         let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
         process.standardInput = handle
         process.standardOutput = handle
@@ -32,7 +28,6 @@ struct ForegroundTerminalTests {
         try process.run()
         process.waitUntilExit()
         try handle.close()
-        #expect(process.terminationStatus == 3)
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
@@ -41,11 +36,28 @@ struct ForegroundTerminalTests {
             if n <= 0 { break }
             output += buffer[0..<n]
         }
-        let text = String(decoding: output, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
-        #expect(text == "/dev/pts/0\n33 91\n", "\(text.debugDescription)")
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n"))
+    }
+
+    @Test func runWithoutConsoleSocketUsesTheCallersTerminal() throws {
+        let box = try Sandbox(script: "tty; stty size; exit 3")
+        box.spec.process?.terminal = true
+        try box.writeSpec()
+        let (status, output) = try Self.onTerminal(box, ["run", "--bundle", box.bundle, "fg1"])
+        #expect(status == 3)
+        #expect(output == "/dev/pts/0\n33 91\n", "\(output.debugDescription)")
         #expect(try box.api.list().isEmpty)
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("kujira-runtime-console-") } ?? []
         #expect(leftovers.isEmpty, "console socket directories left: \(leftovers)")
+    }
+
+    @Test func execTTYWithoutConsoleSocketUsesTheCallersTerminal() throws {
+        let box = try Sandbox(script: "sleep 60")
+        #expect(try box.runtime(["run", "--detach", "--bundle", box.bundle, "fg3"]).status == 0)
+        let (status, output) = try Self.onTerminal(box, ["exec", "--tty", "fg3", "sh", "-c", "tty; stty size; exit 4"])
+        #expect(status == 4)
+        #expect(output.hasSuffix("33 91\n") && output.hasPrefix("/dev/pts/"), "\(output.debugDescription)")
+        _ = try box.runtime(["delete", "--force", "fg3"])
     }
 
     @Test func detachedRunStillNeedsAConsoleSocket() throws {
