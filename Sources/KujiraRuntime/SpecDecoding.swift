@@ -1,0 +1,657 @@
+import KujiraOCI
+
+// The runtime spec (config.json) decoded by hand from CompactJSON's parse tree, without Codable.
+//
+// Why: kujira-runtime is a short-lived process, so every first-use cost is paid at every
+// `create`. Decoding a `Spec` through Codable asks the Swift runtime for the metadata of
+// `KeyedDecodingContainer<T.CodingKeys>` of each of the ~45 spec types (demangling by name,
+// `swift_getTypeByMangledName`) and for their conformances (`swift_conformsToProtocol` scans
+// of every conformance record of the binary): 7 % and 3.7 % of a `run`'s samples, under
+// `loadSpec` and the state record's encoding (Docs/performance.md, "Runtime", round 3). These
+// decoders are plain functions over `JSONNode`: no generic containers, no existentials.
+//
+// Semantics are those of `CompactJSON.decode(Spec.self, …)`, which the parity tests
+// (SpecDecodingTests) check field by field: unknown keys are ignored, `null` is absent for an
+// optional field, a missing required key or a value of the wrong JSON type throws a
+// `CompactJSONError` naming the path the way CompactJSON's Codable decoder does
+// (`process.user.uid: missing`, `mounts.[0].options.[1]: expected a string, found a number`),
+// fields are read in declaration order (the same first error), and integers are converted as
+// CompactJSON's `integer` does (exact text, or an exact floating-point value in range).
+// A field added to KujiraOCI must be added here too: the tests' every-field fixture fails
+// until it is.
+
+/// A JSON object being read by a hand-written decoder: its members and its path in the document.
+struct JSONObjectReader {
+    private let members: [(String, JSONNode)]
+    /// The object's path as CompactJSON writes it in messages (`linux.resources`); empty for
+    /// the document itself.
+    let path: String
+
+    /// Reads `node`, which must be an object, at `path`.
+    init(_ node: JSONNode, path: String) throws {
+        guard case .object(let members) = node else { throw JSONValue.mismatch("an object", node, path) }
+        self.members = members
+        self.path = path
+    }
+
+    /// The path of member `key`.
+    func path(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    /// The value of `key`; a later duplicate wins, as in CompactJSON (and JSONDecoder).
+    func value(_ key: String) -> JSONNode? {
+        var i = members.count
+        while i > 0 {
+            i -= 1
+            if members[i].0 == key { return members[i].1 }
+        }
+        return nil
+    }
+
+    /// The value of a required `key`.
+    private func required(_ key: String) throws -> JSONNode {
+        guard let node = value(key) else { throw CompactJSONError(description: "\(path(key)): missing") }
+        return node
+    }
+
+    /// The value of an optional `key`, nil when it is absent or `null`.
+    private func optional(_ key: String) -> JSONNode? {
+        guard let node = value(key) else { return nil }
+        if case .null = node { return nil }
+        return node
+    }
+
+    func string(_ key: String) throws -> String { try JSONValue.string(try required(key), path(key)) }
+    func bool(_ key: String) throws -> Bool { try JSONValue.bool(try required(key), path(key)) }
+    func integer<T: FixedWidthInteger>(_ key: String, as type: T.Type) throws -> T {
+        try JSONValue.integer(try required(key), path(key), as: type)
+    }
+    func strings(_ key: String) throws -> [String] { try JSONValue.strings(try required(key), path(key)) }
+    func object<T>(_ key: String, _ decode: (JSONNode, String) throws -> T) throws -> T {
+        try decode(try required(key), path(key))
+    }
+    func array<T>(_ key: String, _ element: (JSONNode, String) throws -> T) throws -> [T] {
+        try JSONValue.array(try required(key), path(key), element)
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard let node = optional(key) else { return nil }
+        return try JSONValue.string(node, path(key))
+    }
+    func optionalBool(_ key: String) throws -> Bool? {
+        guard let node = optional(key) else { return nil }
+        return try JSONValue.bool(node, path(key))
+    }
+    func optionalInteger<T: FixedWidthInteger>(_ key: String, as type: T.Type) throws -> T? {
+        guard let node = optional(key) else { return nil }
+        return try JSONValue.integer(node, path(key), as: type)
+    }
+    func optionalStrings(_ key: String) throws -> [String]? {
+        guard let node = optional(key) else { return nil }
+        return try JSONValue.strings(node, path(key))
+    }
+    func optionalIntegers<T: FixedWidthInteger>(_ key: String, as type: T.Type) throws -> [T]? {
+        guard let node = optional(key) else { return nil }
+        return try JSONValue.array(node, path(key)) { try JSONValue.integer($0, $1, as: type) }
+    }
+    func optionalObject<T>(_ key: String, _ decode: (JSONNode, String) throws -> T) throws -> T? {
+        guard let node = optional(key) else { return nil }
+        return try decode(node, path(key))
+    }
+    func optionalArray<T>(_ key: String, _ element: (JSONNode, String) throws -> T) throws -> [T]? {
+        guard let node = optional(key) else { return nil }
+        return try JSONValue.array(node, path(key), element)
+    }
+    /// A `[String: T]` member: its members in document order (a later duplicate wins).
+    func optionalDictionary<T>(_ key: String, _ value: (JSONNode, String) throws -> T) throws -> [String: T]? {
+        guard let node = optional(key) else { return nil }
+        return try JSONValue.dictionary(node, path(key), value)
+    }
+    func optionalStringDictionary(_ key: String) throws -> [String: String]? {
+        try optionalDictionary(key) { try JSONValue.string($0, $1) }
+    }
+}
+
+/// Conversions of single JSON values, with CompactJSON's messages.
+enum JSONValue {
+    /// CompactJSON's type-mismatch message; an empty path is the document.
+    static func mismatch(_ expected: String, _ node: JSONNode, _ path: String) -> CompactJSONError {
+        CompactJSONError(description: "\(path.isEmpty ? "the document" : path): expected \(expected), found \(node.kind)")
+    }
+
+    static func string(_ node: JSONNode, _ path: String) throws -> String {
+        guard case .string(let value) = node else { throw mismatch("a string", node, path) }
+        return value
+    }
+
+    static func bool(_ node: JSONNode, _ path: String) throws -> Bool {
+        guard case .bool(let value) = node else { throw mismatch("a boolean", node, path) }
+        return value
+    }
+
+    /// A number's text as `T`: the exact integer, or a floating-point text with an exact
+    /// integer value in range (`1.0`, `1e3`), as CompactJSON's `integer` converts.
+    static func integer<T: FixedWidthInteger>(_ node: JSONNode, _ path: String, as type: T.Type) throws -> T {
+        guard case .number(let text) = node else { throw mismatch("a number", node, path) }
+        if let value = T(text) { return value }
+        if let double = Double(text), double.rounded() == double, let value = T(exactly: double) { return value }
+        throw CompactJSONError(description: "\(path.isEmpty ? "the document" : path): \(text) is not a valid \(T.self)")
+    }
+
+    /// The path of element `index` of the array at `path` (`mounts.[2]`).
+    static func elementPath(_ path: String, _ index: Int) -> String {
+        path.isEmpty ? "[\(index)]" : path + ".[\(index)]"
+    }
+
+    /// The path of member `key` of a dictionary at `path`: a key that reads as an `Int` is
+    /// written `[n]`, as the standard library's dictionary coding key makes CompactJSON write it.
+    static func dictionaryKeyPath(_ path: String, _ key: String) -> String {
+        let segment = Int(key).map { "[\($0)]" } ?? key
+        return path.isEmpty ? segment : path + "." + segment
+    }
+
+    static func strings(_ node: JSONNode, _ path: String) throws -> [String] {
+        guard case .array(let items) = node else { throw mismatch("an array", node, path) }
+        var out: [String] = []
+        out.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            guard case .string(let value) = item else { throw mismatch("a string", item, elementPath(path, i)) }
+            out.append(value)
+        }
+        return out
+    }
+
+    static func array<T>(_ node: JSONNode, _ path: String, _ element: (JSONNode, String) throws -> T) throws -> [T] {
+        guard case .array(let items) = node else { throw mismatch("an array", node, path) }
+        var out: [T] = []
+        out.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() { out.append(try element(item, elementPath(path, i))) }
+        return out
+    }
+
+    static func dictionary<T>(_ node: JSONNode, _ path: String, _ value: (JSONNode, String) throws -> T) throws -> [String: T] {
+        guard case .object(let members) = node else { throw mismatch("an object", node, path) }
+        // As Dictionary(from:) over CompactJSON: every key in document order, each decoded from
+        // the last value given for it.
+        var last: [String: JSONNode] = [:]
+        last.reserveCapacity(members.count)
+        for (key, item) in members { last[key] = item }
+        var out: [String: T] = [:]
+        out.reserveCapacity(last.count)
+        for (key, _) in members {
+            guard let item = last[key] else { continue }
+            out[key] = try value(item, dictionaryKeyPath(path, key))
+        }
+        return out
+    }
+}
+
+// MARK: - config.md
+
+extension Spec {
+    /// Decodes a container configuration from the parsed `config.json` (see the file comment).
+    init(json node: JSONNode) throws {
+        try self.init(json: node, path: "")
+    }
+
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let ociVersion = try o.string("ociVersion")
+        let process = try o.optionalObject("process") { try Process(json: $0, path: $1) }
+        let root = try o.optionalObject("root") { try Root(json: $0, path: $1) }
+        let hostname = try o.optionalString("hostname")
+        let domainname = try o.optionalString("domainname")
+        let mounts = try o.optionalArray("mounts") { try Mount(json: $0, path: $1) }
+        let hooks = try o.optionalObject("hooks") { try Hooks(json: $0, path: $1) }
+        let annotations = try o.optionalStringDictionary("annotations")
+        let linux = try o.optionalObject("linux") { try Linux(json: $0, path: $1) }
+        self.init(
+            ociVersion: ociVersion, process: process, root: root, hostname: hostname, domainname: domainname,
+            mounts: mounts, hooks: hooks, annotations: annotations, linux: linux)
+    }
+}
+
+extension Process {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let terminal = try o.optionalBool("terminal")
+        let consoleSize = try o.optionalObject("consoleSize") { try ConsoleSize(json: $0, path: $1) }
+        let user = try o.object("user") { try User(json: $0, path: $1) }
+        let args = try o.optionalStrings("args")
+        let commandLine = try o.optionalString("commandLine")
+        let env = try o.optionalStrings("env")
+        let cwd = try o.string("cwd")
+        let capabilities = try o.optionalObject("capabilities") { try LinuxCapabilities(json: $0, path: $1) }
+        let rlimits = try o.optionalArray("rlimits") { try POSIXRlimit(json: $0, path: $1) }
+        let noNewPrivileges = try o.optionalBool("noNewPrivileges")
+        let apparmorProfile = try o.optionalString("apparmorProfile")
+        let oomScoreAdj = try o.optionalInteger("oomScoreAdj", as: Int.self)
+        let selinuxLabel = try o.optionalString("selinuxLabel")
+        let ioPriority = try o.optionalObject("ioPriority") { try LinuxIOPriority(json: $0, path: $1) }
+        let scheduler = try o.optionalObject("scheduler") { try Scheduler(json: $0, path: $1) }
+        let execCPUAffinity = try o.optionalObject("execCPUAffinity") { try ExecCPUAffinity(json: $0, path: $1) }
+        self.init(
+            terminal: terminal, consoleSize: consoleSize, user: user, args: args, commandLine: commandLine,
+            env: env, cwd: cwd, capabilities: capabilities, rlimits: rlimits, noNewPrivileges: noNewPrivileges,
+            apparmorProfile: apparmorProfile, oomScoreAdj: oomScoreAdj, selinuxLabel: selinuxLabel,
+            ioPriority: ioPriority, scheduler: scheduler, execCPUAffinity: execCPUAffinity)
+    }
+}
+
+extension ConsoleSize {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let height = try o.integer("height", as: UInt32.self)
+        let width = try o.integer("width", as: UInt32.self)
+        self.init(height: height, width: width)
+    }
+}
+
+extension User {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let uid = try o.integer("uid", as: UInt32.self)
+        let gid = try o.integer("gid", as: UInt32.self)
+        let umask = try o.optionalInteger("umask", as: UInt32.self)
+        let additionalGids = try o.optionalIntegers("additionalGids", as: UInt32.self)
+        let username = try o.optionalString("username")
+        self.init(uid: uid, gid: gid, umask: umask, additionalGids: additionalGids, username: username)
+    }
+}
+
+extension LinuxCapabilities {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let bounding = try o.optionalStrings("bounding")
+        let effective = try o.optionalStrings("effective")
+        let inheritable = try o.optionalStrings("inheritable")
+        let permitted = try o.optionalStrings("permitted")
+        let ambient = try o.optionalStrings("ambient")
+        self.init(bounding: bounding, effective: effective, inheritable: inheritable, permitted: permitted, ambient: ambient)
+    }
+}
+
+extension POSIXRlimit {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let type = try o.string("type")
+        let hard = try o.integer("hard", as: UInt64.self)
+        let soft = try o.integer("soft", as: UInt64.self)
+        self.init(type: type, hard: hard, soft: soft)
+    }
+}
+
+extension LinuxIOPriority {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let ioClass = try o.string("class")
+        let priority = try o.integer("priority", as: Int.self)
+        self.init(ioClass: ioClass, priority: priority)
+    }
+}
+
+extension Scheduler {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let policy = try o.string("policy")
+        let nice = try o.optionalInteger("nice", as: Int32.self)
+        let priority = try o.optionalInteger("priority", as: Int32.self)
+        let flags = try o.optionalStrings("flags")
+        let runtime = try o.optionalInteger("runtime", as: UInt64.self)
+        let deadline = try o.optionalInteger("deadline", as: UInt64.self)
+        let period = try o.optionalInteger("period", as: UInt64.self)
+        self.init(
+            policy: policy, nice: nice, priority: priority, flags: flags, runtime: runtime, deadline: deadline,
+            period: period)
+    }
+}
+
+extension ExecCPUAffinity {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let initial = try o.optionalString("initial")
+        let final = try o.optionalString("final")
+        self.init(initial: initial, final: final)
+    }
+}
+
+extension Root {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let rootPath = try o.string("path")
+        let readonly = try o.optionalBool("readonly")
+        self.init(path: rootPath, readonly: readonly)
+    }
+}
+
+extension Mount {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let destination = try o.string("destination")
+        let type = try o.optionalString("type")
+        let source = try o.optionalString("source")
+        let options = try o.optionalStrings("options")
+        let uidMappings = try o.optionalArray("uidMappings") { try LinuxIDMapping(json: $0, path: $1) }
+        let gidMappings = try o.optionalArray("gidMappings") { try LinuxIDMapping(json: $0, path: $1) }
+        self.init(
+            destination: destination, type: type, source: source, options: options, uidMappings: uidMappings,
+            gidMappings: gidMappings)
+    }
+}
+
+extension Hooks {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let prestart = try o.optionalArray("prestart") { try Hook(json: $0, path: $1) }
+        let createRuntime = try o.optionalArray("createRuntime") { try Hook(json: $0, path: $1) }
+        let createContainer = try o.optionalArray("createContainer") { try Hook(json: $0, path: $1) }
+        let startContainer = try o.optionalArray("startContainer") { try Hook(json: $0, path: $1) }
+        let poststart = try o.optionalArray("poststart") { try Hook(json: $0, path: $1) }
+        let poststop = try o.optionalArray("poststop") { try Hook(json: $0, path: $1) }
+        self.init(
+            prestart: prestart, createRuntime: createRuntime, createContainer: createContainer,
+            startContainer: startContainer, poststart: poststart, poststop: poststop)
+    }
+}
+
+extension Hook {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let hookPath = try o.string("path")
+        let args = try o.optionalStrings("args")
+        let env = try o.optionalStrings("env")
+        let timeout = try o.optionalInteger("timeout", as: Int.self)
+        self.init(path: hookPath, args: args, env: env, timeout: timeout)
+    }
+}
+
+// MARK: - config-linux.md
+
+extension Linux {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let namespaces = try o.optionalArray("namespaces") { try LinuxNamespace(json: $0, path: $1) }
+        let uidMappings = try o.optionalArray("uidMappings") { try LinuxIDMapping(json: $0, path: $1) }
+        let gidMappings = try o.optionalArray("gidMappings") { try LinuxIDMapping(json: $0, path: $1) }
+        let timeOffsets = try o.optionalDictionary("timeOffsets") { try LinuxTimeOffset(json: $0, path: $1) }
+        let devices = try o.optionalArray("devices") { try LinuxDevice(json: $0, path: $1) }
+        let cgroupsPath = try o.optionalString("cgroupsPath")
+        let resources = try o.optionalObject("resources") { try LinuxResources(json: $0, path: $1) }
+        let rootfsPropagation = try o.optionalString("rootfsPropagation")
+        let seccomp = try o.optionalObject("seccomp") { try LinuxSeccomp(json: $0, path: $1) }
+        let sysctl = try o.optionalStringDictionary("sysctl")
+        let maskedPaths = try o.optionalStrings("maskedPaths")
+        let readonlyPaths = try o.optionalStrings("readonlyPaths")
+        let mountLabel = try o.optionalString("mountLabel")
+        let intelRdt = try o.optionalObject("intelRdt") { try LinuxIntelRdt(json: $0, path: $1) }
+        let personality = try o.optionalObject("personality") { try LinuxPersonality(json: $0, path: $1) }
+        let netDevices = try o.optionalDictionary("netDevices") { try LinuxNetDevice(json: $0, path: $1) }
+        self.init(
+            namespaces: namespaces, uidMappings: uidMappings, gidMappings: gidMappings, timeOffsets: timeOffsets,
+            devices: devices, cgroupsPath: cgroupsPath, resources: resources, rootfsPropagation: rootfsPropagation,
+            seccomp: seccomp, sysctl: sysctl, maskedPaths: maskedPaths, readonlyPaths: readonlyPaths,
+            mountLabel: mountLabel, intelRdt: intelRdt, personality: personality, netDevices: netDevices)
+    }
+}
+
+extension LinuxNetDevice {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        self.init(name: try o.optionalString("name"))
+    }
+}
+
+extension LinuxNamespace {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        // LinuxNamespaceType's own init(from:) reads a single string.
+        let type = LinuxNamespaceType(rawValue: try o.string("type"))
+        let nsPath = try o.optionalString("path")
+        self.init(type: type, path: nsPath)
+    }
+}
+
+extension LinuxIDMapping {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let containerID = try o.integer("containerID", as: UInt32.self)
+        let hostID = try o.integer("hostID", as: UInt32.self)
+        let size = try o.integer("size", as: UInt32.self)
+        self.init(containerID: containerID, hostID: hostID, size: size)
+    }
+}
+
+extension LinuxTimeOffset {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let secs = try o.optionalInteger("secs", as: Int64.self)
+        let nanosecs = try o.optionalInteger("nanosecs", as: UInt32.self)
+        self.init(secs: secs, nanosecs: nanosecs)
+    }
+}
+
+extension LinuxDevice {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let devicePath = try o.string("path")
+        let type = try o.string("type")
+        let major = try o.optionalInteger("major", as: Int64.self)
+        let minor = try o.optionalInteger("minor", as: Int64.self)
+        let fileMode = try o.optionalInteger("fileMode", as: UInt32.self)
+        let uid = try o.optionalInteger("uid", as: UInt32.self)
+        let gid = try o.optionalInteger("gid", as: UInt32.self)
+        self.init(path: devicePath, type: type, major: major, minor: minor, fileMode: fileMode, uid: uid, gid: gid)
+    }
+}
+
+extension LinuxSeccomp {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let defaultAction = try o.string("defaultAction")
+        let defaultErrnoRet = try o.optionalInteger("defaultErrnoRet", as: UInt32.self)
+        let architectures = try o.optionalStrings("architectures")
+        let flags = try o.optionalStrings("flags")
+        let listenerPath = try o.optionalString("listenerPath")
+        let listenerMetadata = try o.optionalString("listenerMetadata")
+        let syscalls = try o.optionalArray("syscalls") { try LinuxSyscall(json: $0, path: $1) }
+        self.init(
+            defaultAction: defaultAction, defaultErrnoRet: defaultErrnoRet, architectures: architectures,
+            flags: flags, listenerPath: listenerPath, listenerMetadata: listenerMetadata, syscalls: syscalls)
+    }
+}
+
+extension LinuxSyscall {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let names = try o.strings("names")
+        let action = try o.string("action")
+        let errnoRet = try o.optionalInteger("errnoRet", as: UInt32.self)
+        let args = try o.optionalArray("args") { try LinuxSeccompArg(json: $0, path: $1) }
+        self.init(names: names, action: action, errnoRet: errnoRet, args: args)
+    }
+}
+
+extension LinuxSeccompArg {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let index = try o.integer("index", as: UInt.self)
+        let value = try o.integer("value", as: UInt64.self)
+        let valueTwo = try o.optionalInteger("valueTwo", as: UInt64.self)
+        let op = try o.string("op")
+        self.init(index: index, value: value, valueTwo: valueTwo, op: op)
+    }
+}
+
+extension LinuxIntelRdt {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let closID = try o.optionalString("closID")
+        let l3CacheSchema = try o.optionalString("l3CacheSchema")
+        let memBwSchema = try o.optionalString("memBwSchema")
+        let enableCMT = try o.optionalBool("enableCMT")
+        let enableMBM = try o.optionalBool("enableMBM")
+        let schemata = try o.optionalStrings("schemata")
+        let enableMonitoring = try o.optionalBool("enableMonitoring")
+        self.init(
+            closID: closID, l3CacheSchema: l3CacheSchema, memBwSchema: memBwSchema, enableCMT: enableCMT,
+            enableMBM: enableMBM, schemata: schemata, enableMonitoring: enableMonitoring)
+    }
+}
+
+extension LinuxPersonality {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let domain = try o.string("domain")
+        let flags = try o.optionalStrings("flags")
+        self.init(domain: domain, flags: flags)
+    }
+}
+
+// MARK: - config-linux.md, "Control groups"
+
+extension LinuxResources {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let devices = try o.optionalArray("devices") { try LinuxDeviceCgroup(json: $0, path: $1) }
+        let memory = try o.optionalObject("memory") { try LinuxMemory(json: $0, path: $1) }
+        let cpu = try o.optionalObject("cpu") { try LinuxCPU(json: $0, path: $1) }
+        let pids = try o.optionalObject("pids") { try LinuxPids(json: $0, path: $1) }
+        let blockIO = try o.optionalObject("blockIO") { try LinuxBlockIO(json: $0, path: $1) }
+        let hugepageLimits = try o.optionalArray("hugepageLimits") { try LinuxHugepageLimit(json: $0, path: $1) }
+        let network = try o.optionalObject("network") { try LinuxNetwork(json: $0, path: $1) }
+        let rdma = try o.optionalDictionary("rdma") { try LinuxRdma(json: $0, path: $1) }
+        let unified = try o.optionalStringDictionary("unified")
+        self.init(
+            devices: devices, memory: memory, cpu: cpu, pids: pids, blockIO: blockIO, hugepageLimits: hugepageLimits,
+            network: network, rdma: rdma, unified: unified)
+    }
+}
+
+extension LinuxDeviceCgroup {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let allow = try o.bool("allow")
+        let type = try o.optionalString("type")
+        let major = try o.optionalInteger("major", as: Int64.self)
+        let minor = try o.optionalInteger("minor", as: Int64.self)
+        let access = try o.optionalString("access")
+        self.init(allow: allow, type: type, major: major, minor: minor, access: access)
+    }
+}
+
+extension LinuxMemory {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let limit = try o.optionalInteger("limit", as: Int64.self)
+        let reservation = try o.optionalInteger("reservation", as: Int64.self)
+        let swap = try o.optionalInteger("swap", as: Int64.self)
+        let kernel = try o.optionalInteger("kernel", as: Int64.self)
+        let kernelTCP = try o.optionalInteger("kernelTCP", as: Int64.self)
+        let swappiness = try o.optionalInteger("swappiness", as: UInt64.self)
+        let disableOOMKiller = try o.optionalBool("disableOOMKiller")
+        let useHierarchy = try o.optionalBool("useHierarchy")
+        let checkBeforeUpdate = try o.optionalBool("checkBeforeUpdate")
+        self.init(
+            limit: limit, reservation: reservation, swap: swap, kernel: kernel, kernelTCP: kernelTCP,
+            swappiness: swappiness, disableOOMKiller: disableOOMKiller, useHierarchy: useHierarchy,
+            checkBeforeUpdate: checkBeforeUpdate)
+    }
+}
+
+extension LinuxCPU {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let shares = try o.optionalInteger("shares", as: UInt64.self)
+        let quota = try o.optionalInteger("quota", as: Int64.self)
+        let burst = try o.optionalInteger("burst", as: UInt64.self)
+        let period = try o.optionalInteger("period", as: UInt64.self)
+        let realtimeRuntime = try o.optionalInteger("realtimeRuntime", as: Int64.self)
+        let realtimePeriod = try o.optionalInteger("realtimePeriod", as: UInt64.self)
+        let cpus = try o.optionalString("cpus")
+        let mems = try o.optionalString("mems")
+        let idle = try o.optionalInteger("idle", as: Int64.self)
+        self.init(
+            shares: shares, quota: quota, burst: burst, period: period, realtimeRuntime: realtimeRuntime,
+            realtimePeriod: realtimePeriod, cpus: cpus, mems: mems, idle: idle)
+    }
+}
+
+extension LinuxPids {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        self.init(limit: try o.integer("limit", as: Int64.self))
+    }
+}
+
+extension LinuxBlockIO {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let weight = try o.optionalInteger("weight", as: UInt16.self)
+        let leafWeight = try o.optionalInteger("leafWeight", as: UInt16.self)
+        let weightDevice = try o.optionalArray("weightDevice") { try LinuxWeightDevice(json: $0, path: $1) }
+        let throttleReadBps = try o.optionalArray("throttleReadBpsDevice") { try LinuxThrottleDevice(json: $0, path: $1) }
+        let throttleWriteBps = try o.optionalArray("throttleWriteBpsDevice") { try LinuxThrottleDevice(json: $0, path: $1) }
+        let throttleReadIOPS = try o.optionalArray("throttleReadIOPSDevice") { try LinuxThrottleDevice(json: $0, path: $1) }
+        let throttleWriteIOPS = try o.optionalArray("throttleWriteIOPSDevice") { try LinuxThrottleDevice(json: $0, path: $1) }
+        self.init(
+            weight: weight, leafWeight: leafWeight, weightDevice: weightDevice, throttleReadBpsDevice: throttleReadBps,
+            throttleWriteBpsDevice: throttleWriteBps, throttleReadIOPSDevice: throttleReadIOPS,
+            throttleWriteIOPSDevice: throttleWriteIOPS)
+    }
+}
+
+extension LinuxWeightDevice {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let major = try o.integer("major", as: Int64.self)
+        let minor = try o.integer("minor", as: Int64.self)
+        let weight = try o.optionalInteger("weight", as: UInt16.self)
+        let leafWeight = try o.optionalInteger("leafWeight", as: UInt16.self)
+        self.init(major: major, minor: minor, weight: weight, leafWeight: leafWeight)
+    }
+}
+
+extension LinuxThrottleDevice {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let major = try o.integer("major", as: Int64.self)
+        let minor = try o.integer("minor", as: Int64.self)
+        let rate = try o.integer("rate", as: UInt64.self)
+        self.init(major: major, minor: minor, rate: rate)
+    }
+}
+
+extension LinuxHugepageLimit {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let pageSize = try o.string("pageSize")
+        let limit = try o.integer("limit", as: UInt64.self)
+        self.init(pageSize: pageSize, limit: limit)
+    }
+}
+
+extension LinuxNetwork {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let classID = try o.optionalInteger("classID", as: UInt32.self)
+        let priorities = try o.optionalArray("priorities") { try LinuxInterfacePriority(json: $0, path: $1) }
+        self.init(classID: classID, priorities: priorities)
+    }
+}
+
+extension LinuxInterfacePriority {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let name = try o.string("name")
+        let priority = try o.integer("priority", as: UInt32.self)
+        self.init(name: name, priority: priority)
+    }
+}
+
+extension LinuxRdma {
+    init(json node: JSONNode, path: String) throws {
+        let o = try JSONObjectReader(node, path: path)
+        let hcaHandles = try o.optionalInteger("hcaHandles", as: UInt32.self)
+        let hcaObjects = try o.optionalInteger("hcaObjects", as: UInt32.self)
+        self.init(hcaHandles: hcaHandles, hcaObjects: hcaObjects)
+    }
+}
