@@ -1,6 +1,7 @@
 import KujiraOCI
 
-// state.json written and read by hand, without Codable (see SpecDecoding.swift for why).
+// state.json, and the cgroup handle recorded in it, written and read by hand, without Codable
+// (see SpecDecoding.swift for why).
 //
 // The document is the one CompactJSON's Codable encoder wrote for `ContainerRecord` before
 // (members sorted by key, `cgroupPath` omitted when nil), so state files written by earlier
@@ -76,5 +77,36 @@ extension ContainerRecord {
         while start < end, isSpace(bytes[start]) { start += 1 }
         while end > start, isSpace(bytes[end - 1]) { end -= 1 }
         return bytes[start..<end]
+    }
+}
+
+extension CgroupManagerDriver.Handle {
+    /// `{"directories":{…},"path":…}` with the keys sorted: the document CompactJSON's Codable
+    /// encoder wrote for the handle before, so recorded handles read both ways.
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + path.utf8.count + directories.count * 64)
+        out += Array(#"{"directories":{"#.utf8)
+        for (i, name) in directories.keys.sorted().enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONWriter.writeString(directories[name] ?? "", into: &out)
+        }
+        out += Array(#"},"path":"#.utf8)
+        JSONWriter.writeString(path, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Decodes a recorded handle (fields in declaration order, CompactJSON's messages).
+    init(json bytes: [UInt8]) throws {
+        var parser = JSONParser(bytes)
+        let o = try JSONObjectReader(try parser.parseDocument(), path: "")
+        let path = try o.string("path")
+        let directories = try o.object("directories") { node, at in
+            try JSONValue.dictionary(node, at) { try JSONValue.string($0, $1) }
+        }
+        self.init(path: path, directories: directories)
     }
 }

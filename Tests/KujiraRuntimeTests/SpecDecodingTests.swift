@@ -448,6 +448,38 @@ struct SpecDecodingTests {
         #expect(try ContainerRecord(json: decoded.encoded()).encoded() == decoded.encoded())
     }
 
+    /// The cgroup handle as CompactJSON's Codable coder wrote and read it before.
+    struct LegacyHandle: Codable, Equatable {
+        var path: String
+        var directories: [String: String]
+    }
+
+    @Test(arguments: [
+        CgroupManagerDriver.Handle(path: "/kujira/c-1", directories: [:]),
+        CgroupManagerDriver.Handle(path: "/kujira/\"c\"\n", directories: [
+            "memory": "/sys/fs/cgroup/memory/kujira/c-1", "cpu,cpuacct": "/sys/fs/cgroup/cpu,cpuacct/kujira/c-1",
+            "": "/sys/fs/cgroup/kujira/c-1", "name=systemd": "/sys/fs/cgroup/systemd/kujira/c-1",
+        ]),
+    ])
+    func cgroupHandleCodesAsCodableDid(handle: CgroupManagerDriver.Handle) throws {
+        let legacy = LegacyHandle(path: handle.path, directories: handle.directories)
+        // The same bytes as before, read back both ways.
+        #expect(handle.encoded() == (try CompactJSON.encode(legacy)))
+        #expect(try CompactJSON.decode(LegacyHandle.self, from: handle.encoded()) == legacy)
+        let decoded = try CgroupManagerDriver.Handle(json: try CompactJSON.encode(legacy))
+        #expect(decoded.path == handle.path)
+        #expect(decoded.directories == handle.directories)
+        // Broken handles fail as they did.
+        for broken in [#"{"path": "/a"}"#, #"{"path": 1, "directories": {}}"#, #"{"path": "/a", "directories": {"x": 1}}"#, "[]"] {
+            var message: [String] = []
+            for decode in [{ _ = try CompactJSON.decode(LegacyHandle.self, from: Array(broken.utf8)) },
+                           { _ = try CgroupManagerDriver.Handle(json: Array(broken.utf8)) }] {
+                do { try decode() } catch { message.append("\(error)") }
+            }
+            #expect(message.count == 2 && message[0] == message[1], "\(broken): \(message)")
+        }
+    }
+
     @Test func stateDirectoryLoadsThePreviousFormat() throws {
         let root = try Sandbox.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
