@@ -171,14 +171,31 @@ enum JSONValue {
     static func dictionary<T>(_ node: JSONNode, _ path: String, _ value: (JSONNode, String) throws -> T) throws -> [String: T] {
         guard case .object(let members) = node else { throw mismatch("an object", node, path) }
         // As Dictionary(from:) over CompactJSON: every key in document order, each decoded from
-        // the last value given for it.
-        var last: [String: JSONNode] = [:]
-        last.reserveCapacity(members.count)
-        for (key, item) in members { last[key] = item }
+        // the last value given for it (so a bad value fails at its key's first place). A small
+        // object is searched from the end; a large one gets a lookup table (which costs the
+        // generic metadata of a second dictionary type at its first use).
+        let table: [String: JSONNode]?
+        if members.count > 32 {
+            var lookup: [String: JSONNode] = [:]
+            lookup.reserveCapacity(members.count)
+            for (key, item) in members { lookup[key] = item }
+            table = lookup
+        } else {
+            table = nil
+        }
+        func last(_ key: String) -> JSONNode? {
+            if let table { return table[key] }
+            var i = members.count
+            while i > 0 {
+                i -= 1
+                if members[i].0 == key { return members[i].1 }
+            }
+            return nil
+        }
         var out: [String: T] = [:]
-        out.reserveCapacity(last.count)
-        for (key, _) in members {
-            guard let item = last[key] else { continue }
+        out.reserveCapacity(members.count)
+        for (key, _) in members where out[key] == nil {
+            guard let item = last(key) else { continue }
             out[key] = try value(item, dictionaryKeyPath(path, key))
         }
         return out

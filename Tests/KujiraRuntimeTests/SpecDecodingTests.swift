@@ -370,6 +370,18 @@ struct SpecDecodingTests {
         #expect(Self.compare(try parser.parseDocument(), document).difference == nil)
     }
 
+    /// Dictionaries past the size where the decoder switches to a lookup table, with
+    /// duplicate keys whose first or last value is of the wrong type.
+    @Test(arguments: [10, 40], [#""ok""#, "1"])
+    func largeDictionariesDecodeAsCodableDoes(size: Int, lastValue: String) throws {
+        let entries = (0..<size).map { #""k\#($0)": "v\#($0)""# }
+        for members in [entries + [#""k3": 1"#, #""k3": \#(lastValue)"#], entries + [#""k3": \#(lastValue)"#, #""8": 2"#]] {
+            let document = #"{"ociVersion": "1", "annotations": {\#(members.joined(separator: ", "))}}"#
+            var parser = JSONParser(Array(document.utf8))
+            #expect(Self.compare(try parser.parseDocument(), document).difference == nil)
+        }
+    }
+
     @Test func errorsNameThePath() {
         let document = #"{"ociVersion": "1", "mounts": [{"destination": "/a", "options": ["ro", 1]}]}"#
         let (_, manual) = Self.bothWays(Array(document.utf8))
