@@ -11,8 +11,8 @@ public import KujiraOCI
 /// run later by another process — whose own cgroup, and so the place a relative
 /// `cgroupsPath` resolves to, may differ — act on exactly the directories `create` made.
 public struct CgroupManagerDriver: ContainerCgroupDriver {
-    /// What is recorded in the container's state.
-    struct Handle: Codable {
+    /// What is recorded in the container's state (coded by hand: RecordCoding.swift).
+    struct Handle {
         var path: String
         var directories: [String: String]
     }
@@ -29,13 +29,13 @@ public struct CgroupManagerDriver: ContainerCgroupDriver {
             try? manager.destroy()
             throw error
         }
-        return String(decoding: try CompactJSON.encode(Handle(path: manager.path, directories: manager.directories)), as: UTF8.self)
+        return String(decoding: Handle(path: manager.path, directories: manager.directories).encoded(), as: UTF8.self)
     }
 
     func manager(_ handle: String) throws -> any CgroupManager {
         let decoded: Handle
         do {
-            decoded = try CompactJSON.decode(Handle.self, from: Array(handle.utf8))
+            decoded = try Handle(json: Array(handle.utf8))
         } catch {
             throw RuntimeError(.invalidState, "the recorded cgroup of this container is unreadable (\(handle)); delete it with --force")
         }
@@ -50,6 +50,6 @@ public struct CgroupManagerDriver: ContainerCgroupDriver {
     public func update(cgroupPath: String, resources: LinuxResources) throws { try manager(cgroupPath).apply(resources) }
     public func destroy(cgroupPath: String) throws { try manager(cgroupPath).destroy() }
     public func directories(cgroupPath: String) -> [String: String]? {
-        try? CompactJSON.decode(Handle.self, from: Array(cgroupPath.utf8)).directories
+        try? Handle(json: Array(cgroupPath.utf8)).directories
     }
 }

@@ -10,7 +10,8 @@ import Synchronization
 
 /// What the runtime remembers about a container: `<root>/<id>/state.json`, written atomically.
 /// The status is not stored; it is derived from the live process (``ContainerRuntime/state(id:)``).
-struct ContainerRecord: Codable, Sendable {
+/// Encoded and decoded by hand (RecordCoding.swift).
+struct ContainerRecord: Sendable {
     var id: String
     /// The container's init, as a host pid.
     var pid: Int32
@@ -23,6 +24,9 @@ struct ContainerRecord: Codable, Sendable {
     var owner: String
     /// The config at create time: kill, delete and hooks use it.
     var spec: Spec
+    /// `spec` as JSON: the bytes of the config.json `create` read, written into the state as
+    /// they are.
+    var specJSON: [UInt8]
     /// The cgroup the cgroup manager put the container in, when there is one.
     var cgroupPath: String?
     /// Whether the container shares the runtime's pid namespace (then killing the init does
@@ -58,7 +62,7 @@ struct StateDirectory {
         let path = stateFile(id)
         if let cached = Self.recent.withLock({ $0[path] }), cached.bytes == bytes { return cached.record }
         do {
-            let record = try CompactJSON.decode(ContainerRecord.self, from: bytes)
+            let record = try ContainerRecord(json: bytes)
             Self.remember(path, bytes, record)
             return record
         } catch {
@@ -67,7 +71,7 @@ struct StateDirectory {
     }
 
     func save(_ record: ContainerRecord) throws {
-        let bytes = try CompactJSON.encode(record)
+        let bytes = record.encoded()
         try FileIO.writeAtomically(stateFile(record.id), bytes, mode: 0o600)
         Self.remember(stateFile(record.id), bytes, record)
     }

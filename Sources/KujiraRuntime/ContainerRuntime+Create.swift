@@ -29,7 +29,7 @@ extension ContainerRuntime {
         guard let bundlePath = realPath(bundle) else {
             throw RuntimeError(.invalidConfig, "bundle \(bundle) does not exist")
         }
-        let spec = try Self.loadSpec(bundle: bundlePath)
+        let (spec, specJSON) = try Self.loadSpecDocument(bundle: bundlePath)
         try Self.validateNetDevices(of: spec)
         let resctrl = try Self.resctrlGroup(of: spec, containerID: id)
         guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
@@ -139,7 +139,7 @@ extension ContainerRuntime {
                 RuntimeCrashPoint.hit("create-before-save")
                 let record = ContainerRecord(
                     id: id, pid: pid, pidStartTime: info.startTime, bundle: bundlePath, rootfs: rootfs,
-                    created: Self.timestamp(), owner: "", spec: spec, cgroupPath: cgroupPath,
+                    created: Self.timestamp(), owner: "", spec: spec, specJSON: specJSON, cgroupPath: cgroupPath,
                     sharesHostPIDNamespace: !(spec.linux?.namespaces ?? []).contains { $0.type.rawValue == "pid" })
                 do {
                     try directory.save(record)
@@ -164,11 +164,18 @@ extension ContainerRuntime {
 
     /// Reads and decodes `<bundle>/config.json`.
     static func loadSpec(bundle: String) throws -> Spec {
+        try loadSpecDocument(bundle: bundle).spec
+    }
+
+    /// Reads and decodes `<bundle>/config.json` (without Codable: SpecDecoding.swift), and
+    /// returns its bytes too, which the state record keeps as they are.
+    static func loadSpecDocument(bundle: String) throws -> (spec: Spec, json: [UInt8]) {
         guard let bytes = try FileIO.read(bundle + "/config.json") else {
             throw RuntimeError(.invalidConfig, "bundle \(bundle) has no config.json")
         }
         do {
-            return try CompactJSON.decode(Spec.self, from: bytes)
+            var parser = JSONParser(bytes)
+            return (try Spec(json: try parser.parseDocument()), bytes)
         } catch {
             throw RuntimeError(.invalidConfig, "config.json in \(bundle) is not a valid runtime spec", cause: error)
         }
