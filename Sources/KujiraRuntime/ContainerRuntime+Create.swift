@@ -162,11 +162,6 @@ extension ContainerRuntime {
         }
     }
 
-    /// Reads and decodes `<bundle>/config.json`.
-    static func loadSpec(bundle: String) throws -> Spec {
-        try loadSpecDocument(bundle: bundle).spec
-    }
-
     /// Reads and decodes `<bundle>/config.json` (without Codable: SpecDecoding.swift), and
     /// returns its bytes too, which the state record keeps as they are.
     static func loadSpecDocument(bundle: String) throws -> (spec: Spec, json: [UInt8]) {
