@@ -329,7 +329,7 @@ extension Daemon {
             // Docker removes an AutoRemove container that failed to start; `docker run --rm`
             // waits for that (wait?condition=removed) before it reports the error.
             let code = (error as? EngineError)?.dockerExitCode ?? 125
-            updateMemory { $0.removedExitCodes[id] = code }
+            updateMemory { $0.rememberRemoved(id, code) }
             try? engine.remove(id, force: true)
             throw error
         }
@@ -341,7 +341,7 @@ extension Daemon {
                 if !current.state.isActive { break }
                 backoff.pause()
             }
-            updateMemory { $0.removedExitCodes[id] = code }
+            updateMemory { $0.rememberRemoved(id, code) }
             waitForMemory { ($0.attachments[id] ?? 0) == 0 }
             try? engine.remove(id, force: true)
             updateMemory { _ in }

@@ -44,6 +44,36 @@ public final class Daemon: Sendable {
         /// `HostConfig.ConsoleSize` of TTY containers created here: set right after start,
         /// before the client's own resize arrives.
         var consoleSizes: [String: TerminalSize] = [:]
+        /// The ids of `removedExitCodes` in the order they were added.
+        var removedOrder: [String] = []
+
+        /// How many entries each map keeps before ``prune(execExists:)`` trims it.
+        static let limit = 1024
+
+        /// Records the exit code of an `--rm` container the daemon removed, forgetting the
+        /// oldest beyond ``limit`` (a `wait` that comes that late reads the container's last
+        /// state instead).
+        mutating func rememberRemoved(_ id: String, _ code: Int32) {
+            if removedExitCodes.updateValue(code, forKey: id) == nil { removedOrder.append(id) }
+            if removedOrder.count > Self.limit {
+                for old in removedOrder.prefix(removedOrder.count - Self.limit) { removedExitCodes[old] = nil }
+                removedOrder.removeFirst(removedOrder.count - Self.limit)
+            }
+        }
+
+        /// The exec instances whose entries a prune looks at: every one, once the exec maps
+        /// hold more than ``limit`` entries; none before.
+        var execIDsToCheck: [String] {
+            execStdin.count + execFailures.count > Self.limit ? Array(Set(execStdin.keys).union(execFailures.keys)) : []
+        }
+
+        /// Forgets exec instances the engine no longer has (their container was removed).
+        mutating func forgetExecs(_ gone: [String]) {
+            for id in gone {
+                execStdin[id] = nil
+                execFailures[id] = nil
+            }
+        }
     }
     let memory = Mutex(Memory())
     let changed = NSCondition()
@@ -76,6 +106,15 @@ public final class Daemon: Sendable {
     }
 
     /// Changes the in-memory state and wakes the threads waiting on it.
+    /// Drops what the daemon remembers about exec instances the engine has forgotten, once
+    /// there are more than ``Memory/limit`` (called when an exec is created).
+    func pruneExecMemory() {
+        let candidates = memory.withLock { $0.execIDsToCheck }
+        guard !candidates.isEmpty else { return }
+        let gone = candidates.filter { (try? engine.inspectExec($0)) == nil }
+        updateMemory { $0.forgetExecs(gone) }
+    }
+
     func updateMemory(_ body: (inout Memory) -> Void) {
         changed.lock()
         memory.withLock { body(&$0) }

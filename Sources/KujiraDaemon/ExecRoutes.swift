@@ -36,6 +36,7 @@ extension Daemon {
             guard record.state.status == .running else {
                 throw APIError(409, "container \(record.id) is not running")
             }
+            pruneExecMemory()
             let id = try engine.createExec(record.id, command: command, options: options)
             updateMemory { $0.execStdin[id] = bool(body["AttachStdin"]) }
             try writer.sendJSON(status: 201, ["Id": id])
