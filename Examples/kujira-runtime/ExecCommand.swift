@@ -34,36 +34,18 @@ struct Exec: ParsableCommand {
     func run() throws {
         var status: Int32 = 0
         try reportingErrors(globals) {
-            let runtime = try globals.runtime()
+            let settings = globals.settings
+            let runtime = try settings.runtime()
             let spec = try resolvedProcess(runtime)
-            if !detach { try ContainerRuntime.becomeSubreaper() }
-            // --tty in the foreground without --console-socket: the terminal is ours, as runc.
-            let terminal = spec.terminal == true && consoleSocket == nil && !detach ? try ForegroundTerminal() : nil
-            let pid = try runtime.exec(id: id, process: spec,
-                                       options: ExecOptions(consoleSocket: terminal?.socketPath ?? consoleSocket, pidFile: pidFile,
-                                                            preserveFDs: preserveFDs))
-            if detach { return }
-            let forwarding = SignalForwarder(pid: pid, windowChanges: terminal == nil)
-            if let terminal {
-                let master = try terminal.receiveMaster()
-                ForegroundTerminal.copy(master: master, until: pid)
-                close(master)
-            }
-            status = try ContainerRuntime.waitForExit(pid: pid)
-            forwarding.stop()
+            status = try Lifecycle.exec(settings, runtime: runtime, id: id, process: spec,
+                                        flags: ExecFlags(consoleSocket: consoleSocket, pidFile: pidFile,
+                                                         preserveFDs: preserveFDs, detach: detach))
         }
         if status != 0 { throw ExitCode(status) }
     }
 
     private func resolvedProcess(_ runtime: ContainerRuntime) throws -> KujiraOCI.Process {
-        if let process {
-            let data = try readInput(process, what: "process JSON")
-            do {
-                return try JSONDecoder().decode(KujiraOCI.Process.self, from: data)
-            } catch {
-                throw CommandFailure("process JSON \(process) is not valid: \(error)")
-            }
-        }
+        if let process { return try Lifecycle.readProcess(process) }
         guard !command.isEmpty else { throw CommandFailure("exec: no command given (use --process or arguments)") }
         if processLabel != nil || apparmor != nil { throw CommandFailure("exec: --process-label and --apparmor are not supported") }
         var result = try runtime.config(id: id).process ?? KujiraOCI.Process()
@@ -94,5 +76,46 @@ struct Exec: ParsableCommand {
             result.capabilities = caps
         }
         return result
+    }
+}
+
+/// The options of `exec` besides the process, as runc spells them.
+struct ExecFlags {
+    var consoleSocket: String?
+    var pidFile: String?
+    var preserveFDs: UInt32 = 0
+    var detach = false
+}
+
+extension Lifecycle {
+    /// The process JSON of `exec --process FILE` (`-` for standard input).
+    static func readProcess(_ path: String) throws -> KujiraOCI.Process {
+        let data = try readInput(path, what: "process JSON")
+        do {
+            return try ContainerRuntime.decodeProcess(Array(data))
+        } catch {
+            throw CommandFailure("process JSON \(path) is not valid: \(error)")
+        }
+    }
+
+    /// `exec` of `process` in container `id`: its exit status, or 0 with `--detach`.
+    static func exec(_ settings: RuntimeSettings, runtime: ContainerRuntime, id: String, process: KujiraOCI.Process,
+                     flags: ExecFlags) throws -> Int32 {
+        if !flags.detach { try ContainerRuntime.becomeSubreaper() }
+        // --tty in the foreground without --console-socket: the terminal is ours, as runc.
+        let terminal = process.terminal == true && flags.consoleSocket == nil && !flags.detach ? try ForegroundTerminal() : nil
+        let pid = try runtime.exec(id: id, process: process,
+                                   options: ExecOptions(consoleSocket: terminal?.socketPath ?? flags.consoleSocket,
+                                                        pidFile: flags.pidFile, preserveFDs: flags.preserveFDs))
+        if flags.detach { return 0 }
+        let forwarding = SignalForwarder(pid: pid, windowChanges: terminal == nil)
+        if let terminal {
+            let master = try terminal.receiveMaster()
+            ForegroundTerminal.copy(master: master, until: pid)
+            close(master)
+        }
+        let status = try ContainerRuntime.waitForExit(pid: pid)
+        forwarding.stop()
+        return status
     }
 }

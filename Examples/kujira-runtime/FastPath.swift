@@ -2,7 +2,7 @@ import ArgumentParser
 import Glibc
 
 /// The commands containerd's shim and conmon run for every container (`create`, `start`,
-/// `state`, `kill`, `delete`, `run`), parsed by hand.
+/// `state`, `kill`, `delete`, `run`, and `exec --process`), parsed by hand.
 ///
 /// ArgumentParser builds its command tree by reflection (`Mirror` and dynamic casts, each of
 /// which scans every protocol conformance in the binary on first use): that was a third of the
@@ -19,6 +19,8 @@ enum FastPath {
         case state(String)
         case kill(String, signal: String, all: Bool)
         case delete(String, force: Bool)
+        /// `exec --process FILE` (containerd's shim and conmon): the process comes as JSON.
+        case exec(String, process: String, ExecFlags)
     }
 
     /// Runs `arguments` (as given: global options first) and exits, or returns if they are not
@@ -35,6 +37,9 @@ enum FastPath {
                 case .state(let id): try Lifecycle.state(settings, id: id)
                 case .kill(let id, let signal, let all): try Lifecycle.kill(settings, id: id, signal: signal, all: all)
                 case .delete(let id, let force): try Lifecycle.delete(settings, id: id, force: force)
+                case .exec(let id, let path, let flags):
+                    let runtime = try settings.runtime()
+                    status = try Lifecycle.exec(settings, runtime: runtime, id: id, process: try Lifecycle.readProcess(path), flags: flags)
                 }
             }
         } catch let code as ExitCode {
@@ -58,6 +63,8 @@ enum FastPath {
         var flags = CreateFlags()
         var positionals: [String] = []
         var detach = false, force = false, all = false
+        var exec = ExecFlags()
+        var processPath: String?
         while let word = words.next() {
             if !word.hasPrefix("-") || word == "-" {
                 positionals.append(word)
@@ -78,6 +85,21 @@ enum FastPath {
                 case "--detach", "-d":
                     guard subcommand == "run", inline == nil else { return nil }
                     detach = true
+                default: return nil
+                }
+            case ("exec", _):
+                // Only the form with --process: the argument forms build the process from the
+                // container's config and flags, which ArgumentParser's `Exec` does.
+                switch name {
+                case "--process", "-p": guard let value = words.value(inline) else { return nil }; processPath = value
+                case "--console-socket": guard let value = words.value(inline) else { return nil }; exec.consoleSocket = value
+                case "--pid-file": guard let value = words.value(inline) else { return nil }; exec.pidFile = value
+                case "--preserve-fds":
+                    guard let value = words.value(inline).flatMap(UInt32.init) else { return nil }
+                    exec.preserveFDs = value
+                case "--detach", "-d":
+                    guard inline == nil else { return nil }
+                    exec.detach = true
                 default: return nil
                 }
             case ("delete", "--force"), ("delete", "-f"):
@@ -102,6 +124,9 @@ enum FastPath {
         case ("delete", 1): return (settings, .delete(positionals[0], force: force))
         case ("kill", 1): return (settings, .kill(positionals[0], signal: "SIGTERM", all: all))
         case ("kill", 2): return (settings, .kill(positionals[0], signal: positionals[1], all: all))
+        case ("exec", 1):
+            guard let processPath else { return nil }
+            return (settings, .exec(positionals[0], process: processPath, exec))
         default: return nil
         }
     }

@@ -1,4 +1,4 @@
-import KujiraOCI
+public import KujiraOCI
 
 // The runtime spec (config.json) decoded by hand from CompactJSON's parse tree, without Codable.
 //
@@ -379,5 +379,20 @@ extension Hook {
         let env = try o.optionalStrings("env")
         let timeout = try o.optionalInteger("timeout", as: Int.self)
         self.init(path: hookPath, args: args, env: env, timeout: timeout)
+    }
+}
+
+extension ContainerRuntime {
+    /// Decodes a runtime-spec `process` object (`exec --process`'s JSON) with the same
+    /// decoder as config.json: what Codable's decoding of ``KujiraOCI/Process`` gives, without
+    /// Codable's first-use cost in a short-lived process.
+    /// - Throws: ``RuntimeError`` `.invalidConfig` naming the field at fault.
+    public static func decodeProcess(_ bytes: [UInt8]) throws -> KujiraOCI.Process {
+        do {
+            var parser = JSONParser(bytes)
+            return try KujiraOCI.Process(json: try parser.parseDocument(), path: "")
+        } catch {
+            throw RuntimeError(.invalidConfig, "the process JSON is not a valid runtime-spec process", cause: error)
+        }
     }
 }
