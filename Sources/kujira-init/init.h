@@ -121,6 +121,9 @@ void kj_setup_console(const struct kj_plan *plan);
 void kj_apply_proc_settings(const struct kj_plan *plan, int procfd);
 /// Sets the rlimits.
 void kj_apply_rlimits(const struct kj_plan *plan);
+/// Bind-mounts the pty slave `slave` on the container's /dev/console (create mode, after
+/// pivot_root), as the runtime spec asks for a terminal.
+void kj_bind_console(int slave);
 /// personality(2), ioprio_set(2) and sched_setattr(2) as the plan says (before capabilities
 /// are dropped: a real-time policy needs CAP_SYS_NICE).
 void kj_apply_scheduling(const struct kj_plan *plan);

@@ -57,6 +57,8 @@ void kj_setup_console(const struct kj_plan *plan) {
         struct winsize ws = { .ws_row = (unsigned short)plan->console_rows, .ws_col = (unsigned short)plan->console_cols };
         if (ioctl(slave, TIOCSWINSZ, &ws) < 0) kj_fail("setting the console size: %m");
     }
+    // The container's /dev/console is the terminal too (runtime-spec, "Default Devices").
+    if (plan->mode == KJ_MODE_CREATE) kj_bind_console(slave);
     char name[32];
     snprintf(name, sizeof(name), "/dev/pts/%u", ptn);
     if (send_fd(plan->console_fd, master, name) < 0) kj_fail("sending the pty master to the console socket: %m");

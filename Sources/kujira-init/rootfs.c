@@ -378,3 +378,36 @@ void kj_setup_rootfs(const struct kj_plan *plan, int procfd, int nullfd) {
         if (mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof(attr)) < 0) kj_fail("making / read-only: %m");
     }
 }
+
+void kj_bind_console(int slave) {
+    // After pivot_root: "/dev" and "console" in it are resolved without following a symlink
+    // or leaving /dev (an image's /dev/console symlink must not move the mount elsewhere:
+    // CVE-2025-52565), created as an empty 0600 file if missing, and the pty slave's mount is
+    // cloned from its fd and attached on the fd of the target, never through a path.
+    int dev = open("/dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dev < 0) kj_fail("opening /dev for /dev/console: %m");
+    struct open_how how = {
+        .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    int target = (int)syscall(SYS_openat2, dev, "console", &how, sizeof(how));
+    if (target < 0 && errno == ENOENT) {
+        int made = openat(dev, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (made < 0) kj_fail("creating /dev/console: %m");
+        close(made);
+        target = (int)syscall(SYS_openat2, dev, "console", &how, sizeof(how));
+    }
+    if (target < 0) kj_fail("opening /dev/console: %m");
+    struct stat st;
+    if (fstat(target, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+        kj_fail("/dev/console in the container is neither a file nor a device");
+    }
+    int tree = open_tree(slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) kj_fail("cloning the pty slave for /dev/console: %m");
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        kj_fail("mounting the pty slave on /dev/console: %m");
+    }
+    close(tree);
+    close(target);
+    close(dev);
+}

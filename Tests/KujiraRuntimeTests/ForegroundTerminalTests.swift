@@ -40,12 +40,13 @@ struct ForegroundTerminalTests {
     }
 
     @Test func runWithoutConsoleSocketUsesTheCallersTerminal() throws {
-        let box = try Sandbox(script: "tty; stty size; exit 3")
+        // /dev/console is the same pty (stat's major:minor in hex: 136 = 0x88).
+        let box = try Sandbox(script: "tty; stty size; stat -c %t:%T /dev/console; stat -c %t:%T $(tty); exit 3")
         box.spec.process?.terminal = true
         try box.writeSpec()
         let (status, output) = try Self.onTerminal(box, ["run", "--bundle", box.bundle, "fg1"])
         #expect(status == 3)
-        #expect(output == "/dev/pts/0\n33 91\n", "\(output.debugDescription)")
+        #expect(output == "/dev/pts/0\n33 91\n88:0\n88:0\n", "\(output.debugDescription)")
         #expect(try box.api.list().isEmpty)
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("kujira-runtime-console-") } ?? []
         #expect(leftovers.isEmpty, "console socket directories left: \(leftovers)")
@@ -58,6 +59,23 @@ struct ForegroundTerminalTests {
         #expect(status == 4)
         #expect(output.hasSuffix("33 91\n") && output.hasPrefix("/dev/pts/"), "\(output.debugDescription)")
         _ = try box.runtime(["delete", "--force", "fg3"])
+    }
+
+    /// CVE-2025-52565: an image whose /dev/console is a symlink (here with the image's own /dev,
+    /// no tmpfs over it) must not get the pty mounted where the link points.
+    @Test func aConsoleSymlinkIsNotFollowed() throws {
+        let box = try Sandbox(script: "true")
+        box.spec.process?.terminal = true
+        box.spec.mounts?.removeAll { $0.destination == "/dev" }
+        try FileManager.default.createDirectory(atPath: box.rootfs + "/escape", withIntermediateDirectories: true)
+        try "outside\n".write(toFile: box.rootfs + "/escape/target", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: box.rootfs + "/dev/console", withDestinationPath: "../escape/target")
+        try box.writeSpec()
+        let (status, output) = try Self.onTerminal(box, ["run", "--bundle", box.bundle, "fg4"])
+        #expect(status != 0)
+        #expect(output.contains("/dev/console"), "\(output.debugDescription)")
+        #expect(try String(contentsOfFile: box.rootfs + "/escape/target", encoding: .utf8) == "outside\n")
+        #expect(!Peers.mounts(under: box.rootfs).contains { $0.hasSuffix("/escape/target") })
     }
 
     @Test func detachedRunStillNeedsAConsoleSocket() throws {
