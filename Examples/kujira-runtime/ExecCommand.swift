@@ -104,6 +104,9 @@ extension Lifecycle {
         if !flags.detach { try ContainerRuntime.becomeSubreaper() }
         // --tty in the foreground without --console-socket: the terminal is ours, as runc.
         let terminal = process.terminal == true && flags.consoleSocket == nil && !flags.detach ? try ForegroundTerminal() : nil
+        var process = process
+        // The exec'd process runs before the master comes back: its size goes in the plan.
+        if terminal != nil, process.consoleSize == nil { process.consoleSize = ForegroundTerminal.callerSize() }
         let pid = try runtime.exec(id: id, process: process,
                                    options: ExecOptions(consoleSocket: terminal?.socketPath ?? flags.consoleSocket,
                                                         pidFile: flags.pidFile, preserveFDs: flags.preserveFDs))

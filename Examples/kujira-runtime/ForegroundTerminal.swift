@@ -6,6 +6,7 @@
 
 internal import CKujiraRuntime
 import Glibc
+import KujiraOCI
 import KujiraRuntime
 import Synchronization
 
@@ -36,6 +37,14 @@ final class ForegroundTerminal {
         close(listener)
         unlink(socketPath)
         rmdir(directory)
+    }
+
+    /// The caller's window size (`stdin`'s), for `process.consoleSize` of an exec, whose
+    /// process starts before `exec` returns the master; nil when stdin is no terminal.
+    static func callerSize() -> ConsoleSize? {
+        var size = winsize()
+        guard ioctl(0, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0, size.ws_col > 0 else { return nil }
+        return ConsoleSize(height: UInt32(size.ws_row), width: UInt32(size.ws_col))
     }
 
     /// The pty master the container's init sent during `create` (it is queued on the socket).
@@ -99,8 +108,9 @@ final class ForegroundTerminal {
         }
     }
 
-    /// The caller's window size onto the pty (nothing when stdin is no terminal).
-    private static func resize(_ master: Int32) {
+    /// The caller's window size onto the pty (nothing when stdin is no terminal). `run` does
+    /// this before `start`, so that the container's process never sees a 0 × 0 terminal.
+    static func resize(_ master: Int32) {
         var size = winsize()
         if ioctl(0, UInt(TIOCGWINSZ), &size) == 0 { _ = ioctl(master, UInt(TIOCSWINSZ), &size) }
     }

@@ -109,6 +109,8 @@ enum Lifecycle {
         let master: Int32
         do {
             master = try terminal?.receiveMaster() ?? -1
+            // The size before the process starts (it waits for `start`), as runc does.
+            if master >= 0 { ForegroundTerminal.resize(master) }
             try runtime.start(id: flags.id)
         } catch {
             forwarding.stop()

@@ -102,15 +102,17 @@ struct InteractiveTests {
         let box = try Sandbox()
         let session = try TerminalSession(EngineHost.kujira, cli(box) + ["run", "-it", "--name", "tty1", Sandbox.image, "sh"], rows: 30, columns: 100)
         #expect(session.waitFor("# "))
-        session.type("stty size\r")
-        #expect(session.waitFor("30 100"))
+        // Sizes are printed as ROWSxCOLUMNS, which the echo of the typed line never contains:
+        // the shell's line editor redraws on SIGWINCH, so the echo itself may come back in
+        // pieces between escape sequences. A marker the shell computes ends each round.
+        session.type("stty size | tr ' ' x\r")
+        #expect(session.waitFor("30x100"))
         var resized = false
-        for _ in 0..<50 where !resized {
+        for round in 0..<50 where !resized {
             session.resize(rows: 33, columns: 111)
-            session.type("stty size\r")
-            #expect(session.waitFor("stty size"))
-            #expect(session.waitFor("# "))
-            resized = session.text.contains("33 111")
+            session.type("stty size | tr ' ' x; echo R$((\(round) + 1000))R\r")
+            #expect(session.waitFor("R\(round + 1000)R"))
+            resized = session.text.contains("33x111")
         }
         #expect(resized)
         session.type("echo h''i; exit 3\r")
