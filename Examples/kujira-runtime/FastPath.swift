@@ -81,7 +81,7 @@ enum FastPath {
                     guard let value = words.value(inline).flatMap(UInt32.init) else { return nil }
                     flags.preserveFDs = value
                 case "--no-pivot" where inline == nil: flags.noPivot = true
-                case "--no-new-keyring" where inline == nil: break
+                case "--no-new-keyring" where inline == nil: flags.noNewKeyring = true
                 case "--detach", "-d":
                     guard subcommand == "run", inline == nil else { return nil }
                     detach = true

@@ -19,7 +19,7 @@ struct CreateArguments: ParsableArguments {
     var pidFile: String?
     @Flag(name: .customLong("no-pivot"), help: "Do not use pivot_root to jail the process inside the rootfs.")
     var noPivot = false
-    @Flag(name: .customLong("no-new-keyring"), help: "Do not create a new session keyring (kujira-runtime never does).")
+    @Flag(name: .customLong("no-new-keyring"), help: "Do not create a new session keyring for the container.")
     var noNewKeyring = false
     @Option(name: .customLong("preserve-fds"), help: "Pass N additional file descriptors to the container.")
     var preserveFDs: UInt32 = 0
@@ -28,7 +28,8 @@ struct CreateArguments: ParsableArguments {
 
     /// The plain values of these options.
     var flags: CreateFlags {
-        CreateFlags(bundle: bundle, consoleSocket: consoleSocket, pidFile: pidFile, noPivot: noPivot, preserveFDs: preserveFDs, id: id)
+        CreateFlags(bundle: bundle, consoleSocket: consoleSocket, pidFile: pidFile, noPivot: noPivot, preserveFDs: preserveFDs,
+                    noNewKeyring: noNewKeyring, id: id)
     }
 }
 
@@ -39,11 +40,13 @@ struct CreateFlags: Sendable {
     var pidFile: String?
     var noPivot = false
     var preserveFDs: UInt32 = 0
+    var noNewKeyring = false
     var id = ""
 
     /// The library options, with socket activation ($LISTEN_FDS) handled as runc handles it.
     func options() -> CreateOptions {
-        var options = CreateOptions(consoleSocket: consoleSocket, pidFile: pidFile, noPivot: noPivot, preserveFDs: preserveFDs)
+        var options = CreateOptions(consoleSocket: consoleSocket, pidFile: pidFile, noPivot: noPivot, preserveFDs: preserveFDs,
+                                    newKeyring: !noNewKeyring)
         if let count = getenv("LISTEN_FDS").flatMap({ UInt32(String(cString: $0)) }), count > 0,
            getenv("LISTEN_PID").flatMap({ Int32(String(cString: $0)) }) == getpid() {
             options.preserveFDs += count

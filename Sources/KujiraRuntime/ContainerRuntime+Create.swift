@@ -42,6 +42,8 @@ extension ContainerRuntime {
         var plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options,
                                              cgroupLayout: runtimeLayout, seccomp: seccompCompiler)
         plan.warnings.forEach(warning)
+        let keyring = options.newKeyring ? "_ses." + id : nil
+        plan.sessionKeyring = keyring
 
         try FileIO.makeDirectories(root, mode: 0o711)
         let stateDir = directory.directory(id)
@@ -109,6 +111,7 @@ extension ContainerRuntime {
                         layout = try CgroupMountLayout.read(pid: String(pid))
                     }
                     plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options, cgroupLayout: layout, seccomp: seccompCompiler)
+                    plan.sessionKeyring = keyring
                 }
                 try session.awaitCreated(environment: environment, containerForked: { pid in
                     if let joinOnFork, let cgroups { try cgroups.addProcess(pid, cgroupPath: joinOnFork) }

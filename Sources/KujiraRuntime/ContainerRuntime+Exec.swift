@@ -46,6 +46,8 @@ extension ContainerRuntime {
         plan.personality = try InitPlan.personality(record.spec.linux?.personality, warnings: &plan.warnings)
         plan.warnings.forEach(warning)
         plan.mode = .exec
+        // The container's session keyring (created searchable by `create`), as runc's exec.
+        plan.sessionKeyring = "_ses." + id
         plan.preserveFDs = options.preserveFDs
         plan.setsid = process.terminal == true
         for namespace in NamespaceFlags.all {

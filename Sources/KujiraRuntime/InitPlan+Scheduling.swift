@@ -115,5 +115,6 @@ extension InitPlan {
             w.raw(KJ_T_SCHED, values.flatMap(PlanWriter.littleEndian))
         }
         if let cpuAffinity { w.string(KJ_T_CPU_AFFINITY, cpuAffinity) }
+        if let sessionKeyring { w.string(KJ_T_SESSION_KEYRING, sessionKeyring) }
     }
 }

@@ -17,10 +17,16 @@ public struct CreateOptions: Sendable {
     /// a terminal). The default is the caller's own 0, 1 and 2; an embedder passes a log file
     /// or /dev/null here instead of swapping its own fds 0-2 around `create`.
     public var stdio: StdioFDs
+    /// Whether the container's process joins a session keyring of its own, `_ses.<id>`, rather
+    /// than keeping the caller's (runc's default; `--no-new-keyring` turns it off). Its
+    /// `exec`'d processes join the same one.
+    public var newKeyring: Bool
 
-    /// Creates options; all default to off, stdio to the caller's fds 0-2.
+    /// Creates options; all default to off (but `newKeyring`), stdio to the caller's fds 0-2.
     public init(consoleSocket: String? = nil, pidFile: String? = nil, noPivot: Bool = false,
-                preserveFDs: UInt32 = 0, extraEnvironment: [String] = [], stdio: StdioFDs = StdioFDs()) {
+                preserveFDs: UInt32 = 0, extraEnvironment: [String] = [], stdio: StdioFDs = StdioFDs(),
+                newKeyring: Bool = true) {
+        self.newKeyring = newKeyring
         self.consoleSocket = consoleSocket
         self.pidFile = pidFile
         self.noPivot = noPivot

@@ -116,6 +116,8 @@ struct InitPlan: Sendable, Equatable {
     var ioPriority: UInt64?
     /// sched_setattr(2) attributes (`process.scheduler`).
     var scheduler: SchedulerAttributes?
+    /// The session keyring the process joins (`_ses.<id>`), nil to keep the caller's.
+    var sessionKeyring: String?
     /// The cpu list kujira-init sets right before execve (`process.execCPUAffinity.final`, exec only).
     var cpuAffinity: String?
     /// What the caller should log as warnings (unknown capability names); not sent to the init.

@@ -74,6 +74,7 @@ struct kj_plan {
     uint64_t personality, ioprio;
     uint64_t sched[7];  // policy, flags, nice, priority, runtime, deadline, period
     const char *cpu_affinity;
+    const char *session_keyring;
     const char *cwd;
     char **args;
     size_t nargs;
@@ -130,6 +131,9 @@ void kj_apply_scheduling(const struct kj_plan *plan);
 /// sched_setaffinity(2) to the plan's cpu list, if any (execCPUAffinity.final, after the
 /// process joined the container's cgroup).
 void kj_apply_cpu_affinity(const struct kj_plan *plan);
+/// Joins (creating it if needed) the session keyring the plan names and lets its owner search
+/// it, so that exec'd processes can join it too (as runc); ENOSYS (no keyrings) is ignored.
+void kj_join_session_keyring(const struct kj_plan *plan);
 /// Finds the executable for args[0] with the container's PATH; returns a malloc'ed path.
 char *kj_resolve_executable(const struct kj_plan *plan);
 /// chdir(cwd) and checks that the result is inside the root (CVE-2024-21626).

@@ -129,6 +129,7 @@ static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
     kj_apply_proc_settings(plan, procfd);
     kj_apply_rlimits(plan);
     kj_apply_scheduling(plan);
+    kj_join_session_keyring(plan);
     kj_apply_cpu_affinity(plan);
     char *exe = kj_resolve_executable(plan);
     char *home = kj_default_home(plan);

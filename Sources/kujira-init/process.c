@@ -160,6 +160,29 @@ void kj_apply_cpu_affinity(const struct kj_plan *plan) {
     if (sched_setaffinity(0, sizeof(set), &set) < 0) kj_fail("sched_setaffinity(%s): %m", plan->cpu_affinity);
 }
 
+void kj_join_session_keyring(const struct kj_plan *plan) {
+    if (plan->session_keyring == NULL) return;
+    // KEYCTL_JOIN_SESSION_KEYRING (1), KEYCTL_DESCRIBE (6), KEYCTL_SETPERM (5).
+    long key = syscall(SYS_keyctl, 1, plan->session_keyring, 0, 0, 0);
+    if (key < 0) {
+        if (errno == ENOSYS) return;
+        kj_fail("joining the session keyring %s: %m", plan->session_keyring);
+    }
+    // "type;uid;gid;perm;description": add the owner's search bit (KEY_USR_SEARCH, 0x080000).
+    char description[512];
+    long length = syscall(SYS_keyctl, 6, key, description, sizeof(description) - 1, 0);
+    if (length < 0) kj_fail("describing the session keyring: %m");
+    description[length < (long)sizeof(description) ? length : (long)sizeof(description) - 1] = 0;
+    const char *field = description;
+    for (int i = 0; i < 3 && field != NULL; i++) {
+        field = strchr(field, ';');
+        if (field != NULL) field++;
+    }
+    if (field == NULL) kj_fail("unexpected session keyring description: %s", description);
+    unsigned long perm = strtoul(field, NULL, 16);
+    if (syscall(SYS_keyctl, 5, key, (unsigned long)(perm | 0x080000), 0, 0) < 0) kj_fail("setting the session keyring's permissions: %m");
+}
+
 static int is_executable(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;

@@ -76,6 +76,7 @@
 #define KJ_T_IOPRIO 40            // u64: ioprio_set value, class << 13 | priority
 #define KJ_T_SCHED 41             // 7 × u64: policy, flags, nice (two's complement), priority, runtime, deadline, period
 #define KJ_T_CPU_AFFINITY 42      // str: cpu list ("0-3,7") set before execve (execCPUAffinity.final)
+#define KJ_T_SESSION_KEYRING 43   // str: name of the session keyring to join ("_ses.<id>")
 
 // Hooks the init runs itself (in the container's namespaces), KJ_T_HOOK's payload.
 #define KJ_HOOK_CREATE_CONTAINER 1  // after the prestart/createRuntime hooks, before pivot_root
