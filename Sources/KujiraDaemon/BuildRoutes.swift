@@ -65,14 +65,7 @@ extension Daemon {
         let scratch = "\(engine.root)/tmp/build-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: "\(scratch)/context", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let (archive, fd) = try TemporaryFile.create(in: scratch, suffix: ".tar")
-        do {
-            try request.http.body.copy(to: fd)
-            close(fd)
-        } catch {
-            close(fd)
-            throw error
-        }
+        let archive = try TemporaryFile.holding(request.http.body, in: scratch, suffix: ".tar")
         try Self.extract(archive: archive.path, into: "\(scratch)/context")
         archive.remove()
         let context = "\(scratch)/context"

@@ -336,15 +336,8 @@ extension Daemon {
         } catch {
             throw APIError(400, "invalid reference format: \(repository):\(tag)")
         }
-        let (file, fd) = try TemporaryFile.create(in: "\(engine.root)/tmp", suffix: ".tar")
+        let file = try TemporaryFile.holding(request.http.body, in: "\(engine.root)/tmp", suffix: ".tar")
         defer { file.remove() }
-        do {
-            try request.http.body.copy(to: fd)
-            close(fd)
-        } catch {
-            close(fd)
-            throw error
-        }
         let record = try engine.images.importRootfs(from: file.path, name: name, config: ImageConfig())
         try writer.beginStream(contentType: "application/json")
         try writer.writeJSONLine(["status": record.id.description])
@@ -417,15 +410,8 @@ extension Daemon {
     }
 
     func loadImages(_ request: RouteRequest, _ writer: ResponseWriter) throws {
-        let (file, fd) = try TemporaryFile.create(in: "\(engine.root)/tmp", suffix: ".tar")
+        let file = try TemporaryFile.holding(request.http.body, in: "\(engine.root)/tmp", suffix: ".tar")
         defer { file.remove() }
-        do {
-            try request.http.body.copy(to: fd)
-            close(fd)
-        } catch {
-            close(fd)
-            throw error
-        }
         let records = try engine.images.loadArchive(file: file.path)
         try writer.beginStream(contentType: "application/json")
         for record in records {

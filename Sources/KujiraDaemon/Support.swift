@@ -85,6 +85,20 @@ struct TemporaryFile {
         return (TemporaryFile(path: path), fd)
     }
 
+    /// A temporary file in `directory` holding the whole request `body` (an uploaded archive),
+    /// closed; the caller removes it.
+    static func holding(_ body: RequestBody, in directory: String, suffix: String) throws -> TemporaryFile {
+        let (file, fd) = try create(in: directory, suffix: suffix)
+        defer { close(fd) }
+        do {
+            try body.copy(to: fd)
+        } catch {
+            file.remove()
+            throw error
+        }
+        return file
+    }
+
     func remove() { unlink(path) }
 }
 

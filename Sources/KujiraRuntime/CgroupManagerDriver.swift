@@ -21,7 +21,11 @@ public struct CgroupManagerDriver: ContainerCgroupDriver {
     public init() {}
 
     public func create(containerID: String, cgroupsPath: String?, resources: LinuxResources?) throws -> String {
-        let manager = try CgroupManagerFactory.make(cgroupsPath: cgroupsPath, containerID: containerID)
+        try create(containerID: containerID, cgroupsPath: cgroupsPath, resources: resources, system: CgroupSystem.current())
+    }
+
+    public func create(containerID: String, cgroupsPath: String?, resources: LinuxResources?, system: CgroupSystem) throws -> String {
+        let manager = try CgroupManagerFactory.make(cgroupsPath: cgroupsPath, containerID: containerID, system: system)
         try manager.create()
         do {
             if let resources { try manager.apply(resources) }

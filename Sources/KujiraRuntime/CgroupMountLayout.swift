@@ -29,6 +29,12 @@ struct CgroupMountLayout: Sendable, Equatable {
               let cgroupText = try FileIO.readText("/proc/\(pid)/cgroup") else {
             throw RuntimeError(.io, "reading the cgroups of process \(pid) from /proc")
         }
+        return parse(mountinfo: mountinfo, cgroups: cgroupText)
+    }
+
+    /// The layout of the texts of a process's /proc/PID/mountinfo and /proc/PID/cgroup (the
+    /// runtime's own, when they come from a ``CgroupSystem`` the cgroup driver uses too).
+    static func parse(mountinfo: String, cgroups cgroupText: String) -> CgroupMountLayout {
         // controllers ("cpu,cpuacct", "name=systemd", "" for v2) → path
         var paths: [String: String] = [:]
         for line in cgroupText.split(separator: "\n") {

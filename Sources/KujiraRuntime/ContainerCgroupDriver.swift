@@ -10,6 +10,9 @@ public protocol ContainerCgroupDriver: Sendable {
     /// Creates the container's cgroup (`linux.cgroupsPath`, or a default derived from the id),
     /// applies `resources`, and returns the path to record.
     func create(containerID: String, cgroupsPath: String?, resources: LinuxResources?) throws -> String
+    /// The same, for a host described by `system` — the /proc texts the runtime has read
+    /// already for the container's cgroup mount, so that `create` reads them once.
+    func create(containerID: String, cgroupsPath: String?, resources: LinuxResources?, system: CgroupSystem) throws -> String
     /// Moves `pid` into the cgroup (the init's intermediate, before it builds the container, and
     /// every exec'd process).
     func addProcess(_ pid: Int32, cgroupPath: String) throws
@@ -34,6 +37,11 @@ public protocol ContainerCgroupDriver: Sendable {
 }
 
 extension ContainerCgroupDriver {
+    /// Ignores `system`: a driver that does not probe /proc itself.
+    public func create(containerID: String, cgroupsPath: String?, resources: LinuxResources?, system: CgroupSystem) throws -> String {
+        try create(containerID: containerID, cgroupsPath: cgroupsPath, resources: resources)
+    }
+
     /// nil: the runtime joins the init to the cgroup before it sends the plan and reads the
     /// cgroup mount's directories from /proc/PID/cgroup.
     public func directories(cgroupPath: String) -> [String: String]? { nil }

@@ -22,7 +22,11 @@ extension ContainerRuntime {
     public func create(id: String, bundle: String, options: CreateOptions = CreateOptions()) throws -> RuncState {
         try StateDirectory.validate(id)
         try options.stdio.validate()
-        let runtimeLayout = try CgroupMountLayout.read()
+        // /proc/self/mountinfo and /proc/self/cgroup, read once for the cgroup mount and the
+        // cgroup driver.
+        let system = try cgroups.map { _ in try CgroupSystem.current() }
+        let runtimeLayout = try system.map { CgroupMountLayout.parse(mountinfo: $0.mountinfo, cgroups: $0.selfCgroup) }
+            ?? CgroupMountLayout.read()
         // The join below waits for an RCU grace period (see "Process model" in runtime.md):
         // start one now, while the spec is read and the init spawned.
         if cgroups != nil { runtimeLayout.prewarmMigration() }
@@ -98,7 +102,7 @@ extension ContainerRuntime {
                     guard let cgroups else { return }
                     let resources = DefaultDeviceRules.applied(to: spec.linux?.resources)
                     // Rootless: nil when the caller may not create a cgroup (+Rootless.swift).
-                    guard let path = try createCgroup(cgroups, id: id, spec: spec, resources: resources) else { return }
+                    guard let system, let path = try createCgroup(cgroups, id: id, spec: spec, resources: resources, system: system) else { return }
                     cgroupPath = path
                     try FileIO.writeNew(directory.cgroupFile(id), Array(path.utf8))
                     // The cgroup mount shows the container's own cgroup: recompute it now.

@@ -28,25 +28,9 @@ struct ResctrlGroup {
             let fields = line.split(separator: " ")
             guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields.count > 4,
                   fields[dash + 1] == "resctrl" else { continue }
-            return unescaped(String(fields[4]))
+            return unescapeMountinfo(String(fields[4]))
         }
         return nil
-    }
-
-    /// mountinfo's octal escapes (`\040` for a space) decoded.
-    private static func unescaped(_ field: String) -> String {
-        var bytes: [UInt8] = [], input = Array(field.utf8), i = 0
-        while i < input.count {
-            if input[i] == UInt8(ascii: "\\"), i + 3 < input.count,
-               let value = UInt8(String(decoding: input[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                i += 4
-            } else {
-                bytes.append(input[i])
-                i += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The group's directory.

@@ -80,9 +80,10 @@ extension ContainerRuntime {
     /// limit it fails naming the controller ("cannot set memory limit: container could not
     /// join or create cgroup"); with a `cgroupsPath` the permission error itself fails `create`. Outside
     /// rootless mode (and whenever the cgroup can be made) this is exactly `driver.create`.
-    func createCgroup(_ driver: any ContainerCgroupDriver, id: String, spec: Spec, resources: LinuxResources?) throws -> String? {
+    func createCgroup(_ driver: any ContainerCgroupDriver, id: String, spec: Spec, resources: LinuxResources?,
+                      system: CgroupSystem) throws -> String? {
         do {
-            return try driver.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources)
+            return try driver.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: resources, system: system)
         } catch {
             guard Self.isPermissionError(error), isRootlessForCgroups else { throw error }
             // A delegated hierarchy the caller may write to, where only the device rules
@@ -90,7 +91,8 @@ extension ContainerRuntime {
             if resources?.devices != nil {
                 var withoutDevices = resources
                 withoutDevices?.devices = nil
-                if let path = try? driver.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: withoutDevices) {
+                if let path = try? driver.create(containerID: id, cgroupsPath: spec.linux?.cgroupsPath, resources: withoutDevices,
+                                                 system: system) {
                     return path
                 }
             }

@@ -98,6 +98,24 @@ final class TerminalSession {
 struct InteractiveTests {
     func cli(_ box: Sandbox) -> [String] { ["--root", box.root, "--state", box.state] }
 
+    /// Runs kujira with `arguments`, `input` on a pipe that is closed after it, stdout read
+    /// to its end: what it printed and its exit status.
+    func piped(_ arguments: [String], input text: String, errors: FileHandle) throws -> (String, Int32) {
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
+        process.arguments = arguments
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (String(decoding: printed, as: UTF8.self), process.terminationStatus)
+    }
+
     @Test func runITGivesAShellWithItsExitCodeSizeAndLogs() throws {
         let box = try Sandbox()
         let session = try TerminalSession(EngineHost.kujira, cli(box) + ["run", "-it", "--name", "tty1", Sandbox.image, "sh"], rows: 30, columns: 100)
@@ -126,20 +144,10 @@ struct InteractiveTests {
 
     @Test func pipedStdinReachesTheContainerAndEOFClosesIt() throws {
         let box = try Sandbox()
-        let process = Foundation.Process()
-        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
-        process.arguments = cli(box) + ["run", "--rm", "-i", Sandbox.image, "cat"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        try input.fileHandleForWriting.write(contentsOf: Data("data\n".utf8))
-        try input.fileHandleForWriting.close()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(String(decoding: printed, as: UTF8.self) == "data\n")
-        #expect(process.terminationStatus == 0)
+        let (printed, status) = try piped(cli(box) + ["run", "--rm", "-i", Sandbox.image, "cat"], input: "data\n",
+                                          errors: FileHandle.standardError)
+        #expect(printed == "data\n")
+        #expect(status == 0)
     }
 
     @Test func largeInputAndOutputFlowTogether() throws {
@@ -169,20 +177,9 @@ struct InteractiveTests {
     @Test func startAttachesStdinAndAttachSelectsStreams() throws {
         let box = try Sandbox()
         try box.mustRun(["create", "-i", "--name", "reader", Sandbox.image, "sh", "-c", "read a; echo got $a; echo err >&2; exit 4"])
-        let process = Foundation.Process()
-        process.executableURL = URL(fileURLWithPath: EngineHost.kujira)
-        process.arguments = cli(box) + ["start", "-a", "-i", "reader"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try input.fileHandleForWriting.write(contentsOf: Data("hello\n".utf8))
-        try input.fileHandleForWriting.close()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(String(decoding: printed, as: UTF8.self) == "got hello\n")
-        #expect(process.terminationStatus == 4)
+        let (printed, status) = try piped(cli(box) + ["start", "-a", "-i", "reader"], input: "hello\n", errors: FileHandle.nullDevice)
+        #expect(printed == "got hello\n")
+        #expect(status == 4)
 
         let onlyErr = try box.kujira(["run", "--rm", "-a", "stderr", Sandbox.image, "sh", "-c", "echo out; echo err >&2"])
         #expect(onlyErr.stdout.isEmpty && onlyErr.stderr == "err\n" && onlyErr.status == 0)

@@ -60,7 +60,7 @@ public struct CgroupLayout: Sendable, Hashable {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let dash = fields.firstIndex(of: "-"), dash >= 5, dash + 1 < fields.count else { continue }
             let fsType = fields[dash + 1]
-            let mount = CgroupMount(mountPoint: unescape(fields[4]), root: unescape(fields[3]))
+            let mount = CgroupMount(mountPoint: unescapeMountinfo(String(fields[4])), root: unescapeMountinfo(String(fields[3])))
             if fsType == "cgroup2" {
                 if unified == nil { unified = mount }
             } else if fsType == "cgroup", dash + 3 < fields.count {
@@ -91,25 +91,6 @@ public struct CgroupLayout: Sendable, Hashable {
             if fields.count >= 4 && fields[3] == "1" { result.insert(String(fields[0])) }
         }
         return result
-    }
-
-    /// Decodes the octal escapes (`\040` for a space) mountinfo uses in paths.
-    static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
-        var bytes: [UInt8] = []
-        let utf8 = Array(field.utf8)
-        var i = 0
-        while i < utf8.count {
-            if utf8[i] == UInt8(ascii: "\\"), i + 3 < utf8.count,
-               let value = UInt8(String(decoding: utf8[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                i += 4
-            } else {
-                bytes.append(utf8[i])
-                i += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
