@@ -116,9 +116,13 @@ extension ContainerRuntime {
                     }
                     plan = try InitPlan.forContainer(spec: spec, rootfs: rootfs, options: options, cgroupLayout: layout, seccomp: seccompCompiler)
                     plan.sessionKeyring = keyring
+                    plan.awaitsJoin = joinOnFork != nil
                 }
                 try session.awaitCreated(environment: environment, containerForked: { pid in
-                    if let joinOnFork, let cgroups { try cgroups.addProcess(pid, cgroupPath: joinOnFork) }
+                    if let joinOnFork, let cgroups {
+                        try cgroups.addProcess(pid, cgroupPath: joinOnFork)
+                        try session.notifyJoined()
+                    }
                 }) { pid in
                     environmentCreated = true
                     let state = State(ociVersion: Spec.currentVersion, id: id, status: .creating, pid: Int(pid),

@@ -116,5 +116,6 @@ extension InitPlan {
         }
         if let cpuAffinity { w.string(KJ_T_CPU_AFFINITY, cpuAffinity) }
         if let sessionKeyring { w.string(KJ_T_SESSION_KEYRING, sessionKeyring) }
+        if awaitsJoin { w.u64(KJ_T_AWAIT_JOIN, 1) }
     }
 }

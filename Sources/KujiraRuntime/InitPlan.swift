@@ -116,6 +116,9 @@ struct InitPlan: Sendable, Equatable {
     var ioPriority: UInt64?
     /// sched_setattr(2) attributes (`process.scheduler`).
     var scheduler: SchedulerAttributes?
+    /// Whether the runtime joins the container process to its cgroups while it builds the
+    /// rootfs, and the init waits for KJ_MSG_JOINED before anything else.
+    var awaitsJoin = false
     /// The session keyring the process joins (`_ses.<id>`), nil to keep the caller's.
     var sessionKeyring: String?
     /// The cpu list kujira-init sets right before execve (`process.execCPUAffinity.final`, exec only).

@@ -156,6 +156,11 @@ final class InitSession {
         }
     }
 
+    /// Tells the container process that it is in its cgroups (a plan with `awaitsJoin`).
+    func notifyJoined() throws {
+        try send(type: KJ_MSG_JOINED, payload: [])
+    }
+
     /// After "created" in exec mode: waits until the process has exec'd (the socket closes
     /// with CLOEXEC) or reports an exec error.
     func awaitExec() throws {

@@ -63,20 +63,33 @@ int kj_recv(uint32_t *type, unsigned char **payload, uint32_t *len, uint32_t max
     return 0;
 }
 
-void kj_expect(uint32_t type) {
-    uint32_t got, len;
-    unsigned char *payload;
-    if (kj_recv(&got, &payload, &len, KJ_MSG_MAX) < 0) kj_fail("waiting for the runtime (message %u): %m", type);
-    free(payload);
-    if (got != type) kj_fail("protocol error: expected message %u from the runtime, got %u", type, got);
-}
+int kj_joined = 0;
 
 unsigned char *kj_expect_payload(uint32_t type, uint32_t *len) {
     uint32_t got;
     unsigned char *payload;
-    if (kj_recv(&got, &payload, len, KJ_MSG_MAX) < 0) kj_fail("waiting for the runtime (message %u): %m", type);
+    for (;;) {
+        if (kj_recv(&got, &payload, len, KJ_MSG_MAX) < 0) kj_fail("waiting for the runtime (message %u): %m", type);
+        // KJ_MSG_JOINED may come before the answer to a hooks request: note it, read on.
+        if (got == KJ_MSG_JOINED && type != KJ_MSG_JOINED) {
+            kj_joined = 1;
+            free(payload);
+            continue;
+        }
+        break;
+    }
     if (got != type) kj_fail("protocol error: expected message %u from the runtime, got %u", type, got);
+    if (got == KJ_MSG_JOINED) kj_joined = 1;
     return payload;
+}
+
+void kj_expect(uint32_t type) {
+    uint32_t len;
+    free(kj_expect_payload(type, &len));
+}
+
+void kj_await_join(const struct kj_plan *plan) {
+    if (plan->await_join && !kj_joined) kj_expect(KJ_MSG_JOINED);
 }
 
 void kj_fail(const char *fmt, ...) {

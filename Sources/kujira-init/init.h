@@ -75,6 +75,7 @@ struct kj_plan {
     uint64_t sched[7];  // policy, flags, nice, priority, runtime, deadline, period
     const char *cpu_affinity;
     const char *session_keyring;
+    uint64_t await_join;
     const char *cwd;
     char **args;
     size_t nargs;
@@ -105,6 +106,12 @@ void kj_expect(uint32_t type);
 /// Waits for a message of the given type and returns its malloc'ed payload (NUL-terminated
 /// one past `*len`); fails the init otherwise.
 unsigned char *kj_expect_payload(uint32_t type, uint32_t *len);
+/// Set once KJ_MSG_JOINED has been read.
+extern int kj_joined;
+/// With KJ_T_AWAIT_JOIN: waits until the runtime says the process is in its cgroups, so that
+/// nothing whose effect depends on the cgroup (a real-time policy, cpu affinity, the user's
+/// process) happens before.
+void kj_await_join(const struct kj_plan *plan);
 /// Reports an error (printf format, %m allowed) to the parent — or to stderr once the parent
 /// is gone — and exits 1. Never returns.
 __attribute__((noreturn, format(printf, 1, 2))) void kj_fail(const char *fmt, ...);

@@ -125,6 +125,8 @@ static void container_process(struct kj_plan *plan, int procfd, int nullfd) {
         if (plan->domainname && setdomainname(plan->domainname, strlen(plan->domainname)) < 0) kj_fail("setdomainname: %m");
     }
     close(nullfd);
+    // The rootfs is built; from here on what the process does may depend on its cgroups.
+    kj_await_join(plan);
     kj_setup_console(plan);
     kj_apply_proc_settings(plan, procfd);
     kj_apply_rlimits(plan);

@@ -116,6 +116,7 @@ int kj_plan_parse(unsigned char *buf, size_t size, struct kj_plan *plan, char *w
             break;
         case KJ_T_CPU_AFFINITY: STR(plan->cpu_affinity); break;
         case KJ_T_SESSION_KEYRING: STR(plan->session_keyring); break;
+        case KJ_T_AWAIT_JOIN: U64(); plan->await_join = v; break;
         case KJ_T_CWD: STR(plan->cwd); break;
         case KJ_T_ARG:
             if (plan->nargs >= KJ_MAX_STRINGS) FAIL("too many arguments");

@@ -115,12 +115,25 @@ enum RootlessTools {
 struct RootlessContainerTests {
     static let runc = "/usr/sbin/runc"
 
+    /// kujira-runtime where the test user can execute it: a copy in the sandbox (0755) — the
+    /// build directory may sit in a checkout the user cannot enter (a clone under a 0700
+    /// `mktemp -d`).
+    static func userRuntime(_ box: Sandbox) throws -> String {
+        let copy = box.directory + "/kujira-runtime"
+        if !FileManager.default.fileExists(atPath: copy) {
+            // A hard link where the checkout shares /tmp's filesystem, else a copy.
+            if link(box.runtimePath, copy) != 0 { try FileManager.default.copyItem(atPath: box.runtimePath, toPath: copy) }
+            chmod(copy, 0o755)
+        }
+        return copy
+    }
+
     /// A busybox sandbox whose config.json is what `kujira-runtime spec --rootless` writes when
     /// `user` runs it, running `script` without a terminal, and a state root of the user's.
     static func sandbox(_ user: TestUser, script: String) throws -> (box: Sandbox, root: String) {
         let box = try Sandbox(script: script)
         let specDir = try user.ownedDirectory(box.directory + "/spec")
-        let made = try user.run(box.runtimePath, ["spec", "--rootless", "--bundle", specDir])
+        let made = try user.run(try Self.userRuntime(box), ["spec", "--rootless", "--bundle", specDir])
         try #require(made.status == 0, "\(made.stderr)")
         var spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: URL(fileURLWithPath: specDir + "/config.json")))
         spec.process?.terminal = false
@@ -132,7 +145,7 @@ struct RootlessContainerTests {
 
     /// `kujira-runtime --root root ARGS` as `user`.
     static func runtime(_ user: TestUser, _ box: Sandbox, root: String, _ arguments: [String]) throws -> CommandResult {
-        try user.run(box.runtimePath, ["--root", root] + arguments)
+        try user.run(try Self.userRuntime(box), ["--root", root] + arguments)
     }
 
     /// The same `run` with runc as `user`, when runc is installed.
@@ -197,7 +210,7 @@ struct RootlessContainerTests {
         let user = try TestUser()
         let (box, root) = try Self.sandbox(user, script: "exec sleep 1000")
         defer { box.cleanup() }
-        let ours = try Self.lifecycle(box.runtimePath, user, box, root: root, id: "l1")
+        let ours = try Self.lifecycle(try Self.userRuntime(box), user, box, root: root, id: "l1")
         #expect(ours == ["created", "host uids \(user.uid) \(user.uid) \(user.uid) \(user.uid)", "uid_map 0 \(user.uid) 1",
                          "running", "exec 0 uid=0 gid=0 groups=0", "owner \(user.name)", "stopped", "state gone"])
         if FileManager.default.isExecutableFile(atPath: Self.runc) {
@@ -211,10 +224,10 @@ struct RootlessContainerTests {
         let (box, _) = try Self.sandbox(user, script: "true")
         defer { box.cleanup() }
         let xdg = try user.ownedDirectory(box.directory + "/xdg")
-        let created = try user.run(box.runtimePath, ["create", "--bundle", box.bundle, "x1"], environment: ["XDG_RUNTIME_DIR=" + xdg])
+        let created = try user.run(try Self.userRuntime(box), ["create", "--bundle", box.bundle, "x1"], environment: ["XDG_RUNTIME_DIR=" + xdg])
         #expect(created.status == 0, "\(created.stderr)")
         #expect(FileManager.default.fileExists(atPath: xdg + "/kujira/x1/state.json"))
-        let deleted = try user.run(box.runtimePath, ["delete", "--force", "x1"], environment: ["XDG_RUNTIME_DIR=" + xdg])
+        let deleted = try user.run(try Self.userRuntime(box), ["delete", "--force", "x1"], environment: ["XDG_RUNTIME_DIR=" + xdg])
         #expect(deleted.status == 0, "\(deleted.stderr)")
     }
 
@@ -289,7 +302,7 @@ struct RootlessContainerTests {
             #expect(try String(contentsOfFile: "/sys/fs/cgroup/pids/\(name)/\(id)/pids.max", encoding: .utf8) == "50\n", "\(binary)")
             #expect(try call(["delete", "--force", id]).status == 0)
         }
-        try check(box.runtimePath, root: root, id: "k1")
+        try check(try Self.userRuntime(box), root: root, id: "k1")
         #expect(!fm.fileExists(atPath: "/sys/fs/cgroup/pids/\(name)/k1"))
         if fm.isExecutableFile(atPath: Self.runc) {
             try check(Self.runc, root: try user.ownedDirectory(box.directory + "/runc-state"), id: "r1")

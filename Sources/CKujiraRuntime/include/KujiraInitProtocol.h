@@ -26,6 +26,8 @@
                                // createContainer hooks, NUL, the one for startContainer, NUL
 #define KJ_MSG_CREATED 7       // init → parent: set up, about to wait for start (or to exec)
 #define KJ_MSG_ERROR 8         // init → parent: text of the error that stops the init
+#define KJ_MSG_JOINED 10       // parent → init: the container process is in its cgroups now
+                               // (sent only when the plan has KJ_T_AWAIT_JOIN)
 #define KJ_MSG_SECCOMP_FD 9    // init → parent: empty; then one byte carrying the seccomp
                                // notify fd (SCM_RIGHTS), for the listenerPath agent
 
@@ -77,6 +79,8 @@
 #define KJ_T_SCHED 41             // 7 × u64: policy, flags, nice (two's complement), priority, runtime, deadline, period
 #define KJ_T_CPU_AFFINITY 42      // str: cpu list ("0-3,7") set before execve (execCPUAffinity.final)
 #define KJ_T_SESSION_KEYRING 43   // str: name of the session keyring to join ("_ses.<id>")
+#define KJ_T_AWAIT_JOIN 44        // u64 0/1: the runtime joins the container process to its cgroups
+                                  // while it builds the rootfs; wait for KJ_MSG_JOINED after
 
 // Hooks the init runs itself (in the container's namespaces), KJ_T_HOOK's payload.
 #define KJ_HOOK_CREATE_CONTAINER 1  // after the prestart/createRuntime hooks, before pivot_root
