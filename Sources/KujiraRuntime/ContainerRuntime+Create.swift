@@ -120,6 +120,7 @@ extension ContainerRuntime {
                 }
                 try session.awaitCreated(environment: environment, containerForked: { pid in
                     if let joinOnFork, let cgroups {
+                        RuntimeCrashPoint.pause("before-join")
                         try cgroups.addProcess(pid, cgroupPath: joinOnFork)
                         try session.notifyJoined()
                     }

@@ -145,16 +145,25 @@ final class InitSession {
                     guard containerPid != nil else { throw RuntimeError(.initFailed, "kujira-init reported created without a pid") }
                     return
                 case KJ_MSG_ERROR:
-                    throw RuntimeError(.initFailed, String(decoding: payload, as: UTF8.self))
+                    throw InitReport(error: RuntimeError(.initFailed, String(decoding: payload, as: UTF8.self)))
                 default:
                     throw RuntimeError(.initFailed, "kujira-init sent unknown message \(type)")
                 }
             }
-        } catch {
+        } catch let report as InitReport {
             abort()
-            throw error
+            throw report.error
+        } catch {
+            // The init may have failed on its own while the runtime was busy with its side
+            // (joining the process to its cgroup, sending KJ_MSG_JOINED, a hook): its report,
+            // not the runtime's broken pipe or ESRCH, says what is wrong.
+            let reason = abortReadingReport()
+            throw reason ?? error
         }
     }
+
+    /// An error message received from kujira-init, told apart from the runtime's own errors.
+    private struct InitReport: Error { let error: RuntimeError }
 
     /// Tells the container process that it is in its cgroups (a plan with `awaitsJoin`).
     func notifyJoined() throws {
@@ -173,13 +182,32 @@ final class InitSession {
 
     /// Kills the container process (if any) and reaps the intermediate.
     func abort() {
+        killProcesses()
+        if socket >= 0 { close(socket); socket = -1 }
+    }
+
+    /// `abort`, returning the error message the init sent before it ended, if there is one.
+    /// Once both processes are killed nothing holds the init's end of the socket, so reading
+    /// it to end of file cannot block.
+    private func abortReadingReport() -> RuntimeError? {
+        killProcesses()
+        var report: RuntimeError?
+        if socket >= 0 {
+            while report == nil, let (type, payload) = try? receive() {
+                if type == KJ_MSG_ERROR { report = RuntimeError(.initFailed, String(decoding: payload, as: UTF8.self)) }
+            }
+        }
+        abort()
+        return report
+    }
+
+    private func killProcesses() {
         if let containerPid { kill(containerPid, SIGKILL) }
         if !intermediateReaped {
             kill(intermediatePid, SIGKILL)
             _ = kujira_wait_exit(intermediatePid)
             intermediateReaped = true
         }
-        if socket >= 0 { close(socket); socket = -1 }
     }
 
     /// Directly as root; rootless through ContainerRuntime+Rootless.swift's rules.

@@ -1,7 +1,8 @@
 // Crash points for the recovery tests: with `KUJIRA_RUNTIME_CRASHPOINT=NAME` in the
 // environment, the runtime kills itself with SIGKILL when it reaches the point named NAME,
 // exactly as a `kill -9` at that moment would. Unset (always, outside tests) it costs one
-// getenv per point.
+// getenv per point. `KUJIRA_RUNTIME_PAUSEPOINT=NAME` instead makes the runtime wait 300 ms
+// there, so that a test can make a race with the container's init come out one way.
 
 import Glibc
 
@@ -13,5 +14,12 @@ enum RuntimeCrashPoint {
     static func hit(_ name: String) {
         guard let armed = getenv("KUJIRA_RUNTIME_CRASHPOINT"), String(cString: armed) == name else { return }
         kill(getpid(), SIGKILL)
+    }
+
+    /// Waits 300 ms when `KUJIRA_RUNTIME_PAUSEPOINT` is `name`: `before-join` (the container
+    /// process was forked; the runtime has not yet joined it to its cgroup).
+    static func pause(_ name: String) {
+        guard let armed = getenv("KUJIRA_RUNTIME_PAUSEPOINT"), String(cString: armed) == name else { return }
+        usleep(300_000)
     }
 }

@@ -48,6 +48,20 @@ struct RootfsPropagationTests {
         if let theirs { #expect(theirs.status != 0) }
     }
 
+    @Test func theInitsReportWinsWhenItFailsBeforeTheCgroupJoin() throws {
+        // The runtime joins the container process to its cgroup while the process builds its
+        // rootfs; when the rootfs fails first, the process has exited before the join (or the
+        // KJ_MSG_JOINED that follows it): the error is still the init's, not ESRCH or EPIPE.
+        let box = try Sandbox(script: Self.probe)
+        box.spec.linux?.rootfsPropagation = "unbindable"
+        try box.writeSpec()
+        let ours = try runCommand("/usr/bin/env", ["KUJIRA_RUNTIME_PAUSEPOINT=before-join", box.runtimePath,
+                                                   "--root", box.root, "run", "--bundle", box.bundle, "p2"])
+        #expect(ours.status != 0)
+        #expect(ours.stderr.contains("rootfs"), "\(ours.stderr)")
+        #expect(!ours.stderr.contains("Broken pipe"), "\(ours.stderr)")
+    }
+
     @Test func unknownPropagationIsRefused() throws {
         let (ours, _) = try Self.run("sideways")
         #expect(ours.status != 0)
