@@ -48,7 +48,12 @@ extension ContentStore {
     /// - Returns: the number of files removed.
     @discardableResult
     public func cleanIngest(olderThan age: Duration) throws -> Int {
-        let now = time(nil)
+        // Not time(nil): it reads the coarse clock, which lags the fine-grained timestamps the
+        // kernel (6.13+, multigrain) may give a file just written — a file could look as if it
+        // were written in the future.
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        let now = clock.tv_sec
         let ageSeconds = Int(age.components.seconds)
         var removed = 0
         for name in try FileSystem.listDirectory(ingestDirectory) {
