@@ -67,18 +67,22 @@ extension Engine {
 
 // MARK: - Blocking on the network manager (an actor) from the synchronous engine
 
-/// Runs async work on a detached task and blocks the calling thread on a semaphore until it
-/// is done. The engine's callers are plain threads (the CLI's main thread, the monitor),
-/// never threads of Swift's cooperative pool, so blocking here starves nothing.
+/// Runs async work from the synchronous engine and returns its result.
+///
+/// The calling thread does not wait on a semaphore for a thread of Swift's cooperative pool:
+/// the work runs in a task whose executor preference is the calling thread itself, which runs
+/// the task's jobs (and those of the actors it calls, SE-0417) until the task ends. So an
+/// embedder may call the engine from async code — every thread of the pool blocked in the
+/// engine at once included — without a deadlock.
 enum Blocking {
     static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         let slot = BlockingSlot<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
+        let executor = CallerThreadExecutor()
+        Task.detached(executorPreference: executor) {
             do { slot.result = .success(try await body()) } catch { slot.result = .failure(error) }
-            done.signal()
+            executor.finish()
         }
-        done.wait()
+        executor.drive()
         guard let result = slot.result else { throw EngineError(.io, "an asynchronous network call ended without a result") }
         return try result.get()
     }
@@ -87,6 +91,54 @@ enum Blocking {
 /// The result of a ``Blocking`` call: written by the task before it signals, read after.
 private final class BlockingSlot<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
+}
+
+/// A task executor whose jobs run on the thread that calls ``drive()`` (see ``Blocking``).
+/// Jobs that arrive after the thread stopped driving go to the global concurrent executor.
+private final class CallerThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var finished = false
+    private var driving = true
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        condition.lock()
+        if driving {
+            jobs.append(unowned)
+            condition.signal()
+            condition.unlock()
+        } else {
+            condition.unlock()
+            globalConcurrentExecutor.enqueue(unowned)
+        }
+    }
+
+    /// Called by the task as its last step.
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Runs the jobs enqueued here until ``finish()`` was called and none is left.
+    func drive() {
+        condition.lock()
+        while true {
+            if jobs.isEmpty {
+                if finished { break }
+                condition.wait()
+                continue
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+            condition.lock()
+        }
+        driving = false
+        condition.unlock()
+    }
 }
 
 /// Runs a network call, turning ``NetworkError`` into ``EngineError`` with the same message.
