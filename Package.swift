@@ -94,7 +94,7 @@ let package = Package(
         ),
         .target(
             name: "KujiraRegistry",
-            dependencies: ["KujiraOCI", "KujiraImage", "CSSL"],
+            dependencies: ["KujiraOCI", "KujiraImage", "CSSL", "CKujiraSys"],
             swiftSettings: swiftSettings
         ),
         // Compiles Sources/kujira-init with the toolchain's clang into a libc-only executable
@@ -128,7 +128,7 @@ let package = Package(
         // The engine: containers with names, state, monitors, logs (Docs/engine.md).
         .target(
             name: "Kujira",
-            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime", "KujiraVolume", "KujiraNetwork"],
+            dependencies: ["KujiraOCI", "KujiraImage", "KujiraRuntime", "KujiraGPU", "CKujiraRuntime", "CKujiraSys", "KujiraVolume", "KujiraNetwork"],
             path: "Sources/Kujira",
             swiftSettings: swiftSettings
         ),

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -53,4 +56,78 @@ ssize_t kujira_getxattr_opath(int fd, const char *name, void *value, size_t size
     char proc[64];
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
     return getxattr(proc, name, value, size);
+}
+
+int kujira_write_file_atomically(int dirfd, const char *path, const void *bytes, size_t count,
+                                 mode_t mode, int flags, int *stage) {
+    const char *slash = strrchr(path, '/');
+    size_t prefix = slash ? (size_t)(slash - path) + 1 : 0;   /* "dir/" kept, "" if none */
+    const char *base = path + prefix;
+    size_t size = prefix + strlen(base) + 64;
+    char *temporary = malloc(size);
+    if (!temporary) { *stage = KUJIRA_ATOMIC_STAGE_CREATE; return ENOMEM; }
+    int fd = -1;
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        uint64_t random = 0;
+        if (getrandom(&random, sizeof(random), GRND_NONBLOCK) != (ssize_t)sizeof(random)) {
+            static uint64_t counter;
+            random = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) ^ ((uint64_t)gettid() << 32);
+        }
+        snprintf(temporary, size, "%.*s.%s.%d-%016llx.tmp", (int)prefix, path, base,
+                 (int)getpid(), (unsigned long long)random);
+        fd = openat(dirfd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        int code = errno;
+        free(temporary);
+        *stage = KUJIRA_ATOMIC_STAGE_CREATE;
+        return code;
+    }
+    int failed = 0, code = 0;
+    const char *cursor = bytes;
+    size_t left = count;
+    while (left > 0) {
+        ssize_t n = write(fd, cursor, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { failed = KUJIRA_ATOMIC_STAGE_WRITE; code = n < 0 ? errno : EIO; break; }
+        cursor += n;
+        left -= (size_t)n;
+    }
+    if (!failed && (flags & KUJIRA_ATOMIC_SYNC_FILE) && fsync(fd) != 0) { failed = KUJIRA_ATOMIC_STAGE_SYNC; code = errno; }
+    close(fd);
+    if (!failed && renameat(dirfd, temporary, dirfd, path) != 0) { failed = KUJIRA_ATOMIC_STAGE_RENAME; code = errno; }
+    if (failed) {
+        unlinkat(dirfd, temporary, 0);
+        free(temporary);
+        *stage = failed;
+        return code;
+    }
+    free(temporary);
+    if (flags & KUJIRA_ATOMIC_SYNC_DIRECTORY) {
+        char *directory = strndup(path, prefix ? prefix : 1);
+        if (!directory) { *stage = KUJIRA_ATOMIC_STAGE_SYNC_DIRECTORY; return ENOMEM; }
+        if (!prefix) directory[0] = '.';
+        int directoryFD = openat(dirfd, directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        free(directory);
+        if (directoryFD < 0 || fsync(directoryFD) != 0) {
+            code = errno;
+            if (directoryFD >= 0) close(directoryFD);
+            *stage = KUJIRA_ATOMIC_STAGE_SYNC_DIRECTORY;
+            return code;
+        }
+        close(directoryFD);
+    }
+    return 0;
+}
+
+const char *kujira_atomic_stage_name(int stage) {
+    switch (stage) {
+    case KUJIRA_ATOMIC_STAGE_CREATE: return "creating a temporary file for";
+    case KUJIRA_ATOMIC_STAGE_WRITE: return "writing";
+    case KUJIRA_ATOMIC_STAGE_SYNC: return "syncing";
+    case KUJIRA_ATOMIC_STAGE_RENAME: return "renaming a temporary file to";
+    case KUJIRA_ATOMIC_STAGE_SYNC_DIRECTORY: return "syncing the directory of";
+    default: return "writing";
+    }
 }

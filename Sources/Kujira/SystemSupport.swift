@@ -1,3 +1,4 @@
+import CKujiraSys
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -65,28 +66,11 @@ enum SystemSupport {
     /// rename, so the new content also survives a power loss; without it (state that a reboot
     /// makes stale anyway, see ``Engine/save(_:durable:)``) the write costs no disk flush.
     static func writeAtomically(_ path: String, _ bytes: [UInt8], durable: Bool = true) throws {
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw EngineError.posix("creating \(temporary)", errno: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                throw EngineError.posix("writing \(temporary)", errno: code)
-            }
-            offset += written
+        var stage: Int32 = 0
+        let code = bytes.withUnsafeBytes {
+            kujira_write_file_atomically(AT_FDCWD, path, $0.baseAddress, $0.count, 0o600, durable ? KUJIRA_ATOMIC_SYNC_FILE : 0, &stage)
         }
-        if durable { fsync(fd) }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw EngineError.posix("renaming \(temporary) to \(path)", errno: code)
-        }
+        if code != 0 { throw EngineError.posix("\(String(cString: kujira_atomic_stage_name(stage))) \(path)", errno: code) }
     }
 
     /// Creates `path` and its missing parents.

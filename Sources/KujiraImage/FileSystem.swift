@@ -1,3 +1,4 @@
+import CKujiraSys
 import Glibc
 
 /// The few file-system calls the stores make, in one place so that every descriptor is
@@ -87,20 +88,10 @@ enum FileSystem {
     /// Writes `bytes` to `path` atomically: a unique temporary file in the same directory,
     /// fsync, rename, fsync of the directory. Readers see the old file or the new one.
     static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws {
-        let directory = parentDirectory(of: path)
-        let temp = "\(directory)/.\(baseName(of: path)).\(uniqueSuffix()).tmp"
-        let fd = try open(temp, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
-        do {
-            try bytes.withUnsafeBytes { try writeAll(fd, $0, path: temp) }
-            if durable { try sync(fd, path: temp) }
-            close(fd)
-            if rename(temp, path) != 0 { throw ImageStoreError.posix("rename to", path: path, errno: errno) }
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
-        }
-        if durable { try syncDirectory(directory) }
+        var stage: Int32 = 0
+        let flags = durable ? KUJIRA_ATOMIC_SYNC_FILE | KUJIRA_ATOMIC_SYNC_DIRECTORY : 0
+        let code = bytes.withUnsafeBytes { kujira_write_file_atomically(AT_FDCWD, path, $0.baseAddress, $0.count, mode, flags, &stage) }
+        if code != 0 { throw ImageStoreError.posix(String(cString: kujira_atomic_stage_name(stage)), path: path, errno: code) }
     }
 
     /// `fsync(fd)`.

@@ -136,7 +136,8 @@ extension SnapshotStore {
         var mine = stat(), parent = stat()
         if stat(path, &mine) == 0, stat("\(path)/..", &parent) == 0, mine.st_dev != parent.st_dev { return true }
         var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let wanted = realpath(path, &resolved) != nil ? String(cString: resolved) : path
+        let wanted = realpath(path, &resolved) != nil
+            ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : path
         guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)

@@ -1,3 +1,4 @@
+import CKujiraSys
 import Foundation
 import Glibc
 
@@ -157,16 +158,13 @@ public struct DockerConfigFile: Sendable {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             let directory = (path as NSString).deletingLastPathComponent
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let temporary = "\(path).tmp-\(getpid())"
-            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw RegistryError(.credentials, "cannot write \(temporary): \(String(cString: strerror(errno)))") }
             let bytes = Array(data) + [0x0A]
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            let synced = fsync(fd)
-            close(fd)
-            guard written == bytes.count, synced == 0, rename(temporary, path) == 0 else {
-                unlink(temporary)
-                throw RegistryError(.credentials, "cannot write \(path): \(String(cString: strerror(errno)))")
+            var stage: Int32 = 0
+            let code = bytes.withUnsafeBytes {
+                kujira_write_file_atomically(AT_FDCWD, path, $0.baseAddress, $0.count, 0o600, KUJIRA_ATOMIC_SYNC_FILE, &stage)
+            }
+            if code != 0 {
+                throw RegistryError(.credentials, "\(String(cString: kujira_atomic_stage_name(stage))) \(path) failed: \(String(cString: strerror(code)))")
             }
             raw = bytes
         } catch let error as RegistryError {

@@ -74,23 +74,11 @@ enum FileIO {
     /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
     /// rename. A reader sees the old or the new content, never a half-written file.
     static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        if fd < 0 { throw RuntimeError.posix("creating \(temporary)") }
-        do {
-            try writeAll(fd, bytes, what: temporary)
-            if fsync(fd) < 0 { throw RuntimeError.posix("fsync \(temporary)") }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
+        var stage: Int32 = 0
+        let code = bytes.withUnsafeBytes {
+            kujira_write_file_atomically(AT_FDCWD, path, $0.baseAddress, $0.count, mode, KUJIRA_ATOMIC_SYNC_FILE, &stage)
         }
-        close(fd)
-        if rename(temporary, path) < 0 {
-            let code = errno
-            unlink(temporary)
-            throw RuntimeError.posix("renaming \(temporary) to \(path)", errno: code)
-        }
+        if code != 0 { throw RuntimeError.posix("\(String(cString: kujira_atomic_stage_name(stage))) \(path)", errno: code) }
     }
 
     /// Creates `path` and missing parents with `mode`.

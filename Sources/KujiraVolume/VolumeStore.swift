@@ -11,6 +11,7 @@
 // skips it and a later `create` of that name reuses it. Every change runs under an `flock`
 // on `<root>/volumes.lock`, so concurrent CLI invocations see one order.
 
+import CKujiraSys
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -134,28 +135,11 @@ public struct VolumeStore: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let bytes = Array(try encoder.encode(volume))
         let target = "\(path(volume.name))/\(VolumeStore.metadataName)"
-        let temporary = "\(target).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VolumeError.posix("creating \(temporary)", errno: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                throw VolumeError.posix("writing \(temporary)", errno: code)
-            }
-            offset += written
+        var stage: Int32 = 0
+        let code = bytes.withUnsafeBytes {
+            kujira_write_file_atomically(AT_FDCWD, target, $0.baseAddress, $0.count, 0o600, KUJIRA_ATOMIC_SYNC_FILE, &stage)
         }
-        fsync(fd)
-        close(fd)
-        guard rename(temporary, target) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw VolumeError.posix("renaming \(temporary)", errno: code)
-        }
+        if code != 0 { throw VolumeError.posix("\(String(cString: kujira_atomic_stage_name(stage))) \(target)", errno: code) }
     }
 
     // MARK: - Mounting (`--opt type=…`)

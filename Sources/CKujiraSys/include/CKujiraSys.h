@@ -51,4 +51,30 @@ int kujira_setxattr_opath(int fd, const char *name, const void *value, size_t si
 /// a symlink (see kujira_setxattr_opath). Returns the size, or -1 with errno set.
 ssize_t kujira_getxattr_opath(int fd, const char *name, void *value, size_t size);
 
+/// kujira_write_file_atomically flags: fsync the new file before the rename (its content
+/// survives a power loss), and fsync its directory after it (the rename does too).
+#define KUJIRA_ATOMIC_SYNC_FILE 0x1
+#define KUJIRA_ATOMIC_SYNC_DIRECTORY 0x2
+
+/// What kujira_write_file_atomically was doing when it failed.
+#define KUJIRA_ATOMIC_STAGE_CREATE 1
+#define KUJIRA_ATOMIC_STAGE_WRITE 2
+#define KUJIRA_ATOMIC_STAGE_SYNC 3
+#define KUJIRA_ATOMIC_STAGE_RENAME 4
+#define KUJIRA_ATOMIC_STAGE_SYNC_DIRECTORY 5
+
+/// Replaces `path` (relative to `dirfd`, or AT_FDCWD) with `count` bytes: written to a new
+/// temporary file beside it (`.NAME.PID-RANDOM.tmp`, O_EXCL, O_NOFOLLOW, O_CLOEXEC, created
+/// with `mode` less the umask) and renamed over it, so that every reader, and every process
+/// after a crash, sees the old content or the new, whole. Unique temporary names make
+/// concurrent writers of one path, threads of one process included, safe: the last rename
+/// wins. Returns 0, or an errno value with `*stage` set to a KUJIRA_ATOMIC_STAGE_*; the
+/// temporary file is removed on failure (the target exists and is new after a failure of
+/// KUJIRA_ATOMIC_STAGE_SYNC_DIRECTORY).
+int kujira_write_file_atomically(int dirfd, const char *path, const void *bytes, size_t count,
+                                 mode_t mode, int flags, int *stage);
+
+/// The verb of a KUJIRA_ATOMIC_STAGE_* value for an error message ("writing", …).
+const char *kujira_atomic_stage_name(int stage);
+
 #endif

@@ -9,6 +9,7 @@
 // parse is a miss. Only a directory owned by the caller's euid and writable by no one else is
 // used, and files are opened with O_NOFOLLOW: the cache can never be fed by another user.
 
+import CKujiraSys
 import KujiraOCI
 import Glibc
 
@@ -99,18 +100,9 @@ enum SeccompCache {
         string(program.listenerMetadata)
         u32(UInt32(program.skippedSyscalls.count)); program.skippedSyscalls.forEach(string)
         u32(UInt32(program.notes.count)); program.notes.forEach(string)
-        let temporary = "\(name).tmp-\(getpid())"
-        let fd = openat(directoryFD, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        var offset = 0, ok = true
-        while offset < out.count {
-            let n = out.withUnsafeBytes { write(fd, $0.baseAddress?.advanced(by: offset), $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { ok = false; break }
-            offset += n
-        }
-        close(fd)
-        if !ok || renameat(directoryFD, temporary, directoryFD, name) != 0 { unlinkat(directoryFD, temporary, 0) }
+        // A cache: no fsync, and a failed write only costs a compile next time.
+        var stage: Int32 = 0
+        _ = out.withUnsafeBytes { kujira_write_file_atomically(directoryFD, name, $0.baseAddress, $0.count, 0o600, 0, &stage) }
     }
 
     private struct Reader {
