@@ -55,9 +55,12 @@ extension Engine {
         }
         let text = String(decoding: message, as: UTF8.self)
         guard text == "ok" else {
-            // Reap the monitor if it already exited, so a long-lived caller keeps no zombie.
+            // The monitor has reported its failure, or died: it is exiting. Wait until it has
+            // (and reap it, so a long-lived caller keeps no zombie): the socket's end of file
+            // comes while a killed monitor is still tearing down, and a command run right
+            // after this one would take it for alive and not reconcile the container.
             var status: Int32 = 0
-            waitpid(pid, &status, WNOHANG)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             throw EngineError(.startFailed, text.isEmpty
                 ? "the monitor of container \(record.name) exited before starting it; see \(directory(id))/monitor.log"
                 : text)
