@@ -353,6 +353,69 @@ struct KujiradDockerCLITests {
         }
     }
 
+    @Test("docker attach and exec -it detach with ctrl-p ctrl-q and --detach-keys; the container and the exec'd process run on",
+          .enabled(if: Host.has(["docker"], root: true)))
+    func dockerDetachKeys() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let environment = ["DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config"]
+            let name = "d-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-dit", "--name", name, "busybox", "sh"])
+            func running() throws -> Bool {
+                try daemon.mustDocker(["inspect", "-f", "{{.State.Running}}", name]).stdout == "true\n"
+            }
+            /// Waits (bounded) until `ps` in the container lists `command`.
+            func psShows(_ command: String) throws -> Bool {
+                for _ in 0..<400 {
+                    if try daemon.mustDocker(["exec", name, "ps", "-o", "args"]).stdout.contains(command) { return true }
+                    usleep(25_000)
+                }
+                return false
+            }
+            // docker attach: a computed marker shows the relay is up (and the terminal raw),
+            // then the default keys. The CLI prints "read escape sequence" and exits 1.
+            let attach = try PseudoTerminal("docker", ["attach", name], environment: environment)
+            attach.type("echo $((6*7))Z\r")
+            #expect(attach.waitFor("42Z"))
+            attach.type("\u{10}\u{11}")
+            #expect(attach.finish() == 1)
+            #expect(attach.text.contains("read escape sequence"), "\(attach.text)")
+            #expect(try running())
+            // --detach-keys reaches kujirad as the detachKeys query parameter.
+            let custom = try PseudoTerminal("docker", ["attach", "--detach-keys", "ctrl-a,q", name], environment: environment)
+            custom.type("echo $((5*5))Y\r")
+            #expect(custom.waitFor("25Y"))
+            custom.type("\u{01}q")
+            #expect(custom.finish() == 1)
+            #expect(try running())
+            // docker exec -it: the shell becomes `sleep 777` on the terminal the client leaves;
+            // kujirad keeps the terminal open, so it is not hung up.
+            let exec = try PseudoTerminal("docker", ["exec", "-it", name, "sh"], environment: environment)
+            exec.type("echo $((7*7))X; exec sleep 777\r")
+            #expect(exec.waitFor("49X"))
+            exec.type("\u{10}\u{11}")
+            #expect(exec.finish() == 1)
+            #expect(exec.text.contains("read escape sequence"), "\(exec.text)")
+            #expect(try psShows("sleep 777"))
+            // --detach-keys reaches kujirad as the exec's DetachKeys.
+            let execCustom = try PseudoTerminal("docker", ["exec", "-it", "--detach-keys", "ctrl-a,q", name, "sh"], environment: environment)
+            execCustom.type("echo $((8*8))W; exec sleep 555\r")
+            #expect(execCustom.waitFor("64W"))
+            execCustom.type("\u{01}q")
+            #expect(execCustom.finish() == 1)
+            #expect(try psShows("sleep 555"))
+            #expect(try running())
+            let bad = try daemon.docker(["attach", "--no-stdin", "--detach-keys", "ctrl-1", name])
+            #expect(bad.status != 0 && bad.stderr.contains("ctrl-1"), "\(bad.stderr)")
+        }
+    }
+
     @Test("docker push to and pull from a loopback registry through kujirad",
           .enabled(if: Host.has(["docker", "docker-registry", "skopeo"], root: true)))
     func pushAndPull() throws {
