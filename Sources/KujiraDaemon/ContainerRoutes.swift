@@ -462,6 +462,7 @@ extension Daemon {
         let upgrade = request.http.head.headers.contains("Connection", token: "Upgrade")
         let contentType = tty || request.apiVersion < APIVersion(minor: 42) ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream"
         try writer.hijack(upgrade: upgrade, contentType: contentType)
+        Self.awaitHeadRead(request.http.connection.fd)
         func send(_ entries: [LogEntry]) throws {
             let bytes = entries.filter(selection.accepts).flatMap(selection.encode)
             if !bytes.isEmpty { try writer.writeRawStream(bytes) }
@@ -564,6 +565,21 @@ extension Daemon {
         }
         thread.start()
         return done
+    }
+
+    /// Waits until the client has read the response head (2 s at most) before the stream's
+    /// first bytes go out. docker-py reads the head through a buffered reader, then the stream
+    /// from the raw socket: bytes that arrived with the head would be lost in that buffer
+    /// (`attach(logs=True)` would miss the replay). Unread bytes on a unix socket are counted
+    /// against the sender (SIOCOUTQ); on TCP the count is the unacknowledged bytes.
+    static func awaitHeadRead(_ socket: Int32) {
+        let deadline = Date().addingTimeInterval(2)
+        var backoff = PollBackoff()
+        while Date() < deadline {
+            var unread: Int32 = 0
+            guard ioctl(socket, UInt(TIOCOUTQ), &unread) == 0, unread > 0 else { return }
+            backoff.pause()
+        }
     }
 
     /// Reads and drops the connection's input until the client closes its side (or the

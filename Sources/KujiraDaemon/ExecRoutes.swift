@@ -33,7 +33,8 @@ extension Daemon {
             options.env = try ContainerCreateRequest.strings(body["Env"], field: "Env") ?? []
             if let dir = body["WorkingDir"] as? String, !dir.isEmpty { options.workingDir = dir }
             if let user = body["User"] as? String, !user.isEmpty { options.user = user }
-            let detachKeys = try Self.detachKeys(body["DetachKeys"] as? String)
+            // Go's JSON decoding matches field names without regard to case: docker-py sends detachKeys.
+            let detachKeys = try Self.detachKeys(body.first { $0.key.lowercased() == "detachkeys" }?.value as? String)
             guard record.state.status == .running else {
                 throw APIError(409, "container \(record.id) is not running")
             }

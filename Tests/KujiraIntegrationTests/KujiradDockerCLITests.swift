@@ -373,7 +373,9 @@ struct KujiradDockerCLITests {
             /// Waits (bounded) until `ps` in the container lists `command`.
             func psShows(_ command: String) throws -> Bool {
                 for _ in 0..<400 {
-                    if try daemon.mustDocker(["exec", name, "ps", "-o", "args"]).stdout.contains(command) { return true }
+                    // The test image has no ps: the command lines from /proc.
+                    let lines = try daemon.mustDocker(["exec", name, "sh", "-c", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done"])
+                    if lines.stdout.contains(command) { return true }
                     usleep(25_000)
                 }
                 return false
@@ -412,7 +414,8 @@ struct KujiradDockerCLITests {
             #expect(try psShows("sleep 555"))
             #expect(try running())
             let bad = try daemon.docker(["attach", "--no-stdin", "--detach-keys", "ctrl-1", name])
-            #expect(bad.status != 0 && bad.stderr.contains("ctrl-1"), "\(bad.stderr)")
+            // A 400 (the CLI shows no body for a refused upgrade; docker-py checks the message).
+            #expect(bad.status != 0 && bad.stderr.contains("received 400"), "\(bad.stderr)")
         }
     }
 
