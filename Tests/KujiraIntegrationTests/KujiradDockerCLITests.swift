@@ -396,15 +396,27 @@ struct KujiradDockerCLITests {
             custom.type("\u{01}q")
             #expect(custom.finish() == 1)
             #expect(try running())
-            // docker exec -it: the shell becomes `sleep 777` on the terminal the client leaves;
-            // kujirad keeps the terminal open, so it is not hung up.
+            // docker exec -it: the shell becomes a loop that counts in /tmp/ticks and writes to
+            // the terminal the client leaves; kujirad keeps the terminal open (reading and
+            // dropping the output), so the loop is not hung up and counts on after the client
+            // has gone.
+            func ticks() throws -> Int {
+                Int(try daemon.mustDocker(["exec", name, "sh", "-c", "cat /tmp/ticks 2>/dev/null || echo 0"]).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            }
             let exec = try PseudoTerminal("docker", ["exec", "-it", name, "sh"], environment: environment)
-            exec.type("echo $((7*7))X; exec sleep 777\r")
+            exec.type("echo $((7*7))X; exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/ticks; echo tick; sleep 1; done'\r")
             #expect(exec.waitFor("49X"))
             exec.type("\u{10}\u{11}")
             #expect(exec.finish() == 1)
             #expect(exec.text.contains("read escape sequence"), "\(exec.text)")
-            #expect(try psShows("sleep 777"))
+            let left = try ticks()
+            var counted = false
+            for _ in 0..<600 where !counted {
+                counted = try ticks() >= left + 2
+                if !counted { usleep(50_000) }
+            }
+            #expect(counted, "the exec'd loop stopped counting after the client left")
             // --detach-keys reaches kujirad as the exec's DetachKeys.
             let execCustom = try PseudoTerminal("docker", ["exec", "-it", "--detach-keys", "ctrl-a,q", name, "sh"], environment: environment)
             execCustom.type("echo $((8*8))W; exec sleep 555\r")
