@@ -183,7 +183,7 @@ struct ContainerRun: ParsableCommand {
     @OptionGroup var arguments: ContainerCreateArguments
 
     func run() throws {
-        let keys = try DetachKeys.parse(detachKeys)
+        let keys = try DetachKeys.option(detachKeys)
         if detach && !attach.isEmpty { throw CLIError("conflicting options: -a and -d", exitCode: 125) }
         let streams = try AttachSession.streams(attach, interactive: arguments.interactive)
         if !detach && arguments.tty && streams.contains(.stdin) && isatty(0) != 1 {
@@ -242,7 +242,7 @@ struct ContainerStart: ParsableCommand {
         guard containers.count == 1, let container = containers.first else {
             throw CLIError("you cannot start and attach multiple containers at once", exitCode: 125)
         }
-        let keys = try DetachKeys.parse(detachKeys)
+        let keys = try DetachKeys.option(detachKeys)
         let code: Int32 = try engineCommand {
             let engine = try openEngine(globals)
             let record = try engine.container(container)

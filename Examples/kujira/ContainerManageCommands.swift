@@ -205,10 +205,13 @@ struct ContainerExec: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep STDIN open (stdin is passed through).") var interactive = false
     @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.") var tty = false
     @Flag(help: "Give extended privileges to the command.") var privileged = false
+    @Option(name: .customLong("detach-keys"), help: "Override the key sequence for detaching from the command (with -it; default ctrl-p,ctrl-q).")
+    var detachKeys: String?
     @Argument(help: "The container (name or id).") var container: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
 
     func run() throws {
+        let keys = try DetachKeys.option(detachKeys)
         let code = try engineCommand {
             var options = ExecProcessOptions()
             options.env = env
@@ -219,7 +222,7 @@ struct ContainerExec: ParsableCommand {
             options.privileged = privileged
             let command = command.first == "--" ? Array(command.dropFirst()) : command
             let engine = try openEngine(globals)
-            if tty { return try execWithTerminal(engine, container: container, command: command, options: options, interactive: interactive) }
+            if tty { return try execWithTerminal(engine, container: container, command: command, options: options, interactive: interactive, detachKeys: keys) }
             // Without -i the process's stdin is /dev/null, as Docker's (it gets this process's fds 0-2).
             if !interactive {
                 let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)

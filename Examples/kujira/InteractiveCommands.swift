@@ -8,14 +8,15 @@ import Glibc
 
 /// Relays this process's stdio to and from a container's attach connection, as Docker's
 /// client does: raw terminal mode for a TTY (restored on the way out), SIGWINCH forwarded as a
-/// resize, signals proxied to the container without a TTY, and the detach keys.
+/// resize, signals proxied to the container without a TTY, and the detach keys (with a TTY
+/// only, as Docker's client: without one, stdin may carry any bytes).
 struct AttachSession {
     let engine: Engine
     let containerID: String
     let connection: AttachConnection
     /// Forward this process's stdin (EOF ends the container's stdin with `StdinOnce`).
     let stdin: Bool
-    let detachKeys: [UInt8]
+    let detachKeys: DetachKeys
     let sigProxy: Bool
 
     /// The streams `kujira run`/`start` attach: `-a` values (STDIN, STDOUT, STDERR), else
@@ -64,18 +65,18 @@ struct AttachSession {
         if stdin {
             let keys = detachKeys
             let thread = Thread {
-                var scanner = DetachScanner(keys: keys)
+                var scanner = connection.tty ? DetachKeyScanner(keys: keys) : nil
                 var buffer = [UInt8](repeating: 0, count: 32 * 1024)
                 while true {
                     let count = read(0, &buffer, buffer.count)
                     if count < 0 && errno == EINTR { continue }
                     if count <= 0 {
-                        let rest = scanner.flush()
+                        let rest = scanner?.flush() ?? []
                         if !rest.isEmpty { connection.sendStdin(rest) }
                         connection.closeStdin()
                         return
                     }
-                    let (forward, detach) = scanner.feed(Array(buffer[0..<count]))
+                    let (forward, detach) = scanner?.feed(buffer[0..<count]) ?? (Array(buffer[0..<count]), false)
                     if !forward.isEmpty && !connection.sendStdin(forward) { return }
                     if detach {
                         detached.withLock { $0 = true }
@@ -106,7 +107,8 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
 }
 
 /// `kujira attach [--no-stdin] [--sig-proxy=false] [--detach-keys K] CONTAINER`: exits with
-/// the container's exit code, or 0 after detaching.
+/// the container's exit code; after detaching, as Docker's, prints "read escape sequence"
+/// and exits with 1 (the container keeps running).
 struct ContainerAttach: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "attach",
                                                     abstract: "Attach local standard input, output, and error streams to a running container.")
@@ -116,8 +118,11 @@ struct ContainerAttach: ParsableCommand {
     @Option(name: .customLong("detach-keys"), help: "Override the key sequence for detaching a container.") var detachKeys: String?
     @Argument(help: "The container (name or id).") var container: String
 
+    /// What Docker's client says after the detach keys (its `term.EscapeError`).
+    static let detachedMessage = "read escape sequence"
+
     func run() throws {
-        let keys = try DetachKeys.parse(detachKeys)
+        let keys = try DetachKeys.option(detachKeys)
         let code: Int32? = try engineCommand {
             let engine = try openEngine(globals)
             let record = try engine.container(container)
@@ -131,13 +136,16 @@ struct ContainerAttach: ParsableCommand {
             guard session.run() else { return nil }
             return try engine.wait(record.id)
         }
-        if let code, code != 0 { throw ExitCode(code) }
+        guard let code else { throw CLIError(Self.detachedMessage, exitCode: 1) }
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
-/// `kujira exec -t`: relays this process's terminal to the exec's pty.
+/// `kujira exec -t`: relays this process's terminal to the exec's pty. With `-i` the detach
+/// keys end the relay as `docker exec -it`'s do: the terminal goes to the container's monitor
+/// (the exec'd process keeps running), "read escape sequence" is printed and the status is 1.
 func execWithTerminal(_ engine: Engine, container: String, command: [String], options: ExecProcessOptions,
-                      interactive: Bool) throws -> Int32 {
+                      interactive: Bool, detachKeys: DetachKeys) throws -> Int32 {
     if interactive && isatty(0) != 1 { throw CLIError("the input device is not a TTY", exitCode: 1) }
     let execID = try engine.createExec(container, command: command, options: options)
     if options.detach { return try engine.startExec(execID) }
@@ -160,12 +168,29 @@ func execWithTerminal(_ engine: Engine, container: String, command: [String], op
         output.start()
         if interactive {
             let input = Thread {
+                var scanner = DetachKeyScanner(keys: detachKeys)
                 var buffer = [UInt8](repeating: 0, count: 32 * 1024)
                 while true {
                     let count = read(0, &buffer, buffer.count)
                     if count < 0 && errno == EINTR { continue }
-                    if count <= 0 { return }
-                    writeAll(master, Array(buffer[0..<count]))
+                    if count <= 0 {
+                        writeAll(master, scanner.flush())
+                        return
+                    }
+                    let (forward, detach) = scanner.feed(buffer[0..<count])
+                    writeAll(master, forward)
+                    guard detach else { continue }
+                    // startExec waits for the process on the main thread: hand the terminal
+                    // over so that nothing hangs it up, then leave from here.
+                    var message = ContainerAttach.detachedMessage
+                    do {
+                        try engine.detachExecTerminal(execID)
+                    } catch {
+                        message = "\(error) (the process may be hung up)"
+                    }
+                    raw?.restore()
+                    FileHandle.standardError.write(Data("kujira: \(message)\n".utf8))
+                    Foundation.exit(1)
                 }
             }
             input.start()

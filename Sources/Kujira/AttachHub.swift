@@ -202,10 +202,33 @@ final class AttachHub: Sendable {
             Glibc.close(fd)
             return nil
         }
+        if bits & AttachFrame.terminalHandover != 0 {
+            adoptTerminal(fd)
+            return nil
+        }
         if let size = AttachFrame.size(from: hello.payload.dropFirst()) { resize(size) }
         let streams = AttachStreams(rawValue: bits)
         clients.withLock { $0[fd] = streams }
         return streams
+    }
+
+    /// Takes the pty master an exec's client hands over when it detaches, and holds it,
+    /// reading and dropping the output, until every holder of the other side has exited: a
+    /// closed master would hang the exec'd process up (SIGHUP). Closes the connection.
+    private func adoptTerminal(_ fd: Int32) {
+        let master = kujira_recv_fd(fd)
+        Glibc.close(fd)
+        guard master >= 0 else { return }
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+            while true {
+                let count = Glibc.read(master, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+            }
+            Glibc.close(master)
+        }
+        thread.start()
     }
 
     /// Handles a client's frames until it disconnects, then closes its connection.

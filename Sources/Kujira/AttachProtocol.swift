@@ -6,6 +6,10 @@
 // `length` bytes of payload.
 //   client → monitor: 0 hello (first: u8 streams, u16 BE rows, u16 BE columns; rows 0: no
 //                     size), 1 stdin bytes, 2 end of stdin, 3 resize (u16 BE rows, columns)
+//   A hello whose streams byte has bit 0x80 hands the monitor a terminal instead: one byte
+//   carrying the pty master of an exec (SCM_RIGHTS) follows, and the connection ends; the
+//   monitor holds the terminal, dropping its output, until nothing holds its other side
+//   (`exec -it`'s detach keys: the exec'd process must not be hung up).
 //   monitor → client: without a TTY, frames of type 1 (stdout) and 2 (stderr) — exactly
 //                     Docker's multiplexed attach stream; with a TTY, the terminal's raw bytes.
 // The monitor closes the connection once the container's process has exited and its output
@@ -66,6 +70,8 @@ enum AttachFrame {
     static let stdin: UInt8 = 1
     static let stdinEnd: UInt8 = 2
     static let resize: UInt8 = 3
+    /// The hello's streams bit of a terminal handover.
+    static let terminalHandover: UInt8 = 0x80
     /// Output frame types (Docker's stdcopy stream numbers).
     static let stdout: UInt8 = 1
     static let stderr: UInt8 = 2

@@ -206,6 +206,34 @@ extension Engine {
         return code
     }
 
+    /// Detaches this process from the terminal of exec `execID`, which it started with a TTY
+    /// (`docker exec -it`'s detach keys): the pty master goes to the container's monitor,
+    /// which holds it, dropping the output, until the exec'd process and everything else on
+    /// that terminal have exited. The caller may then stop relaying and close its own copy
+    /// without hanging the process up. ``startExec(_:size:terminal:stdio:)`` still waits for
+    /// the process; a command-line client exits instead.
+    /// - Throws: ``EngineError`` `.invalidState` if this process holds no terminal of the exec.
+    public func detachExecTerminal(_ execID: String) throws {
+        let instance = try loadExec(execID)
+        guard let master = Self.execTerminals.withLock({ $0[instance.id] }) else {
+            throw EngineError(.invalidState, "exec \(instance.id.prefix(12)) has no terminal held by this process")
+        }
+        let directory = attachDirectory(instance.containerID)
+        let fd = AttachFrame.withSocketPath(directory: directory, name: "attach") { kujira_unix_connect($0) }
+        guard fd >= 0 else {
+            throw EngineError.posix("connecting to the monitor of container \(instance.containerID.prefix(12))", errno: errno)
+        }
+        defer { close(fd) }
+        let hello = AttachFrame.encode(AttachFrame.hello, [AttachFrame.terminalHandover, 0, 0, 0, 0])
+        guard AttachFrame.writeAll(fd, hello), kujira_send_fd(fd, master) == 0 else {
+            throw EngineError.posix("handing the terminal of exec \(instance.id.prefix(12)) to the container's monitor", errno: errno)
+        }
+        // The monitor holds the terminal once it has received it: wait for it to close the
+        // connection, so that the caller's close of its copy cannot come first.
+        var byte: UInt8 = 0
+        while recv(fd, &byte, 1, 0) < 0 && errno == EINTR {}
+    }
+
     /// The pty masters of the running exec instances this process started, for ``resizeExec``.
     private static let execTerminals = Mutex<[String: Int32]>([:])
 

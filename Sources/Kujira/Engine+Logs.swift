@@ -18,6 +18,14 @@ public struct LogEntry: Sendable, Hashable, Decodable {
 }
 
 extension Engine {
+    /// The json-file log files of container `nameOrID`, oldest first: the rotated ones
+    /// (`--log-opt max-file`) that exist, then the one being written. A daemon that replays
+    /// earlier output before following new output (Docker's attach with `logs=1`) reads the
+    /// rotated files to their ends, then follows the last one.
+    public func logFiles(_ nameOrID: String) throws -> [String] {
+        RotatingLogFile.files(of: try container(nameOrID).logPath)
+    }
+
     /// Calls `handler` with the log entries of container `nameOrID` (the rotated files
     /// first, oldest first): the last `tail` (nil: all) of those written from `since` to
     /// `until` (nanoseconds since the epoch; ``LogTime/parse(_:flag:now:)`` reads Docker's

@@ -5,6 +5,7 @@ import Foundation
 import Kujira
 import KujiraNetwork
 import KujiraOCI
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,9 +39,9 @@ extension Daemon {
             try writer.sendJSON(try containerInspection(try lookupContainer(request.parameter("id")), size: request.bool("size")))
         }
         router.add("POST", "/containers/{id}/start") { [self] request, writer in
-            if let keys = request.query("detachKeys"), !keys.isEmpty {
-                throw APIError(400, "detachKeys is not supported by kujirad: leave the detach keys unset (detach by ending the client)")
-            }
+            // Only checked: detach keys act on an attach's input (as with dockerd, where start's
+            // detachKeys has no effect).
+            _ = try Self.detachKeys(request.query("detachKeys"))
             let record = try lookupContainer(request.parameter("id"))
             if record.state.isActive { return try writer.send(status: 304) }
             try startContainer(record)
@@ -405,7 +406,7 @@ extension Daemon {
             guard let value = Int(text) else { throw APIError(400, "invalid value for tail: \(text)") }
             tail = value < 0 ? nil : value
         }
-        let reader = try LogReader(path: record.logPath, fromStart: true)
+        let reader = try LogReader(path: record.logPath, fromStart: true, rotated: (try? engine.logFiles(record.id)) ?? [])
         let contentType = request.apiVersion >= APIVersion(minor: 42) ? "application/vnd.docker.multiplexed-stream" : "application/vnd.docker.raw-stream"
         try writer.beginStream(contentType: contentType)
         var entries = reader.next().filter(selection.accepts)
@@ -438,14 +439,12 @@ extension Daemon {
     }
 
     /// `attach`: the container's output as it is produced (and, with `logs=1`, what it
-    /// wrote before), over the hijacked connection, until the container stops; with `stdin=1`
-    /// the client's input goes to the container's stdin (see ``relayStdin``). Without a TTY
-    /// the output is multiplexed frames, with one raw bytes.
+    /// wrote before), over the hijacked connection, until the container stops or the client
+    /// detaches; with `stdin=1` the client's input goes to the container's stdin (see
+    /// ``relayStdin``). Without a TTY the output is multiplexed frames, with one raw bytes.
     func attachContainer(_ request: RouteRequest, _ writer: ResponseWriter) throws {
         let record = try lookupContainer(request.parameter("id"))
-        if let keys = request.query("detachKeys"), !keys.isEmpty {
-            throw APIError(400, "detachKeys is not supported by kujirad: detach by closing the client (docker attach --sig-proxy=false, then kill the client)")
-        }
+        let keys = try Self.detachKeys(request.query("detachKeys")) ?? .default
         let tty = record.config.tty
         let selection = LogSelection(stdout: request.bool("stdout"), stderr: request.bool("stderr"), multiplexed: !tty)
         let replay = request.bool("logs"), stream = request.bool("stream")
@@ -459,21 +458,27 @@ extension Daemon {
             updateMemory { $0.attachments[id, default: 1] -= 1 }
             if let input { Self.finishHijack(request.http.connection.fd, input: input) }
         }
-        let reader = try LogReader(path: record.logPath, fromStart: replay)
+        let reader = try LogReader(path: record.logPath, fromStart: replay, rotated: replay ? (try? engine.logFiles(id)) ?? [] : [])
         let upgrade = request.http.head.headers.contains("Connection", token: "Upgrade")
         let contentType = tty || request.apiVersion < APIVersion(minor: 42) ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream"
         try writer.hijack(upgrade: upgrade, contentType: contentType)
+        Self.awaitHeadRead(request.http.connection.fd)
         func send(_ entries: [LogEntry]) throws {
             let bytes = entries.filter(selection.accepts).flatMap(selection.encode)
             if !bytes.isEmpty { try writer.writeRawStream(bytes) }
         }
-        input = wantsStdin ? relayStdin(request, record: record) : nil
+        // Set by the input relay when the client types the detach keys (with a TTY only, as
+        // dockerd: without one, stdin may carry any bytes).
+        let detached = Mutex(false)
+        input = wantsStdin ? relayStdin(request, record: record, detachKeys: tty ? keys : nil) { detached.withLock { $0 = true } } : nil
         try send(reader.next())
         guard stream else { return }
         var sawRun = record.state.isActive
         var previous = record.state.status
         var backoff = PollBackoff()
         while true {
+            // Detached: the stream ends here, the container runs on.
+            if detached.withLock({ $0 }) { return }
             let entries = reader.next()
             if !entries.isEmpty {
                 try send(entries)
@@ -491,8 +496,9 @@ extension Daemon {
                 try send(reader.next())
                 return
             }
-            // With stdin relayed the input thread owns the socket's reads; it ends on hang-up.
-            if input == nil && request.http.clientHungUp { return }
+            // A client that closed its connection (the docker CLI after its own detach keys)
+            // reads no more; the check does not read, so the input relay is not disturbed.
+            if request.http.clientHungUp { return }
             backoff.pause()
         }
     }
@@ -502,8 +508,11 @@ extension Daemon {
     /// until the container runs (`docker run` attaches before it starts the container), then
     /// copies until the client's input ends — the docker CLI half-closes its side after
     /// stdin's EOF — and says so to the monitor (with `StdinOnce` the container's stdin
-    /// closes). The group is left when the relay is done.
-    func relayStdin(_ request: RouteRequest, record: ContainerRecord) -> DispatchGroup {
+    /// closes). With `detachKeys` the input is scanned for them: the keys are not passed on,
+    /// `onDetach` is called and the relay ends, leaving the container's stdin open. The group
+    /// is left when the relay is done.
+    func relayStdin(_ request: RouteRequest, record: ContainerRecord, detachKeys: DetachKeys?,
+                    onDetach: @escaping @Sendable () -> Void) -> DispatchGroup {
         let socket = request.http.connection.fd
         let input = request.http.input
         let early = input.hasBuffered ? Array(input.buffer[input.start...]) : []
@@ -533,18 +542,44 @@ extension Daemon {
             }
             guard let connection else { return }
             defer { connection.close() }
-            if !early.isEmpty && !connection.sendStdin(early) { return }
+            var scanner = detachKeys.map(DetachKeyScanner.init)
+            var pending = early
             var buffer = [UInt8](repeating: 0, count: 32 * 1024)
             while true {
-                let count = recv(socket, &buffer, buffer.count, 0)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                if !connection.sendStdin(Array(buffer[0..<count])) { return }
+                if pending.isEmpty {
+                    let count = recv(socket, &buffer, buffer.count, 0)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { break }
+                    pending = Array(buffer[0..<count])
+                }
+                let (forward, detach) = scanner?.feed(pending) ?? (pending, false)
+                pending = []
+                if !forward.isEmpty && !connection.sendStdin(forward) { return }
+                if detach {
+                    onDetach()
+                    return
+                }
             }
+            if let rest = scanner?.flush(), !rest.isEmpty { connection.sendStdin(rest) }
             connection.closeStdin()
         }
         thread.start()
         return done
+    }
+
+    /// Waits until the client has read the response head (2 s at most) before the stream's
+    /// first bytes go out. docker-py reads the head through a buffered reader, then the stream
+    /// from the raw socket: bytes that arrived with the head would be lost in that buffer
+    /// (`attach(logs=True)` would miss the replay). Unread bytes on a unix socket are counted
+    /// against the sender (SIOCOUTQ); on TCP the count is the unacknowledged bytes.
+    static func awaitHeadRead(_ socket: Int32) {
+        let deadline = Date().addingTimeInterval(2)
+        var backoff = PollBackoff()
+        while Date() < deadline {
+            var unread: Int32 = 0
+            guard ioctl(socket, UInt(TIOCOUTQ), &unread) == 0, unread > 0 else { return }
+            backoff.pause()
+        }
     }
 
     /// Reads and drops the connection's input until the client closes its side (or the

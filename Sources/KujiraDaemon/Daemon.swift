@@ -39,6 +39,8 @@ public final class Daemon: Sendable {
         var attachments: [String: Int] = [:]
         /// Whether each exec instance created here attaches stdin (`docker exec -i`).
         var execStdin: [String: Bool] = [:]
+        /// The `DetachKeys` each exec instance created here was given (absent: the default).
+        var execDetachKeys: [String: DetachKeys] = [:]
         /// The exit codes of exec instances that failed to start (126/127, as dockerd's).
         var execFailures: [String: Int32] = [:]
         /// `HostConfig.ConsoleSize` of TTY containers created here: set right after start,
@@ -71,6 +73,7 @@ public final class Daemon: Sendable {
         mutating func forgetExecs(_ gone: [String]) {
             for id in gone {
                 execStdin[id] = nil
+                execDetachKeys[id] = nil
                 execFailures[id] = nil
             }
         }

@@ -4,7 +4,10 @@
 // With `Tty` the engine hands the daemon the exec's pty master and the stream is raw bytes
 // both ways; without one the exec gets the daemon's pipes as its stdio (the engine's
 // `startExec(stdio:)`) and its output goes out in Docker's multiplexed frames. A detached
-// exec (`docker exec -d`) keeps no output, as with dockerd.
+// exec (`docker exec -d`) keeps no output, as with dockerd. With a TTY the client's input is
+// watched for the detach keys (`DetachKeys`, default ctrl-p,ctrl-q), as dockerd does: they end
+// the client's stream while the exec'd process keeps running on its terminal, which the
+// daemon holds (reading and dropping its output) until the process exits.
 
 import Foundation
 import CKujiraDaemon
@@ -30,15 +33,17 @@ extension Daemon {
             options.env = try ContainerCreateRequest.strings(body["Env"], field: "Env") ?? []
             if let dir = body["WorkingDir"] as? String, !dir.isEmpty { options.workingDir = dir }
             if let user = body["User"] as? String, !user.isEmpty { options.user = user }
-            if let keys = body["DetachKeys"] as? String, !keys.isEmpty {
-                throw APIError(400, "DetachKeys is not supported by kujirad's exec")
-            }
+            // Go's JSON decoding matches field names without regard to case: docker-py sends detachKeys.
+            let detachKeys = try Self.detachKeys(body.first { $0.key.lowercased() == "detachkeys" }?.value as? String)
             guard record.state.status == .running else {
                 throw APIError(409, "container \(record.id) is not running")
             }
             pruneExecMemory()
             let id = try engine.createExec(record.id, command: command, options: options)
-            updateMemory { $0.execStdin[id] = bool(body["AttachStdin"]) }
+            updateMemory {
+                $0.execStdin[id] = bool(body["AttachStdin"])
+                if let detachKeys { $0.execDetachKeys[id] = detachKeys }
+            }
             try writer.sendJSON(status: 201, ["Id": id])
         }
         router.add("POST", "/exec/{id}/start") { [self] request, writer in try startExec(request, writer) }
@@ -46,11 +51,12 @@ extension Daemon {
             let instance = try lookupExec(request.parameter("id"))
             let openStdin = memory.withLock { $0.execStdin[instance.id] } ?? false
             let failed = memory.withLock { $0.execFailures[instance.id] }
+            let detachKeys = memory.withLock { $0.execDetachKeys[instance.id] }.map { "\($0)" } ?? ""
             let exitCode: Any = (instance.exitCode ?? failed).map { Int($0) } ?? NSNull()
             try writer.sendJSON([
                 "ID": instance.id, "ContainerID": instance.containerID, "Running": instance.running, "ExitCode": exitCode,
                 "Pid": Int(instance.pid), "OpenStdin": openStdin, "OpenStdout": !instance.options.detach,
-                "OpenStderr": !instance.options.detach, "CanRemove": false, "DetachKeys": "",
+                "OpenStderr": !instance.options.detach, "CanRemove": false, "DetachKeys": detachKeys,
                 "ProcessConfig": ["tty": instance.options.tty, "entrypoint": instance.command.first ?? "",
                                   "arguments": Array(instance.command.dropFirst()), "privileged": instance.options.privileged,
                                   "user": instance.options.user ?? ""],
@@ -64,6 +70,17 @@ extension Daemon {
             }
             try engine.resizeExec(instance.id, size: TerminalSize(rows: UInt16(rows), columns: UInt16(columns)))
             try writer.send(status: 200)
+        }
+    }
+
+    /// A `detachKeys`/`DetachKeys` value: nil when none is given (the default applies), a
+    /// 400 naming a spec that does not parse.
+    static func detachKeys(_ spec: String?) throws -> DetachKeys? {
+        guard let spec, !spec.isEmpty else { return nil }
+        do {
+            return try DetachKeys(parsing: spec)
+        } catch let error as EngineError {
+            throw APIError(400, error.message)
         }
     }
 
@@ -97,28 +114,24 @@ extension Daemon {
         let socket = request.http.connection.fd
         let input = request.http.input
         let stdin = memory.withLock { $0.execStdin[instance.id] } ?? false
+        let keys = memory.withLock { $0.execDetachKeys[instance.id] } ?? .default
         let relays = DispatchGroup()
         let inputDone = DispatchGroup()
+        // Set once the client detached or went away: the output is read and dropped from then on.
+        let clientGone = Mutex(false)
         _ = try engine.startExec(instance.id, size: size) { master in
             // The terminal's output to the client until the pty closes (EIO once the exec and
-            // everything holding the terminal have exited).
+            // everything holding the terminal have exited). The terminal stays open when the
+            // client leaves, as with dockerd: closing it would hang the process up.
             relays.enter()
             let output = Thread {
                 var buffer = [UInt8](repeating: 0, count: 32 * 1024)
-                reading: while true {
+                while true {
                     let count = read(master, &buffer, buffer.count)
                     if count < 0 && errno == EINTR { continue }
                     guard count > 0 else { break }
-                    var offset = 0
-                    while offset < count {
-                        let sent = buffer.withUnsafeBytes { raw -> Int in
-                            guard let base = raw.baseAddress else { return -1 }
-                            return send(socket, base + offset, count - offset, Int32(MSG_NOSIGNAL))
-                        }
-                        if sent < 0 && errno == EINTR { continue }
-                        guard sent > 0 else { break reading }
-                        offset += sent
-                    }
+                    if clientGone.withLock({ $0 }) { continue }
+                    if !Self.sendAll(socket, buffer[0..<count]) { clientGone.withLock { $0 = true } }
                 }
                 close(master)
                 relays.leave()
@@ -132,16 +145,31 @@ extension Daemon {
             guard terminalInput >= 0 else { return }
             inputDone.enter()
             let inputThread = Thread {
-                if !early.isEmpty { _ = early.withUnsafeBytes { write(terminalInput, $0.baseAddress, $0.count) } }
+                defer {
+                    close(terminalInput)
+                    inputDone.leave()
+                }
+                var scanner = DetachKeyScanner(keys: keys)
+                var pending = early
                 var buffer = [UInt8](repeating: 0, count: 32 * 1024)
                 while true {
-                    let count = recv(socket, &buffer, buffer.count, 0)
-                    if count < 0 && errno == EINTR { continue }
-                    guard count > 0 else { break }
-                    _ = buffer.withUnsafeBytes { write(terminalInput, $0.baseAddress, count) }
+                    if pending.isEmpty {
+                        let count = recv(socket, &buffer, buffer.count, 0)
+                        if count < 0 && errno == EINTR { continue }
+                        guard count > 0 else { break }
+                        pending = Array(buffer[0..<count])
+                    }
+                    let (forward, detach) = scanner.feed(pending)
+                    pending = []
+                    _ = Self.writeAll(terminalInput, forward)
+                    if detach {
+                        // The client's stream ends (it sees EOF); the process runs on.
+                        clientGone.withLock { $0 = true }
+                        shutdown(socket, Int32(SHUT_WR))
+                        return Self.drain(socket)
+                    }
                 }
-                close(terminalInput)
-                inputDone.leave()
+                _ = Self.writeAll(terminalInput, scanner.flush())
             }
             inputThread.start()
         }
@@ -250,6 +278,21 @@ extension Daemon {
         } else {
             shutdown(socket, Int32(SHUT_WR))
         }
+    }
+
+    /// Sends all of `bytes` on `socket` (no SIGPIPE); false once the client is gone.
+    static func sendAll(_ socket: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return send(socket, base + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 && errno == EINTR { continue }
+            guard sent > 0 else { return false }
+            offset += sent
+        }
+        return true
     }
 
     /// Writes all of `bytes` to `fd`; false on an error (the reader went away).

@@ -15,11 +15,17 @@ final class LogReader {
     let decoder = JSONDecoder()
 
     /// Opens `path` (creating it empty if the monitor has not yet) at its end, or at its
-    /// start when `fromStart`.
-    init(path: String, fromStart: Bool) throws {
+    /// start when `fromStart`; then the complete contents of `rotated` (the log's rotated
+    /// files, oldest first: `Engine.logFiles`) come before it.
+    init(path: String, fromStart: Bool, rotated: [String] = []) throws {
         fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw APIError(500, "opening the log \(path): \(String(cString: strerror(errno)))") }
         if !fromStart { lseek(fd, 0, SEEK_END) }
+        guard fromStart else { return }
+        for file in rotated where file != path {
+            // A rotation during the replay can skip or repeat entries (dockerd's can too).
+            if let data = FileManager.default.contents(atPath: file) { pending += data }
+        }
     }
 
     deinit { close(fd) }

@@ -216,9 +216,58 @@ struct InteractiveTests {
         session.type("echo att''ached\r")
         #expect(session.waitFor("attached"))
         session.type("\u{10}\u{11}")
-        #expect(session.finish() == 0)
+        // As docker attach: "read escape sequence" and status 1; the container runs on.
+        #expect(session.finish() == 1)
+        #expect(session.text.contains("read escape sequence"))
+        #expect(try box.state("bg")["Running"] as? Bool == true)
+        // Custom keys; a partial prefix (ctrl-a, a no-op at the start of the shell's empty
+        // line, then e) does not detach and goes to the shell.
+        let custom = try TerminalSession(EngineHost.kujira, cli(box) + ["attach", "--detach-keys", "ctrl-a,q", "bg"])
+        custom.type("\u{01}echo $((6*7))Z\r")
+        #expect(custom.waitFor("42Z"))
+        custom.type("\u{01}q")
+        #expect(custom.finish() == 1)
         #expect(try box.state("bg")["Running"] as? Bool == true)
         try box.mustRun(["rm", "-f", "bg"])
+    }
+
+    /// Waits (bounded) until `ps` in container `name` lists `command`.
+    func psShows(_ box: Sandbox, _ name: String, _ command: String) throws -> Bool {
+        for _ in 0..<400 {
+            if try box.mustRun(["exec", name, "ps", "-o", "args"]).stdout.contains(command) { return true }
+            usleep(25_000)
+        }
+        return false
+    }
+
+    @Test func execITDetachKeysLeaveTheProcessRunning() throws {
+        let box = try Sandbox()
+        try box.mustRun(["run", "-d", "--name", "host", Sandbox.image, "sleep", "1000"])
+        // The default keys: the shell becomes `sleep 777` on the terminal the CLI leaves; with
+        // the terminal closed it would be hung up (SIGHUP), so it runs on only if the monitor
+        // holds the terminal.
+        let session = try TerminalSession(EngineHost.kujira, cli(box) + ["exec", "-it", "host", "sh"])
+        #expect(session.waitFor("# "))
+        session.type("echo $((6*7))Z; exec sleep 777\r")
+        #expect(session.waitFor("42Z"))
+        session.type("\u{10}\u{11}")
+        #expect(session.finish() == 1)
+        #expect(session.text.contains("read escape sequence"))
+        #expect(try psShows(box, "host", "sleep 777"))
+        #expect(try box.state("host")["Running"] as? Bool == true)
+
+        let custom = try TerminalSession(EngineHost.kujira, cli(box) + ["exec", "-it", "--detach-keys", "ctrl-a,q", "host", "sh"])
+        #expect(custom.waitFor("# "))
+        custom.type("echo $((5*5))Y; exec sleep 555\r")
+        #expect(custom.waitFor("25Y"))
+        custom.type("\u{01}q")
+        #expect(custom.finish() == 1)
+        #expect(try psShows(box, "host", "sleep 555"))
+
+        let bad = try box.kujira(["exec", "-it", "--detach-keys", "ctrl-1", "host", "sh"])
+        #expect(bad.status == 125)
+        #expect(bad.stderr.contains("invalid detach keys \"ctrl-1\""))
+        try box.mustRun(["rm", "-f", "host"])
     }
 
     @Test func execITGivesAShell() throws {

@@ -353,6 +353,84 @@ struct KujiradDockerCLITests {
         }
     }
 
+    @Test("docker attach and exec -it detach with ctrl-p ctrl-q and --detach-keys; the container and the exec'd process run on",
+          .enabled(if: Host.has(["docker"], root: true)))
+    func dockerDetachKeys() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let environment = ["DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config"]
+            let name = "d-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-dit", "--name", name, "busybox", "sh"])
+            func running() throws -> Bool {
+                try daemon.mustDocker(["inspect", "-f", "{{.State.Running}}", name]).stdout == "true\n"
+            }
+            /// Waits (bounded) until `ps` in the container lists `command`.
+            func psShows(_ command: String) throws -> Bool {
+                for _ in 0..<400 {
+                    // The test image has no ps: the command lines from /proc.
+                    let lines = try daemon.mustDocker(["exec", name, "sh", "-c", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done"])
+                    if lines.stdout.contains(command) { return true }
+                    usleep(25_000)
+                }
+                return false
+            }
+            // docker attach: a computed marker shows the relay is up (and the terminal raw),
+            // then the default keys. The CLI prints "read escape sequence" and exits 1.
+            let attach = try PseudoTerminal("docker", ["attach", name], environment: environment)
+            attach.type("echo $((6*7))Z\r")
+            #expect(attach.waitFor("42Z"))
+            attach.type("\u{10}\u{11}")
+            #expect(attach.finish() == 1)
+            #expect(attach.text.contains("read escape sequence"), "\(attach.text)")
+            #expect(try running())
+            // --detach-keys reaches kujirad as the detachKeys query parameter.
+            let custom = try PseudoTerminal("docker", ["attach", "--detach-keys", "ctrl-a,q", name], environment: environment)
+            custom.type("echo $((5*5))Y\r")
+            #expect(custom.waitFor("25Y"))
+            custom.type("\u{01}q")
+            #expect(custom.finish() == 1)
+            #expect(try running())
+            // docker exec -it: the shell becomes a loop that counts in /tmp/ticks and writes to
+            // the terminal the client leaves; kujirad keeps the terminal open (reading and
+            // dropping the output), so the loop is not hung up and counts on after the client
+            // has gone.
+            func ticks() throws -> Int {
+                Int(try daemon.mustDocker(["exec", name, "sh", "-c", "cat /tmp/ticks 2>/dev/null || echo 0"]).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            }
+            let exec = try PseudoTerminal("docker", ["exec", "-it", name, "sh"], environment: environment)
+            exec.type("echo $((7*7))X; exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/ticks; echo tick; sleep 1; done'\r")
+            #expect(exec.waitFor("49X"))
+            exec.type("\u{10}\u{11}")
+            #expect(exec.finish() == 1)
+            #expect(exec.text.contains("read escape sequence"), "\(exec.text)")
+            let left = try ticks()
+            var counted = false
+            for _ in 0..<600 where !counted {
+                counted = try ticks() >= left + 2
+                if !counted { usleep(50_000) }
+            }
+            #expect(counted, "the exec'd loop stopped counting after the client left")
+            // --detach-keys reaches kujirad as the exec's DetachKeys.
+            let execCustom = try PseudoTerminal("docker", ["exec", "-it", "--detach-keys", "ctrl-a,q", name, "sh"], environment: environment)
+            execCustom.type("echo $((8*8))W; exec sleep 555\r")
+            #expect(execCustom.waitFor("64W"))
+            execCustom.type("\u{01}q")
+            #expect(execCustom.finish() == 1)
+            #expect(try psShows("sleep 555"))
+            #expect(try running())
+            let bad = try daemon.docker(["attach", "--no-stdin", "--detach-keys", "ctrl-1", name])
+            // A 400 (the CLI shows no body for a refused upgrade; docker-py checks the message).
+            #expect(bad.status != 0 && bad.stderr.contains("received 400"), "\(bad.stderr)")
+        }
+    }
+
     @Test("docker push to and pull from a loopback registry through kujirad",
           .enabled(if: Host.has(["docker", "docker-registry", "skopeo"], root: true)))
     func pushAndPull() throws {

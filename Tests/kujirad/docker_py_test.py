@@ -16,6 +16,89 @@ def check(condition, message):
     print("ok:", message)
 
 
+def read_until(sock, marker, seen=b""):
+    """Reads from a hijacked socket until `marker` shows up after `seen` (a minute at most)."""
+    sock.settimeout(60)
+    while marker not in seen:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError(f"the stream ended before {marker!r}: {seen!r}")
+        seen += chunk
+    return seen
+
+
+def read_to_end(sock, seen=b""):
+    """Reads until the daemon ends the stream (a minute at most)."""
+    sock.settimeout(60)
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return seen
+        seen += chunk
+
+
+def interactive_checks(client):
+    """attach logs=1 replay; detach keys watched by the daemon (docker-py does not filter them)."""
+    # attach(logs=True, stream=False): the earlier output from the log, then the stream ends.
+    done = client.containers.run("busybox", ["sh", "-c", "echo one; echo two >&2; echo three"], detach=True)
+    done.wait()
+    replay = done.attach(logs=True, stream=False)
+    # (stdout and stderr are logged by two pumps: their relative order is not fixed)
+    check(sorted(replay.splitlines()) == [b"one", b"three", b"two"], f"attach(logs=True, stream=False) replays the log: {replay!r}")
+    only_out = done.attach(logs=True, stream=False, stderr=False)
+    check(only_out == b"one\nthree\n", f"attach logs=1 stdout only: {only_out!r}")
+    check(done.attach(logs=False, stream=False) == b"", "attach without logs or stream is empty")
+    done.remove()
+
+    # A TTY container: the detach keys end the attach, the container runs on.
+    name = "kujirad-py-" + uuid.uuid4().hex[:8]
+    tty = client.containers.run("busybox", ["cat"], detach=True, tty=True, stdin_open=True, name=name)
+    sock = client.api.attach_socket(tty.id, params={"stdin": 1, "stdout": 1, "stream": 1, "detachKeys": "ctrl-x,x"})
+    raw = getattr(sock, "_sock", sock)
+    # A partial prefix (ctrl-x then y) reaches the container unchanged: cat writes it back.
+    raw.sendall(b"\x18y-\n")
+    read_until(raw, b"\x18y-\r\n")
+    raw.sendall(b"\x18x")
+    read_to_end(raw)
+    raw.close()
+    tty.reload()
+    check(tty.status == "running", f"detached with ctrl-x,x: the container still runs ({tty.status})")
+    # The default keys, ctrl-p ctrl-q, split across two writes.
+    sock = client.api.attach_socket(tty.id, params={"stdin": 1, "stdout": 1, "stream": 1})
+    raw = getattr(sock, "_sock", sock)
+    raw.sendall(b"again\n")
+    read_until(raw, b"again\r\n")
+    raw.sendall(b"\x10")
+    raw.sendall(b"\x11")
+    read_to_end(raw)
+    raw.close()
+    tty.reload()
+    check(tty.status == "running", f"detached with ctrl-p,ctrl-q: the container still runs ({tty.status})")
+    try:
+        client.api.attach_socket(tty.id, params={"stdin": 1, "stream": 1, "detachKeys": "ctrl-1"})
+        raise AssertionError("bad detach keys were accepted")
+    except APIError as error:
+        check(error.status_code == 400 and "ctrl-1" in str(error), f"bad detach keys refused: {error}")
+
+    # exec -it with DetachKeys: the stream ends, the exec'd process keeps running.
+    exec_id = client.api.exec_create(tty.id, ["sh"], stdin=True, tty=True, detach_keys="ctrl-x,x")["Id"]
+    check(client.api.exec_inspect(exec_id)["DetachKeys"] == "ctrl-x,x", "exec inspect shows DetachKeys")
+    sock = client.api.exec_start(exec_id, tty=True, socket=True)
+    raw = getattr(sock, "_sock", sock)
+    raw.sendall(b"echo $((6*7))Z\n")
+    read_until(raw, b"42Z")
+    raw.sendall(b"\x18x")
+    read_to_end(raw)
+    raw.close()
+    check(client.api.exec_inspect(exec_id)["Running"], "the exec'd shell still runs after the detach keys")
+    try:
+        client.api.exec_create(tty.id, ["sh"], stdin=True, tty=True, detach_keys="ctrl-p,,ctrl-q")
+        raise AssertionError("bad exec DetachKeys were accepted")
+    except APIError as error:
+        check(error.status_code == 400 and "ctrl-p,,ctrl-q" in str(error), f"bad exec DetachKeys refused: {error}")
+    tty.remove(force=True)
+
+
 def main():
     client = docker.from_env()
     check(client.ping(), "ping")
@@ -61,6 +144,8 @@ def main():
     check(code == 3 and output == b"from-exec\n", f"exec_run {code} {output!r}")
     code, (out, err) = worker.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
     check(code == 0 and out == b"o\n" and err == b"e\n", f"exec_run demux {code} {out!r} {err!r}")
+
+    interactive_checks(client)
 
     # networks: create, list, connect, inspect, disconnect, remove.
     network_name = "kujirad-py-" + uuid.uuid4().hex[:8]
