@@ -283,7 +283,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KujiraVolumeTests",
-            dependencies: ["KujiraVolume"],
+            dependencies: ["KujiraVolume", "CKujiraSys"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -130,4 +131,69 @@ const char *kujira_atomic_stage_name(int stage) {
     case KUJIRA_ATOMIC_STAGE_SYNC_DIRECTORY: return "syncing the directory of";
     default: return "writing";
     }
+}
+
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
+
+/* Decodes mountinfo's \ooo escapes in place. */
+static void unescape_mount_field(char *field) {
+    char *out = field;
+    for (char *in = field; *in; ) {
+        if (in[0] == '\\' && in[1] >= '0' && in[1] <= '7' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+            *out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+            in += 4;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = 0;
+}
+
+/* The mountinfo fallback for kernels without STATX_ATTR_MOUNT_ROOT. */
+int kujira_is_mount_point_by_mountinfo(const char *path) {
+    char wanted[PATH_MAX];
+    if (!realpath(path, wanted)) return -1;
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t size = 0, capacity = 65536;
+    char *text = malloc(capacity);
+    if (!text) { close(fd); errno = ENOMEM; return -1; }
+    for (;;) {
+        if (capacity - size < 4096) {
+            char *grown = realloc(text, capacity * 2);
+            if (!grown) { free(text); close(fd); errno = ENOMEM; return -1; }
+            text = grown;
+            capacity *= 2;
+        }
+        ssize_t n = read(fd, text + size, capacity - size - 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { int code = errno; free(text); close(fd); errno = code; return -1; }
+        if (n == 0) break;
+        size += (size_t)n;
+    }
+    close(fd);
+    text[size] = 0;
+    int found = 0;
+    char *saveLine = NULL;
+    for (char *line = strtok_r(text, "\n", &saveLine); line && !found; line = strtok_r(NULL, "\n", &saveLine)) {
+        char *saveField = NULL, *field = strtok_r(line, " ", &saveField);
+        for (int index = 0; field && index < 4; index++) field = strtok_r(NULL, " ", &saveField);
+        if (!field) continue;
+        unescape_mount_field(field);
+        found = strcmp(field, wanted) == 0;
+    }
+    free(text);
+    return found;
+}
+
+int kujira_is_mount_point(const char *path) {
+    struct statx info;
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &info) != 0) {
+        if (errno != ENOSYS) return -1;
+    } else if (info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) {
+        return (info.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+    }
+    return kujira_is_mount_point_by_mountinfo(path);
 }

@@ -129,41 +129,10 @@ extension SnapshotStore {
         return true
     }
 
-    /// Whether `path` is a mount point in this process's mount namespace
-    /// (`/proc/self/mountinfo`, octal escapes decoded).
+    /// Whether `path` is a mount point in this process's mount namespace (statx's
+    /// STATX_ATTR_MOUNT_ROOT; see `kujira_is_mount_point`).
     static func isMountPoint(_ path: String) -> Bool {
-        // Fast path: an overlay has a device of its own.
-        var mine = stat(), parent = stat()
-        if stat(path, &mine) == 0, stat("\(path)/..", &parent) == 0, mine.st_dev != parent.st_dev { return true }
-        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let wanted = realpath(path, &resolved) != nil
-            ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : path
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard fields.count > 4 else { continue }
-            if unescapeMountField(fields[4]) == wanted { return true }
-        }
-        return false
-    }
-
-    /// Decodes mountinfo's `\ooo` escapes (space, tab, newline, backslash).
-    static func unescapeMountField(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
-        var bytes: [UInt8] = []
-        let raw = Array(field.utf8)
-        var index = 0
-        while index < raw.count {
-            if raw[index] == 0x5C, index + 3 < raw.count,
-               let value = UInt8(String(decoding: raw[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                index += 4
-            } else {
-                bytes.append(raw[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        kujira_is_mount_point(path) == 1
     }
 
     /// The saved rootfs of `containerID`, or nil.

@@ -68,7 +68,15 @@ public struct NetworkInspection: Sendable, Hashable {
 /// Every change holds the root's network lock for its whole duration and records its
 /// intent in the database before touching the kernel, so ``reconcile(liveContainers:)``
 /// (run at start-up) can undo whatever a crash interrupted.
+///
+/// The actor runs on a serial dispatch queue of its own, not on Swift's cooperative pool: its
+/// work is blocking system calls (netlink, nft, SQLite), and a caller that blocks a pool
+/// thread until a call returns (the synchronous Kujira engine) must not wait for a free
+/// pool thread.
 public actor NetworkManager {
+    private nonisolated let executor = QueueExecutor(label: "kujira.network-manager")
+    /// The actor's executor: a serial dispatch queue of its own (see the type's comment).
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     nonisolated let configuration: NetworkManagerConfiguration
     let store: NetworkStore
     let lock: NetworkLock
@@ -322,5 +330,26 @@ public actor NetworkManager {
             let hex = String(generator.next() as UInt64, radix: 16)
             return String(repeating: "0", count: 16 - hex.count) + hex
         }.joined()
+    }
+}
+
+/// A serial executor over a dispatch queue. A serial queue targets dispatch's overcommit root
+/// queue, which starts a thread whenever work waits and none is idle, so its jobs run even
+/// while every thread of Swift's cooperative pool is blocked.
+final class QueueExecutor: SerialExecutor, @unchecked Sendable {
+    private let queue: DispatchQueue
+
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let executor = asUnownedSerialExecutor()
+        queue.async { unowned.runSynchronously(on: executor) }
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
     }
 }

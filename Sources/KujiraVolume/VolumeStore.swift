@@ -175,33 +175,10 @@ public struct VolumeStore: Sendable {
         }
     }
 
-    /// Whether `path` is a mount point in this process's mount namespace.
+    /// Whether `path` is a mount point in this process's mount namespace (a bind mount of a
+    /// directory on the same filesystem included).
     public static func isMountPoint(_ path: String) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count > 4, unescape(String(fields[4])) == path { return true }
-        }
-        return false
-    }
-
-    /// Decodes mountinfo's octal escapes (`\040` for a space).
-    static func unescape(_ field: String) -> String {
-        guard field.contains("\\") else { return field }
-        var bytes: [UInt8] = []
-        let raw = Array(field.utf8)
-        var i = 0
-        while i < raw.count {
-            if raw[i] == UInt8(ascii: "\\"), i + 3 < raw.count,
-               let value = UInt8(String(decoding: raw[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                i += 4
-            } else {
-                bytes.append(raw[i])
-                i += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        kujira_is_mount_point(path) == 1
     }
 
     // MARK: - Validation and helpers

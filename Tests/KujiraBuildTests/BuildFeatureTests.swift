@@ -138,7 +138,7 @@ struct BuildFeatureTests {
             """)
         let rootfs = try box.unpack("localhost/test:latest")
         #expect(BuildSandbox.read(rootfs + "/none") == "lo\n")
-        let hostText = try String(contentsOfFile: "/proc/net/dev", encoding: .utf8)
+        let hostText = procText("/proc/net/dev")
         let hostInterfaces = hostText.split(separator: "\n").dropFirst(2)
             .compactMap { $0.split(separator: ":").first?.trimmingCharacters(in: .whitespaces) }.sorted()
         let seen = (BuildSandbox.read(rootfs + "/host") ?? "").split(separator: "\n").map(String.init)

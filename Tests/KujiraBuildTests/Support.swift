@@ -132,7 +132,7 @@ final class BuildSandbox {
 
     /// Mount points under the sandbox left in this process's mount namespace.
     var leftoverMounts: [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = procText("/proc/self/mountinfo")
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }
@@ -149,4 +149,10 @@ final class BuildSandbox {
         var st = Glibc.stat()
         return lstat(path, &st) == 0 ? st : nil
     }
+}
+
+/// The whole of a proc file: Foundation's `String(contentsOfFile:)` makes one read(2), and a
+/// proc file gives one page per read (a long mount table lost its last lines).
+func procText(_ path: String) -> String {
+    String(decoding: FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
 }

@@ -57,7 +57,7 @@ final class Sandbox: @unchecked Sendable {
             for id in ids.stdout.split(separator: "\n") { _ = try? kujira(["rm", "-f", String(id)]) }
         }
         _ = try? kujira(["network", "__teardown"])  // the root's bridges and nftables table
-        if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
+        if case let mounts = procText("/proc/self/mountinfo") {
             for line in mounts.split(separator: "\n") {
                 let fields = line.split(separator: " ")
                 if fields.count > 4, fields[4].hasPrefix(dir) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
@@ -126,4 +126,10 @@ final class Sandbox: @unchecked Sendable {
         }
         return try condition()
     }
+}
+
+/// The whole of a proc file: Foundation's `String(contentsOfFile:)` makes one read(2), and a
+/// proc file gives one page per read (a long mount table lost its last lines).
+func procText(_ path: String) -> String {
+    String(decoding: FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
 }

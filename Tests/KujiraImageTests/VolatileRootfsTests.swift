@@ -41,15 +41,9 @@ struct VolatileRootfsTests {
         try snapshots.removeRootfs(containerID: "c2")
     }
 
-    /// /proc/self/mountinfo in one read(2): the kernel lists the mounts under its namespace
-    /// lock within one call, while reads in chunks can miss an entry when other tests mount
-    /// or unmount between them.
+    /// /proc/self/mountinfo, read to its end: one read(2) of a proc file returns one page, so
+    /// a long mount table (many tests mounting at once) lost the entries listed last.
     static func mountinfo() -> String {
-        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4 << 20)
-        let count = read(fd, &buffer, buffer.count)
-        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        String(decoding: FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
     }
 }

@@ -143,3 +143,9 @@ func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
     }
     return false
 }
+
+/// The whole of a proc file: Foundation's `String(contentsOfFile:)` makes one read(2), and a
+/// proc file gives one page per read (a long mount table lost its last lines).
+func procText(_ path: String) -> String {
+    String(decoding: FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+}

@@ -77,4 +77,16 @@ int kujira_write_file_atomically(int dirfd, const char *path, const void *bytes,
 /// The verb of a KUJIRA_ATOMIC_STAGE_* value for an error message ("writing", …).
 const char *kujira_atomic_stage_name(int stage);
 
+/// Whether `path` is the root of a mount in the caller's mount namespace (a bind mount of a
+/// directory of the same filesystem included): 1 if it is, 0 if not, -1 with errno set if
+/// `path` cannot be examined. A symlink at `path` is not followed. Uses statx(2)'s
+/// STATX_ATTR_MOUNT_ROOT (Linux 5.8); on older kernels, /proc/self/mountinfo read whole (a
+/// single read(2) of a proc file returns one page, so a long mount table must be read to its
+/// end — Foundation's `String(contentsOfFile:)` does not).
+int kujira_is_mount_point(const char *path);
+
+/// kujira_is_mount_point's fallback on its own (mountinfo), for tests on kernels that have
+/// STATX_ATTR_MOUNT_ROOT.
+int kujira_is_mount_point_by_mountinfo(const char *path);
+
 #endif
