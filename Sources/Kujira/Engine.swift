@@ -85,8 +85,6 @@ public struct Engine: Sendable {
     func directory(_ id: String) -> String { "\(root)/containers/\(id)" }
     func recordPath(_ id: String) -> String { "\(directory(id))/config.v2.json" }
     var lock: FileLock { FileLock(path: "\(root)/containers.lock") }
-    /// The cgroup every container gets: `/kujira/<id>` in each hierarchy.
-    static func cgroupsPath(_ id: String) -> String { "/kujira/\(id)" }
 
     // MARK: - Records
 
