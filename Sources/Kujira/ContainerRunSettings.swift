@@ -351,7 +351,10 @@ extension Engine {
             guard let target = load(id) else {
                 throw EngineError(.invalidState, "cannot join the \(flag) namespace of container \(id.prefix(12)): it no longer exists; remove this container")
             }
-            guard target.state.status == .running || target.state.status == .paused, target.state.pid > 0 else {
+            // The monitor reaps the target's process: while it lives and the record says
+            // running, the pid is the target's (a zombie's pid is not reused).
+            guard target.state.status == .running || target.state.status == .paused, target.state.pid > 0,
+                  SystemSupport.isAlive(target.state.monitorPid, startTime: target.state.monitorStartTime) else {
                 throw EngineError(.invalidState, "cannot join the \(flag) namespace of container \(target.name): it is not running; start it first")
             }
             return target.state.pid
