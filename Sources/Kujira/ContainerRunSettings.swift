@@ -28,7 +28,7 @@ extension ContainerSpecBuilder {
                                           "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
 
     /// Checks the run settings of `options` and records them in `host` (and the domain name
-    /// in `config`). `network` is the `--network` mode as given.
+    /// in `config`); the sysctl rules read `options.network` as given.
     static func applyRunSettings(_ options: ContainerOptions, to host: inout ContainerHostConfig, config: inout ContainerConfig) throws {
         // Namespace modes.
         switch options.pid ?? "" {

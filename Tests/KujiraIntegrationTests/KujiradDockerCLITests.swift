@@ -388,6 +388,11 @@ struct KujiradDockerCLITests {
             #expect(status == "healthy\n")
             let check = try daemon.mustDocker(["inspect", "-f", "{{json .Config.Healthcheck}}", checked]).stdout
             #expect(check.contains("\"Test\":[\"CMD-SHELL\",\"true\"]") && check.contains("\"Interval\":1000000000") && check.contains("\"Retries\":2"), "\(check)")
+            // --pid container:NAME joins the running container's pid namespace.
+            let targetPid = try daemon.mustDocker(["inspect", "-f", "{{.State.Pid}}", checked]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let targetNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(targetPid)/ns/pid")
+            let joined = try daemon.mustDocker(["run", "--rm", "--pid", "container:\(checked)", "busybox", "busybox", "readlink", "/proc/self/ns/pid"])
+            #expect(joined.stdout == targetNamespace + "\n")
 
             // The rest reach inspect as Docker shows them.
             let created = "k-\(UUID().uuidString.prefix(8).lowercased())"
