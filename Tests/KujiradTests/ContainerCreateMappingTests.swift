@@ -62,6 +62,41 @@ struct ContainerCreateMappingTests {
         #expect(throws: EngineError.self) { _ = try Healthcheck.merged(image: nil, options: both) }
     }
 
+    @Test func kernelSettingsAndNamespaceModes() throws {
+        // What docker run --shm-size 32m --sysctl … --group-add … --pid host … sends.
+        let options = try Self.options(config: ["Domainname": "example.test"], host: [
+            "ShmSize": 33_554_432, "Sysctls": ["net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"], "GroupAdd": ["audio", "1234"],
+            "OomScoreAdj": 300, "OomKillDisable": true, "MemoryReservation": 16_777_216, "CpuQuota": 50_000, "CpuPeriod": 100_000,
+            "CpusetCpus": "0-1", "CpusetMems": "0", "BlkioWeight": 300, "CgroupParent": "/parent", "PidMode": "host",
+            "IpcMode": "container:web", "UTSMode": "host", "CgroupnsMode": "private",
+        ])
+        #expect(options.domainname == "example.test")
+        #expect(options.shmSize == "33554432")
+        #expect(options.sysctls == ["kernel.shmmax=1000", "net.ipv4.ip_forward=1"])
+        #expect(options.groupAdd == ["audio", "1234"])
+        #expect(options.oomScoreAdj == 300 && options.oomKillDisable)
+        #expect(options.memoryReservation == "16777216")
+        #expect(options.cpuQuota == 50_000 && options.cpuPeriod == 100_000)
+        #expect(options.cpusetCpus == "0-1" && options.cpusetMems == "0")
+        #expect(options.blkioWeight == 300 && options.cgroupParent == "/parent")
+        #expect(options.pid == "host" && options.ipc == "container:web" && options.uts == "host" && options.cgroupns == "private")
+
+        // The defaults the docker CLI sends leave everything unset.
+        let defaults = try Self.options(config: ["Domainname": ""], host: [
+            "ShmSize": 0, "Sysctls": NSNull(), "GroupAdd": NSNull(), "OomScoreAdj": 0, "OomKillDisable": false, "MemoryReservation": 0,
+            "CpuQuota": 0, "CpuPeriod": 0, "CpusetCpus": "", "CpusetMems": "", "BlkioWeight": 0, "CgroupParent": "", "PidMode": "",
+            "IpcMode": "", "UTSMode": "", "CgroupnsMode": "", "UsernsMode": "", "Cgroup": "",
+        ])
+        #expect(defaults.shmSize == nil && defaults.sysctls.isEmpty && defaults.groupAdd.isEmpty && defaults.oomScoreAdj == nil)
+        #expect(!defaults.oomKillDisable && defaults.memoryReservation == nil && defaults.cpuQuota == nil && defaults.cpusetCpus == nil)
+        #expect(defaults.pid == nil && defaults.ipc == nil && defaults.uts == nil && defaults.cgroupns == nil && defaults.domainname == nil)
+
+        #expect(Self.refusal(host: ["Sysctls": ["net.ipv4.ip_forward": 1]])?.contains("Sysctls values must be strings") == true)
+        #expect(Self.refusal(host: ["ShmSize": -1])?.contains("ShmSize cannot be negative") == true)
+        #expect(Self.refusal(host: ["PidMode": 3])?.contains("HostConfig.PidMode must be a string") == true)
+        #expect(Self.refusal(host: ["UsernsMode": "host"])?.contains("HostConfig.UsernsMode") == true)
+    }
+
     @Test func initAndLogConfig() throws {
         let options = try Self.options(host: ["Init": true, "LogConfig": ["Type": "json-file", "Config": ["max-size": "10m", "max-file": "3"]]])
         #expect(options.initProcess)
