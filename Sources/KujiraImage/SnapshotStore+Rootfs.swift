@@ -138,8 +138,10 @@ extension SnapshotStore {
         var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let wanted = realpath(path, &resolved) != nil
             ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : path
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        for line in text.split(separator: "\n") {
+        // Read to the end: String(contentsOfFile:) stops after the first page of a /proc file
+        // (about 4 KiB), and a host running containers has a longer mount table than that.
+        guard let bytes = try? FileSystem.readFile("/proc/self/mountinfo") else { return false }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count > 4 else { continue }
             if unescapeMountField(fields[4]) == wanted { return true }

@@ -177,12 +177,30 @@ public struct VolumeStore: Sendable {
 
     /// Whether `path` is a mount point in this process's mount namespace.
     public static func isMountPoint(_ path: String) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        guard let text = mountTable() else { return false }
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count > 4, unescape(String(fields[4])) == path { return true }
         }
         return false
+    }
+
+    /// /proc/self/mountinfo read to its end. String(contentsOfFile:) stops after the first page
+    /// of a /proc file (about 4 KiB): a host running containers has a longer table, and a
+    /// volume mounted further down looked unmounted (never unmounted when released).
+    static func mountTable() -> String? {
+        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes += chunk[0..<count]
+        }
     }
 
     /// Decodes mountinfo's octal escapes (`\040` for a space).

@@ -132,7 +132,7 @@ final class BuildSandbox {
 
     /// Mount points under the sandbox left in this process's mount namespace.
     var leftoverMounts: [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = readMountInfo()
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }
@@ -149,4 +149,10 @@ final class BuildSandbox {
         var st = Glibc.stat()
         return lstat(path, &st) == 0 ? st : nil
     }
+}
+
+/// /proc/self/mountinfo read to its end. `String(contentsOfFile:)` stops after the first page
+/// of a /proc file (about 4 KiB), and tests running in parallel make the table longer than that.
+func readMountInfo() -> String {
+    String(decoding: FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
 }

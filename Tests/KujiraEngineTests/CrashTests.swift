@@ -25,7 +25,7 @@ struct CrashTests {
 
     /// The lines of /proc/self/mountinfo under the sandbox's root.
     static func mounts(_ box: Sandbox) -> [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = readMountInfo()
         return text.split(separator: "\n").map(String.init).filter { $0.contains(box.root) }
     }
 
@@ -152,7 +152,7 @@ struct CrashTests {
         let rootfs = "\(box.root)/containers/\(id)/rootfs"
         #expect(umount2(rootfs, Int32(MNT_DETACH)) == 0)
         // The tmpfs goes with what is mounted on it (the network namespace files).
-        let stateMounts = ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n")
+        let stateMounts = readMountInfo().split(separator: "\n")
             .compactMap { line -> String? in
                 let fields = line.split(separator: " ")
                 return fields.count > 4 && fields[4].hasPrefix(box.state) ? String(fields[4]) : nil

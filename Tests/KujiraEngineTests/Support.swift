@@ -57,11 +57,9 @@ final class Sandbox: @unchecked Sendable {
             for id in ids.stdout.split(separator: "\n") { _ = try? kujira(["rm", "-f", String(id)]) }
         }
         _ = try? kujira(["network", "__teardown"])  // the root's bridges and nftables table
-        if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
-            for line in mounts.split(separator: "\n") {
-                let fields = line.split(separator: " ")
-                if fields.count > 4, fields[4].hasPrefix(dir) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
-            }
+        for line in readMountInfo().split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[4].hasPrefix(dir) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -126,4 +124,10 @@ final class Sandbox: @unchecked Sendable {
         }
         return try condition()
     }
+}
+
+/// /proc/self/mountinfo read to its end. `String(contentsOfFile:)` stops after the first page
+/// of a /proc file (about 4 KiB), and tests running in parallel make the table longer than that.
+func readMountInfo() -> String {
+    String(decoding: FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
 }

@@ -159,7 +159,7 @@ struct IntelRdtTests {
 
     /// Whether this host has resctrl mounted (then create applies intelRdt instead of failing).
     static let resctrlMounted = ResctrlGroup.mountPoint(
-        mountinfo: (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "") != nil
+        mountinfo: readMountInfo()) != nil
 
     @Test(.enabled(if: Privilege.shouldRun && !IntelRdtTests.resctrlMounted, "needs root, on a host without resctrl mounted"))
     func createWithoutResctrlFails() throws {

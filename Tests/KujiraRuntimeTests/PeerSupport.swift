@@ -105,7 +105,7 @@ enum Peers {
 
     /// The mount points in /proc/self/mountinfo at or under `directory`.
     static func mounts(under directory: String) -> [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = readMountInfo()
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }

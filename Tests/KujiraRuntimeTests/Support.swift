@@ -143,3 +143,9 @@ func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
     }
     return false
 }
+
+/// /proc/self/mountinfo read to its end. `String(contentsOfFile:)` stops after the first page
+/// of a /proc file (about 4 KiB), and tests running in parallel make the table longer than that.
+func readMountInfo() -> String {
+    String(decoding: FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+}
