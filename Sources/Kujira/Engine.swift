@@ -173,6 +173,7 @@ public struct Engine: Sendable {
             try? runtime.delete(id: current.id, force: true)
             deactivateVolumes(current)
             releaseNetworking(current.id)
+            unmountShareableShm(current.id)
             current.state.pid = 0
             current.state.monitorPid = 0
             current.state.monitorStartTime = 0

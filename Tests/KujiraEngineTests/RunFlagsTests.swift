@@ -120,6 +120,41 @@ struct RunFlagsTests {
         #expect(none == "0\n")
     }
 
+    /// Whether `path` is a mount point in this (the host's) mount namespace.
+    static func isMounted(_ path: String) -> Bool {
+        readMountInfo().split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4] == path
+        }
+    }
+
+    @Test func shareableShmLivesAsLongAsItsMonitor() throws {
+        let box = try Sandbox()
+        let name = Self.unique("shared")
+        let id = try box.mustRun(["run", "-d", "--name", name, "--ipc", "shareable", "--shm-size", "8m", Sandbox.image, "sleep", "600"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let shm = "\(box.state)/containers/\(id)/shm"
+        #expect(Self.isMounted(shm))
+        let inside = try box.mustRun(["exec", name, "sh", "-c", "busybox df -k /dev/shm | busybox tail -n 1"]).stdout
+        #expect(inside.split(separator: " ").dropFirst().first == "8192", "df: \(inside)")
+        try box.mustRun(["stop", "-t", "1", name])
+        #expect(!Self.isMounted(shm))
+        try box.mustRun(["start", name])
+        #expect(Self.isMounted(shm))
+        // A monitor killed with SIGKILL cannot unmount it: reconciliation does.
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(box.root)/containers/\(id)/config.v2.json"))
+        let record = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        let monitor = Int32((record["state"] as? [String: Any])?["monitorPid"] as? Int ?? 0)
+        #expect(monitor > 0)
+        guard monitor > 0 else { return }
+        kill(monitor, SIGKILL)
+        #expect(box.eventually(30) {
+            kill(monitor, 0) != 0 || (try? String(contentsOfFile: "/proc/\(monitor)/stat", encoding: .utf8))?.contains(") Z ") == true
+        })
+        #expect(try box.mustRun(["ps", "-a"]).stdout.contains("Exited"))
+        #expect(!Self.isMounted(shm))
+    }
+
     @Test func joiningAnotherContainersPidAndIpcNamespaces() throws {
         let box = try Sandbox()
         let target = Self.unique("target")
