@@ -97,10 +97,10 @@ struct ContainerCreateArguments: ParsableArguments {
     @Option(help: "Namespaced kernel parameters (KEY=VALUE: net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*).") var sysctl: [String] = []
     @Option(name: .customLong("group-add"), help: "Add additional groups to join (names from the image's /etc/group, or numbers).") var groupAdd: [String] = []
     @Option(help: "Container NIS domain name.") var domainname: String?
-    @Option(name: .customLong("oom-score-adj"), help: "Tune host's OOM preferences (-1000 to 1000).") var oomScoreAdj: Int?
+    @Option(name: .customLong("oom-score-adj"), parsing: .unconditional, help: "Tune host's OOM preferences (-1000 to 1000).") var oomScoreAdj: Int?
     @Flag(name: .customLong("oom-kill-disable"), help: "Disable OOM Killer (cgroup v1 only).") var oomKillDisable = false
     @Option(name: .customLong("memory-reservation"), help: "Memory soft limit (e.g. 16m).") var memoryReservation: String?
-    @Option(name: .customLong("cpu-quota"), help: "Limit CPU CFS (Completely Fair Scheduler) quota, microseconds.") var cpuQuota: Int64?
+    @Option(name: .customLong("cpu-quota"), parsing: .unconditional, help: "Limit CPU CFS (Completely Fair Scheduler) quota, microseconds.") var cpuQuota: Int64?
     @Option(name: .customLong("cpu-period"), help: "Limit CPU CFS (Completely Fair Scheduler) period, microseconds.") var cpuPeriod: Int64?
     @Option(name: .customLong("cpuset-cpus"), help: "CPUs in which to allow execution (0-3, 0,1).") var cpusetCpus: String?
     @Option(name: .customLong("cpuset-mems"), help: "MEMs in which to allow execution (0-3, 0,1).") var cpusetMems: String?

@@ -107,6 +107,7 @@ extension ContainerSpecBuilder {
             guard (-1000...1000).contains(adjust) else {
                 throw EngineError(.invalidArgument, "--oom-score-adj \(adjust): must be between -1000 and 1000")
             }
+            if let reason = oomScoreAdjUnsupported(adjust) { throw EngineError(.unsupported, "--oom-score-adj \(adjust): \(reason)") }
             host.oomScoreAdj = adjust
         }
 
@@ -286,6 +287,20 @@ extension ContainerSpecBuilder {
             result.formUnion(first...last)
         }
         return result
+    }
+
+    /// Why the runtime could not set `adjust`, or nil when it can: lowering a process's OOM
+    /// score adjustment below its own needs CAP_SYS_RESOURCE (proc(5)), which some hosts
+    /// drop from the bounding set; without this check the start failed with EACCES.
+    static func oomScoreAdjUnsupported(_ adjust: Int) -> String? {
+        guard let own = (try? String(contentsOfFile: "/proc/self/oom_score_adj", encoding: .utf8))
+            .flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }), adjust < own else { return nil }
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+        let sysResource: UInt64 = 1 << 24  // CAP_SYS_RESOURCE
+        if mask & sysResource != 0 { return nil }
+        return "lowering the OOM score adjustment below the engine's own (\(own)) needs CAP_SYS_RESOURCE, which this host does not give; use a value of \(own) or more"
     }
 
     /// The host's cgroup layout, or nil when it cannot be read.

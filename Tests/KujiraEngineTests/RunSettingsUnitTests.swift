@@ -81,6 +81,8 @@ import Testing
         #expect(result.record.config.domainname == "example.test")
         #expect(result.spec.process?.oomScoreAdj == 500)
         #expect(Self.refusal { $0.oomScoreAdj = 1001 }?.contains("between -1000 and 1000") == true)
+        // Raising the score never needs a capability.
+        #expect(ContainerSpecBuilder.oomScoreAdjUnsupported(1000) == nil)
         #expect(Self.refusal { $0.domainname = "example.test"; $0.uts = "host" }?.contains("private UTS namespace") == true)
     }
 
