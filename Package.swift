@@ -268,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KujiraEngineTests",
-            dependencies: ["Kujira", "KujiraImage", "KujiraOCI", "KujiraNetwork"],
+            dependencies: ["Kujira", "KujiraImage", "KujiraOCI", "KujiraNetwork", "KujiraRuntime", "KujiraGPU"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

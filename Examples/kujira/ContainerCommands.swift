@@ -93,6 +93,23 @@ struct ContainerCreateArguments: ParsableArguments {
     @Flag(name: .customLong("no-healthcheck"), help: "Disable any container-specified HEALTHCHECK.") var noHealthcheck = false
     @Option(name: .customLong("log-driver"), help: "Logging driver for the container: json-file (the default) or none.") var logDriver: String?
     @Option(name: .customLong("log-opt"), help: "Log driver options (max-size=10m, max-file=3).") var logOpt: [String] = []
+    @Option(name: .customLong("shm-size"), help: "Size of /dev/shm (default 64m).") var shmSize: String?
+    @Option(help: "Namespaced kernel parameters (KEY=VALUE: net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*).") var sysctl: [String] = []
+    @Option(name: .customLong("group-add"), help: "Add additional groups to join (names from the image's /etc/group, or numbers).") var groupAdd: [String] = []
+    @Option(help: "Container NIS domain name.") var domainname: String?
+    @Option(name: .customLong("oom-score-adj"), parsing: .unconditional, help: "Tune host's OOM preferences (-1000 to 1000).") var oomScoreAdj: Int?
+    @Flag(name: .customLong("oom-kill-disable"), help: "Disable OOM Killer (cgroup v1 only).") var oomKillDisable = false
+    @Option(name: .customLong("memory-reservation"), help: "Memory soft limit (e.g. 16m).") var memoryReservation: String?
+    @Option(name: .customLong("cpu-quota"), parsing: .unconditional, help: "Limit CPU CFS (Completely Fair Scheduler) quota, microseconds.") var cpuQuota: Int64?
+    @Option(name: .customLong("cpu-period"), help: "Limit CPU CFS (Completely Fair Scheduler) period, microseconds.") var cpuPeriod: Int64?
+    @Option(name: .customLong("cpuset-cpus"), help: "CPUs in which to allow execution (0-3, 0,1).") var cpusetCpus: String?
+    @Option(name: .customLong("cpuset-mems"), help: "MEMs in which to allow execution (0-3, 0,1).") var cpusetMems: String?
+    @Option(name: .customLong("blkio-weight"), help: "Block IO (relative weight), between 10 and 1000.") var blkioWeight: Int?
+    @Option(name: .customLong("cgroup-parent"), help: "Optional parent cgroup for the container.") var cgroupParent: String?
+    @Option(help: "PID namespace to use: host or container:NAME.") var pid: String?
+    @Option(help: "IPC mode to use: private, shareable, none, host or container:NAME.") var ipc: String?
+    @Option(help: "UTS namespace to use: host.") var uts: String?
+    @Option(help: "Cgroup namespace to use: host (the default) or private.") var cgroupns: String?
 
     /// The engine's options, with the image name resolved as `kujira images` shows it.
     func options(_ globals: GlobalOptions) throws -> ContainerOptions {
@@ -153,6 +170,23 @@ struct ContainerCreateArguments: ParsableArguments {
         options.interactive = interactive
         options.tty = tty
         options.initProcess = `init`
+        options.shmSize = shmSize
+        options.sysctls = sysctl
+        options.groupAdd = groupAdd
+        options.domainname = domainname
+        options.oomScoreAdj = oomScoreAdj
+        options.oomKillDisable = oomKillDisable
+        options.memoryReservation = memoryReservation
+        options.cpuQuota = cpuQuota
+        options.cpuPeriod = cpuPeriod
+        options.cpusetCpus = cpusetCpus
+        options.cpusetMems = cpusetMems
+        options.blkioWeight = blkioWeight
+        options.cgroupParent = cgroupParent
+        options.pid = pid
+        options.ipc = ipc
+        options.uts = uts
+        options.cgroupns = cgroupns
         return options
     }
 }

@@ -1,3 +1,5 @@
+public import KujiraOCI
+
 /// What `create` and `run` take, field for field the Docker CLI flags of the same names.
 public struct ContainerOptions: Sendable, Hashable {
     /// The image name or id.
@@ -118,10 +120,53 @@ public struct ContainerOptions: Sendable, Hashable {
     public var healthRetries: Int?
     /// `--no-healthcheck`: disable the image's HEALTHCHECK.
     public var noHealthcheck = false
+    /// A whole check as the Docker API's `Config.Healthcheck` gives it (`Test` may be `CMD`,
+    /// `CMD-SHELL` or `NONE`; durations in nanoseconds). Merged with the image's check field
+    /// by field: an empty `Test` or a zero value keeps the image's. Exclusive with the
+    /// `--health-*` options and `--no-healthcheck`.
+    public var healthcheck: Healthcheck?
     /// `--log-driver`: `json-file` (nil: the default) or `none`.
     public var logDriver: String?
     /// `--log-opt KEY=VALUE` (`max-size`, `max-file`).
     public var logOpts: [String] = []
+
+    /// `--shm-size`, e.g. `64m` (the size of the /dev/shm tmpfs; nil: Docker's 64 MiB).
+    public var shmSize: String?
+    /// `--sysctl KEY=VALUE`: namespaced kernel parameters only (`net.*` with a private network
+    /// namespace; `kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*` with a private ipc
+    /// namespace).
+    public var sysctls: [String] = []
+    /// `--group-add`: supplementary groups, numbers or names from the image's /etc/group.
+    public var groupAdd: [String] = []
+    /// `--domainname`: the NIS domain name of the container's UTS namespace.
+    public var domainname: String?
+    /// `--oom-score-adj` (-1000…1000).
+    public var oomScoreAdj: Int?
+    /// `--oom-kill-disable` (cgroup v1 only: memory.oom_control).
+    public var oomKillDisable = false
+    /// `--memory-reservation`, e.g. `16m` (the soft limit; memory.low on cgroup v2).
+    public var memoryReservation: String?
+    /// `--cpu-quota` microseconds per period (exclusive with ``cpus``).
+    public var cpuQuota: Int64?
+    /// `--cpu-period` microseconds (1000…1000000; exclusive with ``cpus``).
+    public var cpuPeriod: Int64?
+    /// `--cpuset-cpus`, e.g. `0-2,4`.
+    public var cpusetCpus: String?
+    /// `--cpuset-mems`, e.g. `0`.
+    public var cpusetMems: String?
+    /// `--blkio-weight` (10…1000).
+    public var blkioWeight: Int?
+    /// `--cgroup-parent`: the cgroup the container's cgroup is made under (default `/kujira`).
+    public var cgroupParent: String?
+    /// `--pid`: nil (a private pid namespace), `host` or `container:NAME`.
+    public var pid: String?
+    /// `--ipc`: nil or `private` (the default), `shareable`, `none`, `host` or `container:NAME`.
+    public var ipc: String?
+    /// `--uts`: nil (a private UTS namespace) or `host`.
+    public var uts: String?
+    /// `--cgroupns`: nil or `host` (the default: the host's cgroup namespace, as Docker's
+    /// on cgroup v1) or `private`.
+    public var cgroupns: String?
 
     /// Options for `image` with everything else at Docker's defaults.
     public init(image: String) { self.image = image }

@@ -64,12 +64,14 @@ public struct ContainerConfig: Codable, Sendable, Hashable {
     public var stdinOnce: Bool = false
     /// The health check (the image's merged with `--health-*`); nil when there is none.
     public var healthcheck: Healthcheck? = nil
+    /// `--domainname`, or empty.
+    public var domainname: String = ""
 }
 
 extension ContainerConfig {
     private enum CodingKeys: String, CodingKey {
         case hostname, user, env, cmd, entrypoint, workingDir, labels, stopSignal, stopTimeout, openStdin, tty, stdinOnce
-        case healthcheck
+        case healthcheck, domainname
     }
 
     /// Decodes a record's configuration; `tty` and `stdinOnce` are optional, so records
@@ -89,6 +91,7 @@ extension ContainerConfig {
         tty = try c.decodeIfPresent(Bool.self, forKey: .tty) ?? false
         stdinOnce = try c.decodeIfPresent(Bool.self, forKey: .stdinOnce) ?? false
         healthcheck = try c.decodeIfPresent(Healthcheck.self, forKey: .healthcheck)
+        domainname = try c.decodeIfPresent(String.self, forKey: .domainname) ?? ""
     }
 }
 
@@ -138,6 +141,41 @@ public struct ContainerHostConfig: Codable, Sendable, Hashable {
     public var initProcess: Bool = false
     /// `--log-driver` and `--log-opt`.
     public var logConfig: LogConfig = .jsonFile
+    /// `--shm-size` in bytes (Docker's default 64 MiB).
+    public var shmSize: Int64 = ContainerHostConfig.defaultShmSize
+    /// `--sysctl`, key → value.
+    public var sysctls: [String: String] = [:]
+    /// `--group-add` as given.
+    public var groupAdd: [String] = []
+    /// `--oom-score-adj`.
+    public var oomScoreAdj: Int = 0
+    /// `--oom-kill-disable`.
+    public var oomKillDisable: Bool = false
+    /// `--memory-reservation`, bytes (0: none).
+    public var memoryReservation: Int64 = 0
+    /// `--cpu-quota`, microseconds (0: none).
+    public var cpuQuota: Int64 = 0
+    /// `--cpu-period`, microseconds (0: the kernel's).
+    public var cpuPeriod: Int64 = 0
+    /// `--cpuset-cpus`, or empty.
+    public var cpusetCpus: String = ""
+    /// `--cpuset-mems`, or empty.
+    public var cpusetMems: String = ""
+    /// `--blkio-weight` (0: none).
+    public var blkioWeight: Int = 0
+    /// `--cgroup-parent`, or empty for `/kujira`.
+    public var cgroupParent: String = ""
+    /// `--pid`: empty (private), `host` or `container:ID`.
+    public var pidMode: String = ""
+    /// `--ipc`: `private`, `shareable`, `none`, `host` or `container:ID`.
+    public var ipcMode: String = "private"
+    /// `--uts`: empty (private) or `host`.
+    public var utsMode: String = ""
+    /// `--cgroupns`: `host` or `private`.
+    public var cgroupnsMode: String = "host"
+
+    /// Docker's /dev/shm size: 64 MiB.
+    public static let defaultShmSize: Int64 = 64 << 20
 }
 
 extension ContainerHostConfig {
@@ -147,6 +185,8 @@ extension ContainerHostConfig {
         case volumesFrom, mountSpecs
         case initProcess = "init"
         case logConfig
+        case shmSize, sysctls, groupAdd, oomScoreAdj, oomKillDisable, memoryReservation, cpuQuota, cpuPeriod
+        case cpusetCpus, cpusetMems, blkioWeight, cgroupParent, pidMode, ipcMode, utsMode, cgroupnsMode
     }
 
     /// Decodes a record's host configuration; `gpus` and `devices` are optional, so records
@@ -175,6 +215,22 @@ extension ContainerHostConfig {
         mountSpecs = try c.decodeIfPresent([String].self, forKey: .mountSpecs) ?? []
         initProcess = try c.decodeIfPresent(Bool.self, forKey: .initProcess) ?? false
         logConfig = try c.decodeIfPresent(LogConfig.self, forKey: .logConfig) ?? .jsonFile
+        shmSize = try c.decodeIfPresent(Int64.self, forKey: .shmSize) ?? Self.defaultShmSize
+        sysctls = try c.decodeIfPresent([String: String].self, forKey: .sysctls) ?? [:]
+        groupAdd = try c.decodeIfPresent([String].self, forKey: .groupAdd) ?? []
+        oomScoreAdj = try c.decodeIfPresent(Int.self, forKey: .oomScoreAdj) ?? 0
+        oomKillDisable = try c.decodeIfPresent(Bool.self, forKey: .oomKillDisable) ?? false
+        memoryReservation = try c.decodeIfPresent(Int64.self, forKey: .memoryReservation) ?? 0
+        cpuQuota = try c.decodeIfPresent(Int64.self, forKey: .cpuQuota) ?? 0
+        cpuPeriod = try c.decodeIfPresent(Int64.self, forKey: .cpuPeriod) ?? 0
+        cpusetCpus = try c.decodeIfPresent(String.self, forKey: .cpusetCpus) ?? ""
+        cpusetMems = try c.decodeIfPresent(String.self, forKey: .cpusetMems) ?? ""
+        blkioWeight = try c.decodeIfPresent(Int.self, forKey: .blkioWeight) ?? 0
+        cgroupParent = try c.decodeIfPresent(String.self, forKey: .cgroupParent) ?? ""
+        pidMode = try c.decodeIfPresent(String.self, forKey: .pidMode) ?? ""
+        ipcMode = try c.decodeIfPresent(String.self, forKey: .ipcMode) ?? "private"
+        utsMode = try c.decodeIfPresent(String.self, forKey: .utsMode) ?? ""
+        cgroupnsMode = try c.decodeIfPresent(String.self, forKey: .cgroupnsMode) ?? "host"
     }
 
     /// Encodes every field (`gpus` only when set).
@@ -202,6 +258,22 @@ extension ContainerHostConfig {
         try c.encode(mountSpecs, forKey: .mountSpecs)
         try c.encode(initProcess, forKey: .initProcess)
         try c.encode(logConfig, forKey: .logConfig)
+        try c.encode(shmSize, forKey: .shmSize)
+        try c.encode(sysctls, forKey: .sysctls)
+        try c.encode(groupAdd, forKey: .groupAdd)
+        try c.encode(oomScoreAdj, forKey: .oomScoreAdj)
+        try c.encode(oomKillDisable, forKey: .oomKillDisable)
+        try c.encode(memoryReservation, forKey: .memoryReservation)
+        try c.encode(cpuQuota, forKey: .cpuQuota)
+        try c.encode(cpuPeriod, forKey: .cpuPeriod)
+        try c.encode(cpusetCpus, forKey: .cpusetCpus)
+        try c.encode(cpusetMems, forKey: .cpusetMems)
+        try c.encode(blkioWeight, forKey: .blkioWeight)
+        try c.encode(cgroupParent, forKey: .cgroupParent)
+        try c.encode(pidMode, forKey: .pidMode)
+        try c.encode(ipcMode, forKey: .ipcMode)
+        try c.encode(utsMode, forKey: .utsMode)
+        try c.encode(cgroupnsMode, forKey: .cgroupnsMode)
     }
 }
 

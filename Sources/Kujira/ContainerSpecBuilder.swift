@@ -16,7 +16,13 @@ enum ContainerSpecBuilder {
     /// The record of a new container (name filled in later, under the lock).
     static func record(id: String, options: ContainerOptions, image: ImageDetails, imageID: String,
                        rootfs: String, logPath: String) throws -> ContainerRecord {
-        let imageConfig = image.configuration.config ?? ImageConfig()
+        try record(id: id, options: options, imageConfig: image.configuration.config ?? ImageConfig(), imageID: imageID,
+                   rootfs: rootfs, logPath: logPath)
+    }
+
+    /// The record of a new container from the image's `imageConfig`.
+    static func record(id: String, options: ContainerOptions, imageConfig: ImageConfig, imageID: String,
+                       rootfs: String, logPath: String) throws -> ContainerRecord {
         let entrypoint: [String]
         var cmd: [String]
         if let given = options.entrypoint {
@@ -55,10 +61,10 @@ enum ContainerSpecBuilder {
         var mounts: [ContainerMount] = []
         mounts += tmpfs.keys.sorted().map { ContainerMount(type: "tmpfs", source: "", destination: $0, rw: true) }
 
-        return ContainerRecord(
+        return try ContainerRecord(
             id: id, name: "", created: SystemSupport.timestamp(), image: options.image, imageID: imageID,
             config: ContainerConfig(
-                hostname: options.hostname ?? (options.network == "host" ? hostHostname() : shortID),
+                hostname: options.hostname ?? (options.network == "host" || options.uts == "host" ? hostHostname() : shortID),
                 user: options.user ?? imageConfig.user ?? "", env: env, cmd: cmd, entrypoint: entrypoint,
                 workingDir: options.workingDir ?? imageConfig.workingDir ?? "", labels: labels,
                 stopSignal: stopSignal, stopTimeout: options.stopTimeout ?? 10, openStdin: options.interactive,
@@ -74,6 +80,7 @@ enum ContainerSpecBuilder {
             mounts: mounts, state: .created, restartCount: 0, rootfsPath: rootfs, logPath: logPath)
             .withHealthcheck(try Healthcheck.merged(image: imageConfig.healthcheck, options: options))
             .withLogConfig(try LogConfig.parse(driver: options.logDriver, options: options.logOpts))
+            .withRunSettings(options)
     }
 
     /// The runtime spec of `record`, written as the bundle's config.json. Also writes the
@@ -95,7 +102,6 @@ enum ContainerSpecBuilder {
         spec.hostname = record.config.hostname
         AttachHub.applyTerminal(record.config, to: &spec)
         var linux = spec.linux ?? Linux()
-        linux.cgroupsPath = Engine.cgroupsPath(record.id)
         if record.hostConfig.networkMode == "host" {
             linux.namespaces = linux.namespaces?.filter { $0.type != .network }
         }
@@ -191,6 +197,7 @@ enum ContainerSpecBuilder {
                                 options: ["rbind", propagation] + (bind.rw ? [] : ["ro"])))
         }
         spec.mounts = mounts
+        try applyRunSettings(record, to: &spec)
         if record.hostConfig.initProcess { try InitProcess.apply(to: &spec) }
 
         // Devices and GPUs: CDI edits on the finished spec.

@@ -55,9 +55,11 @@ extension Engine {
                                                          rootfs: rootfs, logPath: "\(dir)/\(id)-json.log")
             try attachMounts(to: &record, options: options, image: details.configuration, created: &createdVolumes)
             try prepareNetwork(&record, options: options, image: details.configuration)
+            try prepareNamespaceModes(&record)
             var spec = try ContainerSpecBuilder.spec(record: record, image: details.configuration, options: options, directory: dir,
                                                      injector: deviceInjector)
             applyNetworkNamespace(record, to: &spec)
+            applyShareableShm(record, to: &spec)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             // A `--rm` container never starts again after a reboot (its volatile rootfs is only

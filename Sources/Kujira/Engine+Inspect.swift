@@ -52,12 +52,14 @@ public struct ContainerInspection: Encodable, Sendable {
             case stopSignal = "StopSignal", stopTimeout = "StopTimeout", openStdin = "OpenStdin"
             case tty = "Tty", stdinOnce = "StdinOnce"
             case healthcheck = "Healthcheck"
+            case domainname = "Domainname"
         }
         var hostname: String, user: String, env: [String], cmd: [String], image: String
         var workingDir: String, entrypoint: [String], labels: [String: String]
         var stopSignal: String, stopTimeout: Int, openStdin: Bool
         var tty = false, stdinOnce = false
         var healthcheck: Healthcheck? = nil
+        var domainname = ""
     }
 
     /// `HostConfig`.
@@ -71,6 +73,11 @@ public struct ContainerInspection: Encodable, Sendable {
             case devices = "Devices", deviceRequests = "DeviceRequests"
             case initProcess = "Init"
             case logConfig = "LogConfig"
+            case shmSize = "ShmSize", sysctls = "Sysctls", groupAdd = "GroupAdd", oomScoreAdj = "OomScoreAdj"
+            case oomKillDisable = "OomKillDisable", memoryReservation = "MemoryReservation", cpuQuota = "CpuQuota"
+            case cpuPeriod = "CpuPeriod", cpusetCpus = "CpusetCpus", cpusetMems = "CpusetMems", blkioWeight = "BlkioWeight"
+            case cgroupParent = "CgroupParent", pidMode = "PidMode", ipcMode = "IpcMode", utsMode = "UTSMode"
+            case cgroupnsMode = "CgroupnsMode"
         }
         /// `LogConfig`.
         struct Log: Encodable, Sendable {
@@ -104,6 +111,13 @@ public struct ContainerInspection: Encodable, Sendable {
         var devices: [Device] = [], deviceRequests: [DeviceRequest] = []
         var initProcess = false
         var logConfig = Log(type: "json-file", config: [:])
+        var shmSize: Int64 = ContainerHostConfig.defaultShmSize
+        /// Absent when empty, as Docker omits it.
+        var sysctls: [String: String]? = nil
+        var groupAdd: [String]? = nil
+        var oomScoreAdj = 0, oomKillDisable = false, memoryReservation: Int64 = 0
+        var cpuQuota: Int64 = 0, cpuPeriod: Int64 = 0, cpusetCpus = "", cpusetMems = "", blkioWeight = 0
+        var cgroupParent = "", pidMode = "", ipcMode = "private", utsMode = "", cgroupnsMode = "host"
 
         /// `Devices` and `DeviceRequests` of `--gpus` and `--device` values as given.
         static func deviceFields(gpus: String?, devices: [String]) -> (devices: [Device], requests: [DeviceRequest]) {
@@ -231,12 +245,29 @@ public struct ContainerInspection: Encodable, Sendable {
         (hostConfig.devices, hostConfig.deviceRequests) = HostConfig.deviceFields(gpus: host.gpus, devices: host.devices)
         hostConfig.initProcess = host.initProcess
         hostConfig.logConfig = .init(type: host.logConfig.type, config: host.logConfig.config)
+        hostConfig.shmSize = host.shmSize
+        hostConfig.sysctls = host.sysctls.isEmpty ? nil : host.sysctls
+        hostConfig.groupAdd = host.groupAdd.isEmpty ? nil : host.groupAdd
+        hostConfig.oomScoreAdj = host.oomScoreAdj
+        hostConfig.oomKillDisable = host.oomKillDisable
+        hostConfig.memoryReservation = host.memoryReservation
+        hostConfig.cpuQuota = host.cpuQuota
+        hostConfig.cpuPeriod = host.cpuPeriod
+        hostConfig.cpusetCpus = host.cpusetCpus
+        hostConfig.cpusetMems = host.cpusetMems
+        hostConfig.blkioWeight = host.blkioWeight
+        hostConfig.cgroupParent = host.cgroupParent
+        hostConfig.pidMode = host.pidMode
+        hostConfig.ipcMode = host.ipcMode
+        hostConfig.utsMode = host.utsMode
+        hostConfig.cgroupnsMode = host.cgroupnsMode
         mounts = record.mounts.map(Mount.init)
         let config = record.config
         self.config = Config(hostname: config.hostname, user: config.user, env: config.env, cmd: config.cmd, image: record.image,
                              workingDir: config.workingDir, entrypoint: config.entrypoint, labels: config.labels,
                              stopSignal: config.stopSignal, stopTimeout: config.stopTimeout, openStdin: config.openStdin,
-                             tty: config.tty, stdinOnce: config.stdinOnce, healthcheck: config.healthcheck)
+                             tty: config.tty, stdinOnce: config.stdinOnce, healthcheck: config.healthcheck,
+                             domainname: config.domainname)
     }
 }
 

@@ -28,9 +28,10 @@ extension Engine {
             // The record goes first: from here on no reader sees a half-removed container.
             unlink(recordPath(record.id))
             try? runtime.delete(id: record.id, force: true)
+            unmountShareableShm(record.id)  // a monitor killed with -9 left it
             try? FileManager.default.removeItem(atPath: attachDirectory(record.id))
             releaseNetworking(record.id)
-            if let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record.id), containerID: record.id) {
+            if let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record), containerID: record.id) {
                 try? cgroup.destroy()
             }
             try images.snapshotStore().removeRootfs(containerID: record.id)

@@ -174,7 +174,7 @@ extension Engine {
         guard record.state.isActive else { return sample }
         let raw: CgroupStats
         do {
-            raw = try CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record.id), containerID: record.id).stats()
+            raw = try CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record), containerID: record.id).stats()
         } catch {
             throw EngineError(.io, "cannot read the cgroup statistics of container \(record.name)", cause: error)
         }

@@ -72,7 +72,7 @@ extension Engine {
     /// The pids of every process in the container's cgroup.
     func containerPIDs(_ record: ContainerRecord) throws -> [Int32] {
         do {
-            let cgroup = try CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record.id), containerID: record.id)
+            let cgroup = try CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record), containerID: record.id)
             return try cgroup.pids()
         } catch {
             throw EngineError(.invalidState, "cannot list the processes of container \(record.name)", cause: error)

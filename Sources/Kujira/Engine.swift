@@ -85,8 +85,6 @@ public struct Engine: Sendable {
     func directory(_ id: String) -> String { "\(root)/containers/\(id)" }
     func recordPath(_ id: String) -> String { "\(directory(id))/config.v2.json" }
     var lock: FileLock { FileLock(path: "\(root)/containers.lock") }
-    /// The cgroup every container gets: `/kujira/<id>` in each hierarchy.
-    static func cgroupsPath(_ id: String) -> String { "/kujira/\(id)" }
 
     // MARK: - Records
 
@@ -175,6 +173,7 @@ public struct Engine: Sendable {
             try? runtime.delete(id: current.id, force: true)
             deactivateVolumes(current)
             releaseNetworking(current.id)
+            unmountShareableShm(current.id)
             current.state.pid = 0
             current.state.monitorPid = 0
             current.state.monitorStartTime = 0

@@ -134,6 +134,12 @@ extension Healthcheck {
     static func merged(image: Healthcheck?, options: ContainerOptions) throws -> Healthcheck? {
         let given = options.healthCmd != nil || options.healthInterval != nil || options.healthTimeout != nil
             || options.healthStartPeriod != nil || options.healthStartInterval != nil || options.healthRetries != nil
+        if let check = options.healthcheck {
+            guard !given && !options.noHealthcheck else {
+                throw EngineError(.invalidArgument, "a health check given as a whole conflicts with --health-* options and --no-healthcheck: give one or the other")
+            }
+            return try merged(image: image, check: check)
+        }
         if options.noHealthcheck {
             guard !given else {
                 throw EngineError(.invalidArgument, "--no-healthcheck conflicts with --health-* options: give one or the other")
@@ -165,6 +171,37 @@ extension Healthcheck {
         guard result.test?.isEmpty == false else {
             throw EngineError(.invalidArgument, "--health-* options need a check: give --health-cmd (the image has no HEALTHCHECK)")
         }
+        return result
+    }
+
+    /// `check` (the Docker API's `Config.Healthcheck`) over the image's check, as dockerd
+    /// merges them: an empty `Test` and zero durations or retries keep the image's values.
+    static func merged(image: Healthcheck?, check: Healthcheck) throws -> Healthcheck? {
+        if let kind = check.test?.first, !["NONE", "CMD", "CMD-SHELL"].contains(kind) {
+            throw EngineError(.invalidArgument, "Healthcheck.Test must start with NONE, CMD or CMD-SHELL, not \(kind)")
+        }
+        if check.test == ["CMD-SHELL"] || check.test == ["CMD"] {
+            throw EngineError(.invalidArgument, "Healthcheck.Test \(check.test ?? []) has no command: give one after \(check.test?.first ?? "")")
+        }
+        for (name, value) in [("Interval", check.interval), ("Timeout", check.timeout), ("StartPeriod", check.startPeriod),
+                              ("StartInterval", check.startInterval)] {
+            guard let value, value != 0 else { continue }
+            guard value >= 1_000_000 else {
+                throw EngineError(.invalidArgument, "Healthcheck.\(name) must be at least 1ms (or 0 for the default), not \(value)ns")
+            }
+        }
+        if let retries = check.retries, retries < 0 {
+            throw EngineError(.invalidArgument, "Healthcheck.Retries cannot be negative")
+        }
+        if check.test?.first == "NONE" { return Healthcheck(test: ["NONE"]) }
+        var result = image ?? Healthcheck()
+        if let test = check.test, !test.isEmpty { result.test = test }
+        if let value = check.interval, value != 0 { result.interval = value }
+        if let value = check.timeout, value != 0 { result.timeout = value }
+        if let value = check.startPeriod, value != 0 { result.startPeriod = value }
+        if let value = check.startInterval, value != 0 { result.startInterval = value }
+        if let value = check.retries, value != 0 { result.retries = value }
+        guard result.test?.isEmpty == false else { return image }
         return result
     }
 

@@ -61,6 +61,7 @@ extension Engine {
                         record.state.monitorPid = 0
                         record.state.finishedAt = SystemSupport.timestamp()
                     }
+                    unmountShareableShm(id)
                     report(message)
                     return 1
                 }
@@ -98,6 +99,7 @@ extension Engine {
                 record = current
             }
             deactivateVolumes(record)
+            unmountShareableShm(id)
             if record.hostConfig.autoRemove {
                 // An attached `run --rm` reads the exit code and removes the container itself;
                 // remove it here only once that client is gone (it may have died).
@@ -147,6 +149,8 @@ extension Engine {
         let state: RuncState
         do {
             try? runtime.delete(id: id, force: true)
+            try mountShareableShm(record)
+            try joinNamespacesInBundle(record)
             state = try runtime.create(id: id, bundle: directory(id), options: stdio.options)
         } catch {
             restoreStdio()
@@ -186,7 +190,7 @@ extension Engine {
         health?.stop()
         pumps.forEach { $0.wait() }
         hub.endRun()
-        let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(id), containerID: id)
+        let cgroup = try? CgroupManagerFactory.make(cgroupsPath: Engine.cgroupsPath(record), containerID: id)
         let oomKilled = ((try? cgroup?.oomKillCount()) ?? 0) > 0
         try? runtime.delete(id: id, force: true)
         return (code, oomKilled)

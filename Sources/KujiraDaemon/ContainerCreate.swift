@@ -4,6 +4,7 @@
 
 import Foundation
 import Kujira
+import KujiraOCI
 
 /// The mapping of a create request onto ``ContainerOptions``.
 enum ContainerCreateRequest {
@@ -12,7 +13,7 @@ enum ContainerCreateRequest {
     static let mappedConfig: Set<String> = [
         "Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Labels", "StopSignal", "StopTimeout",
         "AttachStdout", "AttachStderr", "ArgsEscaped", "HostConfig", "NetworkingConfig", "Tty", "OpenStdin", "StdinOnce",
-        "AttachStdin", "Volumes", "ExposedPorts", "MacAddress",
+        "AttachStdin", "Volumes", "ExposedPorts", "MacAddress", "Healthcheck", "Domainname",
     ]
     /// HostConfig fields that are mapped.
     static let mappedHost: Set<String> = [
@@ -20,6 +21,8 @@ enum ContainerCreateRequest {
         "NanoCpus", "PidsLimit", "CapAdd", "CapDrop", "Privileged", "ReadonlyRootfs", "SecurityOpt", "Ulimits",
         "Devices", "DeviceRequests", "LogConfig", "MemorySwappiness", "IpcMode", "CgroupnsMode", "ConsoleSize",
         "VolumesFrom", "VolumeDriver", "PortBindings", "PublishAllPorts", "Dns", "DnsSearch", "DnsOptions", "ExtraHosts",
+        "Init", "ShmSize", "Sysctls", "GroupAdd", "OomScoreAdj", "OomKillDisable", "MemoryReservation", "CpuQuota",
+        "CpuPeriod", "CpusetCpus", "CpusetMems", "BlkioWeight", "CgroupParent", "PidMode", "UTSMode",
     ]
 
     /// Whether `value` is what a client sends for an option it did not set: null, false,
@@ -97,6 +100,7 @@ enum ContainerCreateRequest {
         if let dir = config["WorkingDir"] as? String, !dir.isEmpty { options.workingDir = dir }
         if let user = config["User"] as? String, !user.isEmpty { options.user = user }
         if let host = config["Hostname"] as? String, !host.isEmpty { options.hostname = host }
+        if let domain = config["Domainname"] as? String, !domain.isEmpty { options.domainname = domain }
         if let labels = config["Labels"] as? [String: Any] {
             options.labels = try labels.sorted { $0.key < $1.key }.map { key, value in
                 guard let text = value as? String else { throw APIError(400, "Config.Labels values must be strings") }
@@ -105,6 +109,8 @@ enum ContainerCreateRequest {
         }
         if let signal = config["StopSignal"] as? String, !signal.isEmpty { options.stopSignal = signal }
         if let timeout = try int64(config["StopTimeout"], field: "Config.StopTimeout") { options.stopTimeout = Int(timeout) }
+
+        if let check = config["Healthcheck"], !isDefault(check) { options.healthcheck = try healthcheck(check) }
 
         if let host = config["HostConfig"] as? [String: Any] { try applyHostConfig(host, to: &options) }
         // `Volumes`: anonymous volumes (`-v /data`), as a set of paths. A path that a bind or
@@ -229,17 +235,81 @@ enum ContainerCreateRequest {
                 options.gpus = parts.count == 1 ? parts[0] : parts.map { $0 == "all" ? "count=all" : $0 }.joined(separator: ",")
             }
         }
+        options.initProcess = bool(host["Init"])
         if let log = host["LogConfig"] as? [String: Any] {
             let type = log["Type"] as? String ?? ""
-            guard type.isEmpty || type == "json-file" else { throw unsupported("HostConfig.LogConfig.Type \(type)", "the log driver is json-file") }
-            if let logOptions = log["Config"], !isDefault(logOptions) { throw unsupported("HostConfig.LogConfig.Config") }
-        }
-        for key in ["IpcMode", "CgroupnsMode"] {
-            let mode = host[key] as? String ?? ""
-            guard mode.isEmpty || mode == "private" || (key == "IpcMode" && mode == "shareable") else {
-                throw unsupported("HostConfig.\(key) \(mode)")
+            guard type.isEmpty || LogConfig.drivers.contains(type) else {
+                throw unsupported("HostConfig.LogConfig.Type \(type)", "the log drivers are \(LogConfig.drivers.joined(separator: " and "))")
+            }
+            if !type.isEmpty { options.logDriver = type }
+            switch log["Config"] {
+            case nil, is NSNull: break
+            case let config as [String: Any]:
+                options.logOpts = try config.sorted { $0.key < $1.key }.map { key, value in
+                    guard let text = value as? String else { throw APIError(400, "HostConfig.LogConfig.Config values must be strings") }
+                    return "\(key)=\(text)"
+                }
+            default: throw APIError(400, "HostConfig.LogConfig.Config must be an object of strings")
             }
         }
+        try applyRunSettings(host, to: &options)
+    }
+
+    /// `ShmSize`, `Sysctls`, `GroupAdd`, the OOM, CPU, cpuset, block I/O and cgroup-parent
+    /// settings and the namespace modes; the engine checks their values.
+    static func applyRunSettings(_ host: [String: Any], to options: inout ContainerOptions) throws {
+        func text(_ key: String) throws -> String? {
+            switch host[key] {
+            case nil, is NSNull: return nil
+            case let value as String: return value.isEmpty ? nil : value
+            default: throw APIError(400, "HostConfig.\(key) must be a string")
+            }
+        }
+        if let size = try int64(host["ShmSize"], field: "HostConfig.ShmSize"), size != 0 {
+            guard size > 0 else { throw APIError(400, "HostConfig.ShmSize cannot be negative") }
+            options.shmSize = "\(size)"
+        }
+        switch host["Sysctls"] {
+        case nil, is NSNull: break
+        case let sysctls as [String: Any]:
+            options.sysctls = try sysctls.sorted { $0.key < $1.key }.map { key, value in
+                guard let text = value as? String else { throw APIError(400, "HostConfig.Sysctls values must be strings") }
+                return "\(key)=\(text)"
+            }
+        default: throw APIError(400, "HostConfig.Sysctls must be an object of strings")
+        }
+        options.groupAdd = try strings(host["GroupAdd"], field: "HostConfig.GroupAdd") ?? []
+        if let adjust = try int64(host["OomScoreAdj"], field: "HostConfig.OomScoreAdj"), adjust != 0 { options.oomScoreAdj = Int(clamping: adjust) }
+        options.oomKillDisable = bool(host["OomKillDisable"])
+        if let reservation = try int64(host["MemoryReservation"], field: "HostConfig.MemoryReservation"), reservation != 0 {
+            guard reservation > 0 else { throw APIError(400, "HostConfig.MemoryReservation cannot be negative") }
+            options.memoryReservation = "\(reservation)"
+        }
+        if let quota = try int64(host["CpuQuota"], field: "HostConfig.CpuQuota"), quota != 0 { options.cpuQuota = quota }
+        if let period = try int64(host["CpuPeriod"], field: "HostConfig.CpuPeriod"), period != 0 { options.cpuPeriod = period }
+        options.cpusetCpus = try text("CpusetCpus")
+        options.cpusetMems = try text("CpusetMems")
+        if let weight = try int64(host["BlkioWeight"], field: "HostConfig.BlkioWeight"), weight != 0 { options.blkioWeight = Int(clamping: weight) }
+        options.cgroupParent = try text("CgroupParent")
+        options.pid = try text("PidMode")
+        options.ipc = try text("IpcMode")
+        options.uts = try text("UTSMode")
+        options.cgroupns = try text("CgroupnsMode")
+    }
+
+    /// `Config.Healthcheck` (`{"Test": [...], "Interval": ns, "Timeout": ns, "StartPeriod": ns,
+    /// "StartInterval": ns, "Retries": n}`); the engine merges it with the image's check.
+    static func healthcheck(_ value: Any) throws -> Healthcheck {
+        guard let check = value as? [String: Any] else { throw APIError(400, "Config.Healthcheck must be an object") }
+        let known: Set<String> = ["Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"]
+        for (key, value) in check where !known.contains(key) && !isDefault(value) { throw unsupported("Config.Healthcheck.\(key)") }
+        let retries = try int64(check["Retries"], field: "Config.Healthcheck.Retries")
+        return Healthcheck(test: try strings(check["Test"], field: "Config.Healthcheck.Test"),
+                           interval: try int64(check["Interval"], field: "Config.Healthcheck.Interval"),
+                           timeout: try int64(check["Timeout"], field: "Config.Healthcheck.Timeout"),
+                           startPeriod: try int64(check["StartPeriod"], field: "Config.Healthcheck.StartPeriod"),
+                           startInterval: try int64(check["StartInterval"], field: "Config.Healthcheck.StartInterval"),
+                           retries: retries.map { Int(clamping: $0) })
     }
 
     /// A `Mounts` entry as the `--mount` flag the engine parses.

@@ -243,12 +243,10 @@ extension Daemon {
         config["AttachStdout"] = false
         config["AttachStderr"] = false
         config["StdinOnce"] = record.config.stdinOnce
-        config["Domainname"] = ""
         config["Volumes"] = NSNull()
         config["OnBuild"] = NSNull()
         document["Config"] = config
         var host = document["HostConfig"] as? [String: Any] ?? [:]
-        host["LogConfig"] = ["Type": "json-file", "Config": [String: String]()]
         let settings = record.network
         var bindings: [String: [[String: String]]] = [:]
         for port in settings?.ports ?? [] {
@@ -261,8 +259,6 @@ extension Daemon {
         host["DnsSearch"] = settings?.dnsSearch ?? []
         host["DnsOptions"] = settings?.dnsOptions ?? []
         host["ExtraHosts"] = settings.map { $0.extraHosts.isEmpty ? NSNull() : $0.extraHosts as Any } ?? NSNull()
-        host["IpcMode"] = "private"
-        host["PidMode"] = ""
         host["Runtime"] = "kujira-runtime"
         host["ConsoleSize"] = [0, 0]
         document["HostConfig"] = host

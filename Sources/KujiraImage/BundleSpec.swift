@@ -162,6 +162,13 @@ public enum BundleSpec {
         return result
     }
 
+    /// The gid of group `name` in the rootfs's `/etc/group` (read confined to `rootfs`), or
+    /// nil when the image has no such group.
+    public static func groupID(named name: String, rootfs: String) -> UInt32? {
+        let groups = readConfined(rootfs: rootfs, path: "etc/group").map(parseDatabase) ?? []
+        return groups.first { $0.count >= 3 && $0[0] == name }.flatMap { UInt32($0[2]) }
+    }
+
     /// `name:x:…` lines split at `:`; comments and blank lines dropped.
     static func parseDatabase(_ bytes: [UInt8]) -> [[String]] {
         String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in

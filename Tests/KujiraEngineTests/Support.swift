@@ -57,11 +57,9 @@ final class Sandbox: @unchecked Sendable {
             for id in ids.stdout.split(separator: "\n") { _ = try? kujira(["rm", "-f", String(id)]) }
         }
         _ = try? kujira(["network", "__teardown"])  // the root's bridges and nftables table
-        if case let mounts = procText("/proc/self/mountinfo") {
-            for line in mounts.split(separator: "\n") {
-                let fields = line.split(separator: " ")
-                if fields.count > 4, fields[4].hasPrefix(dir) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
-            }
+        for line in procText("/proc/self/mountinfo").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[4].hasPrefix(dir) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
         try? FileManager.default.removeItem(atPath: dir)
     }

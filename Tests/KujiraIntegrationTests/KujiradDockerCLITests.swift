@@ -353,6 +353,57 @@ struct KujiradDockerCLITests {
         }
     }
 
+    @Test("run flags: --shm-size, --sysctl, --pid host, --health-cmd, --init, --log-opt and inspect of the kernel settings",
+          .enabled(if: Host.has(["docker"], root: true)))
+    func dockerRunFlags() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let shm = try daemon.mustDocker(["run", "--rm", "--shm-size", "32m", "busybox", "sh", "-c", "busybox df -k /dev/shm | busybox tail -n 1"]).stdout
+            #expect(shm.split(separator: " ").dropFirst().first == "32768", "df: \(shm)")
+            let sysctl = try daemon.mustDocker(["run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "cat", "/proc/sys/net/ipv4/ip_forward"])
+            #expect(sysctl.stdout == "1\n")
+            let refused = try daemon.docker(["run", "--rm", "--sysctl", "kernel.pid_max=100", "busybox", "true"])
+            #expect(refused.status != 0 && refused.stderr.contains("kernel.pid_max"), "\(refused.stderr)")
+            let hostPid = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
+            #expect(try daemon.mustDocker(["run", "--rm", "--pid", "host", "busybox", "busybox", "readlink", "/proc/self/ns/pid"]).stdout == hostPid + "\n")
+            let initArgs = try daemon.mustDocker(["run", "--rm", "--init", "busybox", "sh", "-c", "busybox tr '\\0' ' ' < /proc/1/cmdline"]).stdout
+            #expect(initArgs.hasPrefix("/dev/init -- "), "\(initArgs)")
+
+            // --health-cmd: the monitor runs the check; docker inspect shows State.Health.
+            let checked = "h-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["run", "-d", "--name", checked, "--health-cmd", "true", "--health-interval", "1s", "--health-retries", "2",
+                                   "busybox", "sleep", "600"])
+            var status = ""
+            for _ in 0..<600 {
+                status = try daemon.mustDocker(["inspect", "-f", "{{.State.Health.Status}}", checked]).stdout
+                if status == "healthy\n" { break }
+                usleep(100_000)
+            }
+            #expect(status == "healthy\n")
+            let check = try daemon.mustDocker(["inspect", "-f", "{{json .Config.Healthcheck}}", checked]).stdout
+            #expect(check.contains("\"Test\":[\"CMD-SHELL\",\"true\"]") && check.contains("\"Interval\":1000000000") && check.contains("\"Retries\":2"), "\(check)")
+            // --pid container:NAME joins the running container's pid namespace.
+            let targetPid = try daemon.mustDocker(["inspect", "-f", "{{.State.Pid}}", checked]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let targetNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(targetPid)/ns/pid")
+            let joined = try daemon.mustDocker(["run", "--rm", "--pid", "container:\(checked)", "busybox", "busybox", "readlink", "/proc/self/ns/pid"])
+            #expect(joined.stdout == targetNamespace + "\n")
+
+            // The rest reach inspect as Docker shows them.
+            let created = "k-\(UUID().uuidString.prefix(8).lowercased())"
+            try daemon.mustDocker(["create", "--name", created, "--log-opt", "max-size=1m", "--log-opt", "max-file=2", "--cpuset-cpus", "0",
+                                   "--memory-reservation", "16m", "--cgroupns", "private", "--ipc", "shareable", "--uts", "host",
+                                   "--oom-score-adj", "200", "--group-add", "1234", "busybox", "true"])
+            let shown = try daemon.mustDocker(["inspect", "-f", "{{json .HostConfig.LogConfig}} {{.HostConfig.CpusetCpus}} {{.HostConfig.MemoryReservation}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} {{.HostConfig.OomScoreAdj}} {{.HostConfig.GroupAdd}} {{.HostConfig.ShmSize}}", created]).stdout
+            #expect(shown == "{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"2\",\"max-size\":\"1m\"}} 0 16777216 private shareable host 200 [1234] 67108864\n", "\(shown)")
+        }
+    }
+
     @Test("docker attach and exec -it detach with ctrl-p ctrl-q and --detach-keys; the container and the exec'd process run on",
           .enabled(if: Host.has(["docker"], root: true)))
     func dockerDetachKeys() throws {
