@@ -84,12 +84,7 @@ struct ContainerList: ParsableCommand {
         try engineCommand {
             let engine = try openEngine(globals)
             let filters = try ContainerFilters.parse(filter)
-            let everything = try engine.list()
-            let limit = latest ? 1 : last.flatMap { $0 >= 0 ? $0 : nil }
-            // As Docker: -n/-l and status/exited filters look at stopped containers too.
-            let includeStopped = all || limit != nil || filters.values["status"] != nil || filters.values["exited"] != nil
-            var records = everything.filter { (includeStopped || $0.state.isActive) && filters.matches($0, among: everything) }
-            if let limit { records = Array(records.prefix(limit)) }
+            let records = try engine.list(filters: filters, all: all, limit: latest ? 1 : last)
             if quiet {
                 records.forEach { print(noTrunc ? $0.id : $0.shortID) }
                 return
@@ -104,6 +99,7 @@ struct ContainerList: ParsableCommand {
                         "Size": sizeText, "Names": record.name,
                         "Labels": record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
                         "Mounts": record.mounts.map { $0.name ?? $0.source }.joined(separator: ","),
+                        "LocalVolumes": String(record.mounts.filter { $0.type == "volume" }.count),
                         "Networks": (record.network?.endpoints.map(\.network) ?? [record.hostConfig.networkMode]).joined(separator: ",")]
             }
             if let format, format != "table" {
@@ -114,9 +110,10 @@ struct ContainerList: ParsableCommand {
                 if format.hasPrefix("table ") {
                     print(renderTemplate(format, ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
                                                   "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
-                                                  "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"]))
+                                                  "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+                                                  "LocalVolumes": "LOCAL VOLUMES"], label: { _ in "LABEL" }))
                 }
-                for record in records { print(renderTemplate(format, fields(record))) }
+                for record in records { print(renderTemplate(format, fields(record), label: { record.config.labels[$0] ?? "" })) }
                 return
             }
             var header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]

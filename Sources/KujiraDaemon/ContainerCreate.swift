@@ -12,7 +12,7 @@ enum ContainerCreateRequest {
     static let mappedConfig: Set<String> = [
         "Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Labels", "StopSignal", "StopTimeout",
         "AttachStdout", "AttachStderr", "ArgsEscaped", "HostConfig", "NetworkingConfig", "Tty", "OpenStdin", "StdinOnce",
-        "AttachStdin", "Volumes", "ExposedPorts", "MacAddress",
+        "AttachStdin", "Volumes", "ExposedPorts", "MacAddress", "Healthcheck",
     ]
     /// HostConfig fields that are mapped.
     static let mappedHost: Set<String> = [
@@ -128,10 +128,43 @@ enum ContainerCreateRequest {
             }
         }
         if let mac = config["MacAddress"] as? String, !mac.isEmpty { options.macAddress = mac }
+        if let healthcheck = config["Healthcheck"] as? [String: Any] { try applyHealthcheck(healthcheck, to: &options) }
         if let networking = config["NetworkingConfig"] as? [String: Any] {
             try applyNetworking(networking, to: &options)
         }
         return options
+    }
+
+    /// `Config.Healthcheck` (`docker run --health-*`): `Test` as `["CMD-SHELL", command]`,
+    /// `["NONE"]` (`--no-healthcheck`) or empty (the image's test), durations in nanoseconds.
+    static func applyHealthcheck(_ healthcheck: [String: Any], to options: inout ContainerOptions) throws {
+        for (key, value) in healthcheck where !["Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"].contains(key)
+            && !isDefault(value) {
+            throw unsupported("Config.Healthcheck.\(key)")
+        }
+        let test = try strings(healthcheck["Test"], field: "Config.Healthcheck.Test") ?? []
+        switch test.first {
+        case nil, "":
+            break
+        case "NONE":
+            options.noHealthcheck = true
+            return
+        case "CMD-SHELL":
+            options.healthCmd = test.dropFirst().joined(separator: " ")
+        default:
+            throw unsupported("Config.Healthcheck.Test \(test.first ?? "")", "give the check as CMD-SHELL (docker run --health-cmd)")
+        }
+        func duration(_ key: String) throws -> String? {
+            guard let value = try int64(healthcheck[key], field: "Config.Healthcheck.\(key)"), value != 0 else { return nil }
+            return "\(value)ns"
+        }
+        options.healthInterval = try duration("Interval")
+        options.healthTimeout = try duration("Timeout")
+        options.healthStartPeriod = try duration("StartPeriod")
+        options.healthStartInterval = try duration("StartInterval")
+        if let retries = try int64(healthcheck["Retries"], field: "Config.Healthcheck.Retries"), retries != 0 {
+            options.healthRetries = Int(retries)
+        }
     }
 
     static func applyHostConfig(_ host: [String: Any], to options: inout ContainerOptions) throws {
