@@ -27,6 +27,8 @@ struct HealthTests {
         #expect(entry["Output"] as? String == "ok\n")
         #expect((entry["Start"] as? String ?? "").hasPrefix("20") && (entry["End"] as? String ?? "").hasPrefix("20"))
         #expect(try box.mustRun(["ps"]).stdout.contains("(healthy)"))
+        #expect(try box.mustRun(["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]).stdout == "fine\n")
+        #expect(try box.mustRun(["ps", "--filter", "health=none", "--filter", "health=unhealthy", "-q"]).stdout.isEmpty)
         let config = (try box.inspect("fine")["Config"] as? [String: Any])?["Healthcheck"] as? [String: Any]
         #expect(config?["Test"] as? [String] == ["CMD-SHELL", "echo ok"])
         #expect(config?["Interval"] as? Int == 100_000_000)

@@ -19,6 +19,13 @@ struct PsTests {
         #expect(try names(["--filter", "exited=3"]) == ["bad"])
         #expect(try names(["-a", "--filter", "label=tier"]) == ["bad", "ok"])
         #expect(try names(["-a", "--filter", "label=tier=web"]) == ["ok"])
+        // Every label given must match, as in Docker.
+        #expect(try names(["-a", "--filter", "label=tier", "--filter", "label=tier=db"]) == ["bad"])
+        #expect(try names(["-a", "--filter", "name=^/?(ok|up)$"]) == ["ok", "up"])
+        #expect(try box.mustRun(["ps", "-a", "-q", "--filter", "label=tier=web"]).stdout.split(separator: "\n").count == 1)
+        #expect(try box.mustRun(["ps", "-a", "--filter", "name=ok", "--format", "{{.Names}} {{.Label \"tier\"}}"]).stdout == "ok web\n")
+        let missing = try box.kujira(["ps", "--filter", "before=nosuchcontainer"])
+        #expect(missing.status != 0 && missing.stderr.contains("No such container: nosuchcontainer"))
         #expect(try names(["-a", "--filter", "name=u"]) == ["up"])
         #expect(try names(["-a", "--filter", "status=created", "--filter", "status=running"]) == ["fresh", "up"])
         #expect(try names(["-a", "--filter", "network=none"]) == ["fresh", "up"])

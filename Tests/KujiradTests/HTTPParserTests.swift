@@ -297,6 +297,23 @@ struct ResponseTests {
         #expect(mapped.command == ["-c", "echo hi"])
     }
 
+    @Test func healthcheckMapsOntoTheHealthOptions() throws {
+        var body: [String: Any] = ["Image": "busybox"]
+        body["Healthcheck"] = ["Test": ["CMD-SHELL", "test -e /ready"], "Interval": 100_000_000, "Timeout": 0, "Retries": 2]
+        let options = try ContainerCreateRequest.options(body: body, name: nil)
+        #expect(options.healthCmd == "test -e /ready" && options.healthInterval == "100000000ns")
+        #expect(options.healthTimeout == nil && options.healthRetries == 2 && !options.noHealthcheck)
+        body["Healthcheck"] = ["Test": ["NONE"]]
+        #expect(try ContainerCreateRequest.options(body: body, name: nil).noHealthcheck)
+        body["Healthcheck"] = ["Test": ["CMD", "true"]]
+        do {
+            _ = try ContainerCreateRequest.options(body: body, name: nil)
+            Issue.record("a CMD-form health check was accepted")
+        } catch let error as APIError {
+            #expect(error.status == 400 && error.message.contains("CMD-SHELL"))
+        }
+    }
+
     @Test func mountsBecomeMountFlags() throws {
         let volume: [String: Any] = ["Type": "volume", "Source": "data", "Target": "/data", "ReadOnly": true,
                                      "VolumeOptions": ["NoCopy": true, "Labels": ["a": "b"]]]
