@@ -92,7 +92,9 @@ struct ContainerList: ParsableCommand {
             func fields(_ record: ContainerRecord) -> [String: String] {
                 var command = (record.config.entrypoint + record.config.cmd).joined(separator: " ")
                 if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
-                let sizeText = size ? formatBytes(engine.writableLayerSize(record)) : ""
+                // As Docker: a format naming .Size (or {{json .}}) computes it without -s.
+                let wantsSize = size || format.map { $0.contains(".Size") || $0 == "json" || $0.contains("json .") } == true
+                let sizeText = wantsSize ? formatBytes(engine.writableLayerSize(record)) : ""
                 return ["ID": noTrunc ? record.id : record.shortID, "Image": displayName(record.image), "Command": "\"\(command)\"",
                         "CreatedAt": record.created, "RunningFor": parseTime(record.created).map { relativeTime($0) } ?? "",
                         "Ports": engine.publishedPortsText(record), "State": record.state.status.rawValue, "Status": statusText(record),

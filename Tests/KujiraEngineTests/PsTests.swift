@@ -40,6 +40,7 @@ struct PsTests {
         let table = try box.mustRun(["ps", "--format", "table {{.Names}}\\t{{.State}}"]).stdout
         #expect(table.hasPrefix("NAMES\tSTATE\n") && table.contains("up\trunning"))
         #expect(try box.mustRun(["ps", "-s"]).stdout.contains("SIZE"))
+        #expect(try box.mustRun(["ps", "--filter", "name=up", "--format", "{{.Size}}"]).stdout.hasSuffix("B\n"))
         let bad = try box.kujira(["ps", "--filter", "colour=blue"])
         #expect(bad.status != 0 && bad.stderr.contains("invalid filter 'colour'"))
         try box.mustRun(["rm", "-f", "ok", "bad", "up", "fresh"])
