@@ -94,6 +94,29 @@ struct ContainerFileView {
         return ContainerFileLocation(location: location, root: root, relative: relative, path: "/" + resolved, mount: mount)
     }
 
+    /// The overlaid mounts strictly below `path` (cleaned, in the container), the shallowest
+    /// first, each with its destination relative to `path`: what a copy of a directory of a
+    /// stopped container must take from the mounts rather than from the rootfs under them.
+    func mounts(below path: String) -> [(mount: ContainerViewMount, relative: String)] {
+        overlaidMounts.filter { path.isEmpty ? !$0.destination.isEmpty : $0.destination.hasPrefix(path + "/") }
+            .sorted { $0.destination.count < $1.destination.count }
+            .map { ($0, path.isEmpty ? $0.destination : String($0.destination.dropFirst(path.count + 1))) }
+    }
+
+    /// The root of `mount`, located (not followed) in the directory that holds it: the
+    /// mount's source directory as `.`, or a file mount's source in its directory.
+    func locateRoot(of mount: ContainerViewMount) throws -> RootfsLocation? {
+        let (root, relative, _) = try place(mount.destination)
+        return try RootfsPath.locate(relative, in: root, followLast: false)
+    }
+
+    /// The directory a mount's source is, or nil for a file mount.
+    func directorySource(of mount: ContainerViewMount) -> String? {
+        var info = stat()
+        guard stat(mount.source, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return nil }
+        return mount.source
+    }
+
     /// The file system `path` (cleaned) lies on, as the directory to resolve in and the path
     /// relative to it. A mount of a single file is resolved in the file's directory.
     private func place(_ path: String) throws -> (root: String, relative: String, mount: ContainerViewMount?) {

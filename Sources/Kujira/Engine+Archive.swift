@@ -102,9 +102,21 @@ extension Engine {
         }
         let topName = Self.archiveTopName(for: path)
         let writer = TarWriter(sink)
+        // A stopped container's mounts below a copied directory stand in for the rootfs
+        // under them, as the container would see them.
+        var substitutes: [String: DirectoryArchiver.Substitute] = [:]
+        var opened: [RootfsLocation] = []
+        defer { opened.forEach { $0.close() } }
+        if stat.isDirectory {
+            for (mount, relative) in view.mounts(below: RootfsPath.clean(found.path)) {
+                guard let root = try? view.locateRoot(of: mount) else { continue }
+                opened.append(root)
+                substitutes[topName + "/" + relative] = DirectoryArchiver.Substitute(parentFD: root.parentFD, name: root.name)
+            }
+        }
         do {
             try DirectoryArchiver().archive(entry: location.name, in: location.parentFD, as: topName,
-                                            tree: "container \(record.name)", to: writer)
+                                            tree: "container \(record.name)", substitutes: substitutes, to: writer)
             try writer.finish()
         } catch let error as ArchiveError {
             throw EngineError(.io, "cannot copy \(path) from container \(record.name)", cause: error)
@@ -138,8 +150,19 @@ extension Engine {
         } else if view.readonlyRootfs {
             throw EngineError(.readOnly, "container rootfs is marked read-only")
         }
+        // A stopped container's mounts below the directory take the entries under them
+        // (a read-only one refuses them); a file mount is not redirected.
+        var redirects: [String: String?] = [:]
+        for (mount, relative) in view.mounts(below: RootfsPath.clean(found.path)) {
+            guard let directory = view.directorySource(of: mount) else { continue }
+            let key = [found.relative, relative].filter { !$0.isEmpty }.joined(separator: "/")
+            redirects.updateValue(mount.rw ? directory : nil, forKey: key)
+        }
         do {
-            try TarExtractor(root: found.root, preserveOwnership: preserveOwnership).extract(from: source, into: found.relative, rename: rename)
+            try TarExtractor(root: found.root, preserveOwnership: preserveOwnership, redirects: redirects)
+                .extract(from: source, into: found.relative, rename: rename)
+        } catch let error as LayerError where error.code == .readOnly {
+            throw EngineError(.readOnly, "mounted volume is marked read-only", cause: error)
         } catch let error as LayerError {
             throw EngineError(.io, "cannot copy into \(path) of container \(record.name)", cause: error)
         } catch let error as ArchiveError {

@@ -95,6 +95,36 @@ struct CopyMountTests {
         try box.mustRun(["volume", "rm", "copyvol"])
     }
 
+    @Test func stoppedContainerCopiesOfAParentDirectoryGoThroughItsMounts() throws {
+        let box = try Sandbox()
+        try Self.prepare(box)
+        let fm = FileManager.default
+        try box.mustRun(["run", "--name", "parent", "--network", "none", "-v", "nestedvol:/srv/app/data", "-v", "\(box.dir)/ro:/srv/app/ro:ro",
+                         Sandbox.image, "sh", "-c", "echo top > /srv/app/top; echo inner > /srv/app/data/inner"])
+        // Out: the directory, with the volume's and the bind's content under it.
+        try box.mustRun(["cp", "parent:/srv/app", "\(box.dir)/out/app"])
+        #expect(read("\(box.dir)/out/app/top") == "top\n")
+        #expect(read("\(box.dir)/out/app/data/inner") == "inner\n")
+        #expect(read("\(box.dir)/out/app/ro/kept") == "read only\n")
+        // In: entries under the volume's mount point land in the volume.
+        try fm.createDirectory(atPath: "\(box.dir)/tree/data", withIntermediateDirectories: true)
+        try "new\n".write(toFile: "\(box.dir)/tree/data/new", atomically: false, encoding: .utf8)
+        try "plain\n".write(toFile: "\(box.dir)/tree/plain", atomically: false, encoding: .utf8)
+        try box.mustRun(["cp", "\(box.dir)/tree/.", "parent:/srv/app"])
+        #expect(read("\(try Self.volumeSource(box, "nestedvol"))/new") == "new\n")
+        #expect(try box.mustRun(["run", "--rm", "--network", "none", "-v", "nestedvol:/v", Sandbox.image, "cat", "/v/new"]).stdout == "new\n")
+        try box.mustRun(["cp", "parent:/srv/app/plain", "\(box.dir)/out/plain"])
+        #expect(read("\(box.dir)/out/plain") == "plain\n")
+        // An entry under the read-only bind is refused, and nothing reaches the bind.
+        try fm.createDirectory(atPath: "\(box.dir)/tree2/ro", withIntermediateDirectories: true)
+        try "x\n".write(toFile: "\(box.dir)/tree2/ro/x", atomically: false, encoding: .utf8)
+        let refused = try box.kujira(["cp", "\(box.dir)/tree2/.", "parent:/srv/app"])
+        #expect(refused.status != 0 && refused.stderr.contains("mounted volume is marked read-only"), "\(refused.stderr)")
+        #expect(!fm.fileExists(atPath: "\(box.dir)/ro/x"))
+        try box.mustRun(["rm", "-f", "parent"])
+        try box.mustRun(["volume", "rm", "nestedvol"])
+    }
+
     /// Symlinks in a mount resolve inside the container: never to the mount source's parent
     /// or to the host's files, whether the container runs or not.
     @Test(arguments: [true, false])
