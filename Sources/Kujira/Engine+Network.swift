@@ -353,17 +353,21 @@ extension Engine {
     /// `disconnect` (`removing`) as Docker does (``ContainerFiles/updateHosts(_:hostname:domainname:adding:removing:)``):
     /// lines the container's processes added stay. The file is bind-mounted into the
     /// container, so it is rewritten in place — the same inode — rather than replaced: under
-    /// an exclusive `flock` (two engine processes editing it at once do not interleave), the
-    /// new content is written over the old before the file is cut to its length, so a reader
-    /// never finds it empty.
+    /// an exclusive `flock` of `hosts.lock` beside it (two engine processes editing it at once
+    /// do not interleave; the lock is not the file itself, which the container's processes
+    /// could hold locked forever), the new content is written over the old before the file
+    /// is cut to its length, so a reader never finds it empty.
     func updateHosts(_ record: ContainerRecord, adding: [Attachment] = [], removing: [Attachment] = []) throws {
         let path = "\(directory(record.id))/hosts"
+        let lock = open(path + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw EngineError.posix("cannot open \(path).lock to update container \(record.name)'s /etc/hosts", errno: errno) }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw EngineError.posix("cannot lock \(path).lock of container \(record.name)", errno: errno) }
+        }
         let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw EngineError.posix("cannot open \(path) to update container \(record.name)'s /etc/hosts", errno: errno) }
         defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw EngineError.posix("cannot lock \(path) of container \(record.name)", errno: errno) }
-        }
         var current: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
