@@ -7,10 +7,11 @@
 // Every path is resolved inside the container's file system the way `openat2(RESOLVE_IN_ROOT)`
 // resolves it (``RootfsPath``, ``TarExtractor``): a symlink in the container that points
 // at `/etc/shadow` names the container's `/etc/shadow`, never the host's, and an archive
-// entry cannot write outside the rootfs or the mount it lands on. The copy sees the
-// container's mounts (``ContainerFileView``): a running container's through its mount
-// namespace (volumes, binds, tmpfs, `/etc/hosts`), a stopped one's volumes and binds from
-// its record. A read-only mount, or the rootfs of a `--read-only` container, refuses writes.
+// entry cannot write outside the rootfs or the mount it lands on. The copy sees what
+// `docker cp` sees (``ContainerFileView``): the rootfs with the container's volumes, binds,
+// tmpfs mounts and /etc files over it — a running container's mounts through its mount
+// namespace, a stopped one's volumes and binds from its record. A read-only mount, or the
+// rootfs of a `--read-only` container, refuses writes.
 
 public import KujiraArchive
 import KujiraImage

@@ -55,6 +55,12 @@ struct CopyMountTests {
         // A directory on a mount, copied whole.
         try box.mustRun(["cp", "mounted:/vol", "\(box.dir)/out/volcopy"])
         #expect(read("\(box.dir)/out/volcopy/made") == "v\n")
+        // The engine's /etc/hosts is there; the kernel's file systems (/proc, /sys) are not.
+        try box.mustRun(["cp", "mounted:/etc/hosts", "\(box.dir)/out/hosts"])
+        #expect(read("\(box.dir)/out/hosts")?.contains("localhost") == true)
+        #expect(try box.kujira(["cp", "mounted:/proc/1/status", "\(box.dir)/out/status"]).status != 0)
+        #expect(try box.kujira(["cp", "mounted:/sys/kernel", "\(box.dir)/out/kernel"]).status != 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(box.dir)/out/status"))
 
         // A read-only mount refuses a copy in with Docker's words; reading from it works.
         let refused = try box.kujira(["cp", "\(box.dir)/in.txt", "mounted:/ro/"])
