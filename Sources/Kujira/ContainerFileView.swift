@@ -49,7 +49,7 @@ struct ContainerFileLocation {
     /// The file, located inside ``root`` (close it with ``close()``).
     var location: RootfsLocation
     /// The directory the file was located in, and the directory every write under it must
-    /// stay in: the rootfs, a mount's source, or the running container's root.
+    /// stay in: the rootfs or a mount's root (the directory holding a single-file mount).
     var root: String
     /// The path relative to ``root``.
     var relative: String
