@@ -138,7 +138,12 @@ extension SnapshotStore {
         var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let wanted = realpath(path, &resolved) != nil
             ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : path
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        // Read to the end: Foundation's String(contentsOfFile:) stops after procfs's first
+        // short read (about 4 KiB of mountinfo), which hid later mounts.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mountinfo"),
+              let data = try? handle.readToEnd() else { return false }
+        try? handle.close()
+        let text = String(decoding: data, as: UTF8.self)
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count > 4 else { continue }

@@ -177,7 +177,12 @@ public struct VolumeStore: Sendable {
 
     /// Whether `path` is a mount point in this process's mount namespace.
     public static func isMountPoint(_ path: String) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        // Read to the end: Foundation's String(contentsOfFile:) stops after procfs's first
+        // short read (about 4 KiB of mountinfo), which hid later mounts and leaked them.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mountinfo"),
+              let data = try? handle.readToEnd() else { return false }
+        try? handle.close()
+        let text = String(decoding: data, as: UTF8.self)
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count > 4, unescape(String(fields[4])) == path { return true }

@@ -86,7 +86,7 @@ struct ContainerLifecycleTests {
         kill(monitor, SIGKILL)
         #expect(box.eventually(5) { (try? box.kujira(["ps", "-a"]).stdout.contains("Exited")) == true })
         try box.mustRun(["rm", id])
-        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mounts = try readProcFile("/proc/self/mountinfo")
         #expect(!mounts.contains(id))
         #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/kujira/\(id)"))
         #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/kujira/\(id)"))

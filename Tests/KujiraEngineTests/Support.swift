@@ -15,6 +15,14 @@ enum EngineHost {
     }
 }
 
+/// The whole of a /proc file: Foundation's `String(contentsOfFile:)` stops after procfs's
+/// first short read (about 4 KiB of mountinfo), which hides later lines.
+func readProcFile(_ path: String) throws -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw Failure(description: "cannot open \(path)") }
+    defer { try? handle.close() }
+    return String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+}
+
 struct Result {
     var status: Int32
     var stdout: String
@@ -57,7 +65,7 @@ final class Sandbox: @unchecked Sendable {
             for id in ids.stdout.split(separator: "\n") { _ = try? kujira(["rm", "-f", String(id)]) }
         }
         _ = try? kujira(["network", "__teardown"])  // the root's bridges and nftables table
-        if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
+        if let mounts = try? readProcFile("/proc/self/mountinfo") {
             for line in mounts.split(separator: "\n") {
                 let fields = line.split(separator: " ")
                 if fields.count > 4, fields[4].hasPrefix(dir) { umount2(String(fields[4]), Int32(MNT_DETACH)) }

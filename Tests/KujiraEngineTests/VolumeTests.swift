@@ -147,7 +147,7 @@ struct VolumeTests {
         #expect(mounts.hasPrefix("tmpfs /scratch tmpfs "))
         #expect(mounts.contains("size=2048k"))
         // Unmounted on the host once no container uses it.
-        let mountinfo = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mountinfo = try readProcFile("/proc/self/mountinfo")
         #expect(!mountinfo.contains("\(box.root)/volumes/scratch/_data"))
     }
 
@@ -250,7 +250,7 @@ struct VolumeTests {
         let id = try box.mustRun(["run", "-d", "-v", "orphan:/o", Sandbox.image, "sleep", "100"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let data = "\(box.root)/volumes/orphan/_data"
-        #expect(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).contains(data))
+        #expect(try readProcFile("/proc/self/mountinfo").contains(data))
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(box.root)/containers/\(id)/config.v2.json")))
         let monitor = (((record as? [String: Any])?["state"] as? [String: Any])?["monitorPid"] as? Int).map(Int32.init) ?? 0
         #expect(monitor > 0)
@@ -261,7 +261,7 @@ struct VolumeTests {
             return stat.isEmpty || stat.contains(") Z ")
         }
         #expect(try box.mustRun(["ps", "-a"]).stdout.contains("Exited (137)"))
-        #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(data))
+        #expect(!(try readProcFile("/proc/self/mountinfo")).contains(data))
         try box.mustRun(["rm", id])
         try box.mustRun(["volume", "rm", "orphan"])
     }
