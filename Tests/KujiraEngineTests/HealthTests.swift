@@ -41,6 +41,26 @@ struct HealthTests {
         try box.mustRun(["rm", "-f", "fine"])
     }
 
+    /// A check whose process fails after it was forked into the container (its working
+    /// directory is gone) is reaped by the monitor: before, each stayed a zombie in the
+    /// container's pid namespace, so the container's init could not finish exiting and
+    /// `rm -f` hung for good.
+    @Test func aCheckThatCannotStartLeavesTheContainerRemovable() throws {
+        let box = try Sandbox()
+        try box.mustRun(["run", "-d", "--name", "lost", "--network", "none", "-w", "/wd", "--health-cmd", "true",
+                         "--health-interval", "50ms", Sandbox.image, "sh", "-c", "cd /; rmdir /wd; sleep 100"])
+        #expect(box.eventually(60) { (Self.health(box, "lost")["FailingStreak"] as? Int ?? 0) >= 3 })
+        let output = Self.log(Self.health(box, "lost")).last?["Output"] as? String ?? ""
+        #expect(output.contains("chdir"), "\(output)")
+        let id = try #require(try box.inspect("lost")["Id"] as? String)
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(box.root)/containers/\(id)/config.v2.json")))
+        let monitor = (((record as? [String: Any])?["state"] as? [String: Any])?["monitorPid"] as? Int).map(Int32.init) ?? 0
+        // Bounded only so that the old hang fails the test instead of stalling the suite.
+        let removed = try Sandbox.exec("/usr/bin/timeout", ["120", EngineHost.kujira, "--root", box.root, "--state", box.state, "rm", "-f", "lost"])
+        #expect(removed.status == 0, "\(removed.stderr)")
+        if removed.status != 0 && monitor > 0 { kill(monitor, SIGKILL) }  // so that the sandbox can clean up
+    }
+
     @Test func failingCheckMakesTheContainerUnhealthyAndKeepsFiveResults() throws {
         let box = try Sandbox()
         try box.mustRun(["run", "-d", "--name", "sick", "--health-cmd", "echo bad >&2; exit 3", "--health-interval", "50ms",
