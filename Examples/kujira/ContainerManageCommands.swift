@@ -84,12 +84,7 @@ struct ContainerList: ParsableCommand {
         try engineCommand {
             let engine = try openEngine(globals)
             let filters = try ContainerFilters.parse(filter)
-            let everything = try engine.list()
-            let limit = latest ? 1 : last.flatMap { $0 >= 0 ? $0 : nil }
-            // As Docker: -n/-l and status/exited filters look at stopped containers too.
-            let includeStopped = all || limit != nil || filters.values["status"] != nil || filters.values["exited"] != nil
-            var records = everything.filter { (includeStopped || $0.state.isActive) && filters.matches($0, among: everything) }
-            if let limit { records = Array(records.prefix(limit)) }
+            let records = try engine.list(filters: filters, all: all, limit: latest ? 1 : last)
             if quiet {
                 records.forEach { print(noTrunc ? $0.id : $0.shortID) }
                 return
@@ -97,13 +92,16 @@ struct ContainerList: ParsableCommand {
             func fields(_ record: ContainerRecord) -> [String: String] {
                 var command = (record.config.entrypoint + record.config.cmd).joined(separator: " ")
                 if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
-                let sizeText = size ? formatBytes(engine.writableLayerSize(record)) : ""
+                // As Docker: a format naming .Size (or {{json .}}) computes it without -s.
+                let wantsSize = size || format.map { $0.contains(".Size") || $0 == "json" || $0.contains("json .") } == true
+                let sizeText = wantsSize ? formatBytes(engine.writableLayerSize(record)) : ""
                 return ["ID": noTrunc ? record.id : record.shortID, "Image": displayName(record.image), "Command": "\"\(command)\"",
                         "CreatedAt": record.created, "RunningFor": parseTime(record.created).map { relativeTime($0) } ?? "",
                         "Ports": engine.publishedPortsText(record), "State": record.state.status.rawValue, "Status": statusText(record),
                         "Size": sizeText, "Names": record.name,
                         "Labels": record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
                         "Mounts": record.mounts.map { $0.name ?? $0.source }.joined(separator: ","),
+                        "LocalVolumes": String(record.mounts.filter { $0.type == "volume" }.count),
                         "Networks": (record.network?.endpoints.map(\.network) ?? [record.hostConfig.networkMode]).joined(separator: ",")]
             }
             if let format, format != "table" {
@@ -114,9 +112,10 @@ struct ContainerList: ParsableCommand {
                 if format.hasPrefix("table ") {
                     print(renderTemplate(format, ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
                                                   "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
-                                                  "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"]))
+                                                  "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+                                                  "LocalVolumes": "LOCAL VOLUMES"], label: { _ in "LABEL" }))
                 }
-                for record in records { print(renderTemplate(format, fields(record))) }
+                for record in records { print(renderTemplate(format, fields(record), label: { record.config.labels[$0] ?? "" })) }
                 return
             }
             var header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]

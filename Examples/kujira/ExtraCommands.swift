@@ -374,8 +374,8 @@ func binaryBytes(_ bytes: UInt64) -> String {
 /// Fills a Go-template-like `--format`: `{{.Field}}` (or `{{ .Field }}`, `{{json .}}` for
 /// every field as JSON); a leading `table ` is dropped (the caller prints a header line by
 /// rendering the template with the column titles); `\t` and `\n` escapes become tab and
-/// newline.
-func renderTemplate(_ template: String, _ fields: [String: String]) -> String {
+/// newline. `{{.Label "key"}}` is `label(key)`.
+func renderTemplate(_ template: String, _ fields: [String: String], label: (String) -> String = { _ in "" }) -> String {
     var text = template.hasPrefix("table ") ? String(template.dropFirst(6)) : template
     text = text.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n")
     var out = ""
@@ -388,6 +388,10 @@ func renderTemplate(_ template: String, _ fields: [String: String]) -> String {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             out += (try? String(decoding: encoder.encode(fields), as: UTF8.self)) ?? "{}"
+        } else if expression.hasPrefix(".Label ") {
+            // `{{.Label "com.example.tier"}}`: one label's value (`docker ps`).
+            let key = expression.dropFirst(7).trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"`"))
+            out += label(key)
         } else if expression.hasPrefix(".") {
             out += fields[String(expression.dropFirst())] ?? "<no value>"
         }

@@ -1,10 +1,16 @@
 // `docker ps --filter`: the filters Docker documents for containers, over the engine's records.
+// One implementation for `kujira ps` and kujirad's `GET /containers/json`.
 //
 //     let filters = try ContainerFilters.parse(["status=exited", "label=tier=web"])
-//     let stopped = try engine.list().filter { filters.matches($0, among: all) }
+//     let stopped = try engine.list(filters: filters, all: true)
+
+import Foundation
+import KujiraImage
+import KujiraOCI
 
 /// A parsed set of `ps` filters: values of the same key are alternatives (OR), different keys
-/// must all match (AND), as in Docker.
+/// must all match (AND), as in Docker — except `label`, whose values must all match, as
+/// Docker's `label` filter requires.
 public struct ContainerFilters: Sendable, Hashable {
     /// The keys Docker accepts for containers that Kujira evaluates.
     public static let keys: Set<String> = ["id", "name", "label", "status", "exited", "ancestor", "before", "since",
@@ -14,6 +20,18 @@ public struct ContainerFilters: Sendable, Hashable {
 
     /// No filter: everything matches.
     public init() {}
+
+    /// What matching needs from outside the records: the image ids `ancestor` values name,
+    /// and the ids of networks by name (a `network` filter may give either).
+    public struct Resolved: Sendable, Hashable {
+        /// Image ids (`sha256:…`) of the images the `ancestor` values name.
+        public var ancestorImageIDs: Set<String> = []
+        /// Network ids by network name.
+        public var networkIDs: [String: String] = [:]
+
+        /// Nothing resolved: `ancestor` compares names and id prefixes, `network` names.
+        public init() {}
+    }
 
     /// Parses `KEY=VALUE` strings.
     /// - Throws: ``EngineError`` `.invalidArgument` naming an unknown key or a bad value.
@@ -48,20 +66,40 @@ public struct ContainerFilters: Sendable, Hashable {
         return result
     }
 
-    /// Whether `record` passes every filter. `all` is every container (for `before`/`since`,
-    /// which name another container).
-    public func matches(_ record: ContainerRecord, among all: [ContainerRecord]) -> Bool {
-        values.allSatisfy { key, alternatives in alternatives.contains { matches(record, key: key, value: $0, among: all) } }
+    /// Parses the `filters` query parameter of Docker's API, already decoded into values by
+    /// key (`{"status":["exited"]}`).
+    /// - Throws: ``EngineError`` `.invalidArgument` naming an unknown key or a bad value.
+    public static func parse(_ filters: [String: [String]]) throws -> ContainerFilters {
+        try parse(filters.sorted { $0.key < $1.key }.flatMap { key, values in values.map { "\(key)=\($0)" } })
     }
 
-    private func matches(_ record: ContainerRecord, key: String, value: String, among all: [ContainerRecord]) -> Bool {
+    /// Whether the filters look at stopped containers too (`status` and `exited` do, as in
+    /// Docker, without `-a`).
+    public var includesStopped: Bool { values["status"] != nil || values["exited"] != nil }
+
+    /// Whether `record` passes every filter. `all` is every container (for `before`/`since`,
+    /// which name another container); `resolved` what the engine looked up for the filters.
+    public func matches(_ record: ContainerRecord, among all: [ContainerRecord], resolved: Resolved = Resolved()) -> Bool {
+        values.allSatisfy { key, alternatives in
+            key == "label"
+                ? alternatives.allSatisfy { matches(record, key: key, value: $0, among: all, resolved: resolved) }
+                : alternatives.contains { matches(record, key: key, value: $0, among: all, resolved: resolved) }
+        }
+    }
+
+    private func matches(_ record: ContainerRecord, key: String, value: String, among all: [ContainerRecord], resolved: Resolved) -> Bool {
         switch key {
         case "id":
             return record.id.hasPrefix(value)
         case "name":
-            // Docker matches a substring of the name (with or without the leading slash).
-            let wanted = value.hasPrefix("/") ? String(value.dropFirst()) : value
-            return record.name.contains(wanted)
+            // Docker matches a regular expression against the name with its leading slash;
+            // the name without it matches too, and an invalid expression as a substring.
+            let names = ["/" + record.name, record.name]
+            guard let expression = try? NSRegularExpression(pattern: value) else {
+                let wanted = value.hasPrefix("/") ? String(value.dropFirst()) : value
+                return record.name.contains(wanted)
+            }
+            return names.contains { expression.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
         case "label":
             let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard let label = record.config.labels[parts[0]] else { return false }
@@ -72,7 +110,8 @@ public struct ContainerFilters: Sendable, Hashable {
             return record.state.status == .exited && Int32(value) == record.state.exitCode
         case "ancestor":
             let short = value.hasPrefix("sha256:") ? value : "sha256:" + value
-            return record.image == value || record.image == value + ":latest" || record.image.hasSuffix("/" + value)
+            return resolved.ancestorImageIDs.contains(record.imageID)
+                || record.image == value || record.image == value + ":latest" || record.image.hasSuffix("/" + value)
                 || record.image.hasSuffix("/" + value + ":latest") || (value.count >= 4 && record.imageID.hasPrefix(short))
         case "before", "since":
             guard let other = all.first(where: { $0.id.hasPrefix(value) || $0.name == value }) else { return false }
@@ -80,8 +119,9 @@ public struct ContainerFilters: Sendable, Hashable {
         case "volume":
             return record.mounts.contains { $0.name == value || $0.destination == value || $0.source == value }
         case "network":
-            if record.hostConfig.networkMode == value { return true }
-            return record.network?.endpoints.contains { $0.network == value } ?? false
+            // A network by name or id (prefix), as dockerd matches it.
+            let names = [record.hostConfig.networkMode] + (record.network?.endpoints.map(\.network) ?? [])
+            return names.contains { $0 == value || (!value.isEmpty && resolved.networkIDs[$0]?.hasPrefix(value) == true) }
         case "health":
             guard let health = record.state.health, record.config.healthcheck?.isEnabled == true else { return value == "none" }
             return health.status == value
@@ -94,5 +134,34 @@ public struct ContainerFilters: Sendable, Hashable {
         default:
             return false
         }
+    }
+}
+
+extension Engine {
+    /// `docker ps`: the containers `filters` select, newest first — running ones only unless
+    /// `all`, a `status`/`exited` filter or a positive `limit` (`-n`, `-l`) asks for stopped
+    /// ones too — the first `limit` of them when positive (0 or less: no limit, as Docker). `ancestor` values are looked up as images (by
+    /// name or id) and `network` values as networks (by name or id).
+    /// - Throws: ``EngineError`` `.notFound` when a `before`/`since` container does not exist.
+    public func list(filters: ContainerFilters, all: Bool = false, limit: Int? = nil) throws -> [ContainerRecord] {
+        let everything = try list()
+        for key in ["before", "since"] {
+            for value in filters.values[key] ?? [] where !everything.contains(where: { $0.id.hasPrefix(value) || $0.name == value }) {
+                throw EngineError(.notFound, "No such container: \(value) (filter \(key)=\(value)); give the name or id of an existing container")
+            }
+        }
+        var resolved = ContainerFilters.Resolved()
+        for value in filters.values["ancestor"] ?? [] {
+            let named = (try? Reference(parsing: value)).flatMap { try? images.get($0.description) }
+            if let image = named ?? (try? images.lookup(value)) { resolved.ancestorImageIDs.insert(image.id.description) }
+        }
+        if filters.values["network"] != nil, let networks = try? listNetworks() {
+            resolved.networkIDs = Dictionary(networks.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
+        }
+        let positiveLimit = limit.flatMap { $0 > 0 ? $0 : nil }
+        let includeStopped = all || positiveLimit != nil || filters.includesStopped
+        let selected = everything.filter { (includeStopped || $0.state.isActive) && filters.matches($0, among: everything, resolved: resolved) }
+        guard let positiveLimit else { return selected }
+        return Array(selected.prefix(positiveLimit))
     }
 }

@@ -1,14 +1,17 @@
 // `cp`: copying files out of and into a container, running or stopped, through its rootfs
-// mount on the host — Docker's `GET/PUT /containers/ID/archive` and `HEAD … archive`.
+// and mounts — Docker's `GET/PUT /containers/ID/archive` and `HEAD … archive`.
 //
 //     let stat = try engine.archive("web", path: "/etc/hosts", to: FileDescriptorSink(fd: 1))
 //     try engine.putArchive("web", path: "/tmp", from: FileDescriptorSource(fd: 0))
 //
-// Every path is resolved inside the container's rootfs the way `openat2(RESOLVE_IN_ROOT)`
+// Every path is resolved inside the container's file system the way `openat2(RESOLVE_IN_ROOT)`
 // resolves it (``RootfsPath``, ``TarExtractor``): a symlink in the container that points
 // at `/etc/shadow` names the container's `/etc/shadow`, never the host's, and an archive
-// entry cannot write outside the rootfs. Mounts made inside the container (volumes,
-// `/etc/hosts`) are not visible here: the copy sees the container's own filesystem.
+// entry cannot write outside the rootfs or the mount it lands on. The copy sees what
+// `docker cp` sees (``ContainerFileView``): the rootfs with the container's volumes, binds,
+// tmpfs mounts and /etc files over it — a running container's mounts through its mount
+// namespace, a stopped one's volumes and binds from its record. A read-only mount, or the
+// rootfs of a `--read-only` container, refuses writes.
 
 public import KujiraArchive
 import KujiraImage
@@ -71,10 +74,11 @@ extension Engine {
     /// - Throws: ``EngineError`` `.notFound` when the path does not exist.
     public func statPath(_ nameOrID: String, path: String, followLink: Bool = false) throws -> ContainerPathStat {
         let record = try container(nameOrID)
-        let rootfs = try mountedRootfs(record)
-        let location = try locate(path, in: rootfs, record: record, followLink: followLink || path.hasSuffix("/"))
-        defer { location.close() }
-        return try pathStat(location, rootfs: rootfs, record: record)
+        let view = try fileView(record)
+        defer { view.close() }
+        let found = try locate(path, in: view, record: record, followLink: followLink || path.hasSuffix("/"))
+        defer { found.close() }
+        return try pathStat(found, view: view)
     }
 
     /// Writes `path` of container `nameOrID` to `sink` as a tar stream (not finished:
@@ -87,19 +91,33 @@ extension Engine {
     @discardableResult
     public func archive(_ nameOrID: String, path: String, followLink: Bool = false, to sink: any ByteSink) throws -> ContainerPathStat {
         let record = try container(nameOrID)
-        let rootfs = try mountedRootfs(record)
+        let view = try fileView(record)
+        defer { view.close() }
         let trailingSlash = path.hasSuffix("/") || path.hasSuffix("/.") || path == "."
-        let location = try locate(path, in: rootfs, record: record, followLink: followLink || trailingSlash)
-        defer { location.close() }
-        let stat = try pathStat(location, rootfs: rootfs, record: record)
+        let found = try locate(path, in: view, record: record, followLink: followLink || trailingSlash)
+        defer { found.close() }
+        let location = found.location
+        let stat = try pathStat(found, view: view)
         if trailingSlash && !stat.isDirectory {
             throw EngineError(.invalidArgument, "\(path) in container \(record.name) is not a directory")
         }
         let topName = Self.archiveTopName(for: path)
         let writer = TarWriter(sink)
+        // A stopped container's mounts below a copied directory stand in for the rootfs
+        // under them, as the container would see them.
+        var substitutes: [String: DirectoryArchiver.Substitute] = [:]
+        var opened: [RootfsLocation] = []
+        defer { opened.forEach { $0.close() } }
+        if stat.isDirectory {
+            for (mount, relative) in view.mounts(below: RootfsPath.clean(found.path)) {
+                guard let root = try? view.locateRoot(of: mount) else { continue }
+                opened.append(root)
+                substitutes[topName + "/" + relative] = DirectoryArchiver.Substitute(parentFD: root.parentFD, name: root.name)
+            }
+        }
         do {
             try DirectoryArchiver().archive(entry: location.name, in: location.parentFD, as: topName,
-                                            tree: "container \(record.name)", to: writer)
+                                            tree: "container \(record.name)", substitutes: substitutes, to: writer)
             try writer.finish()
         } catch let error as ArchiveError {
             throw EngineError(.io, "cannot copy \(path) from container \(record.name)", cause: error)
@@ -111,21 +129,41 @@ extension Engine {
     /// (Docker's `PUT /containers/ID/archive`): entries are written under that directory,
     /// confined to the container's rootfs; a first path component equal to `rename.from`
     /// becomes `rename.to`. Without `preserveOwnership` (`cp -a`) files belong to root.
+    /// A directory on a volume, bind or tmpfs mount is written on that mount, and no entry
+    /// leaves it.
     /// - Throws: ``EngineError`` `.notFound` when `path` does not exist, `.invalidArgument`
-    ///   when it is not a directory, `.io` for an entry that cannot be written.
+    ///   when it is not a directory, `.readOnly` when it lies on a read-only mount or the
+    ///   rootfs of a `--read-only` container, `.io` for an entry that cannot be written.
     public func putArchive(_ nameOrID: String, path: String, from source: any ByteSource, preserveOwnership: Bool = false,
                            rename: (from: String, to: String)? = nil) throws {
         let record = try container(nameOrID)
-        let rootfs = try mountedRootfs(record)
-        let location = try locate(path, in: rootfs, record: record, followLink: true)
-        let directory = location.path
-        let isDirectory = location.isDirectory
-        location.close()
+        let view = try fileView(record)
+        defer { view.close() }
+        let found = try locate(path, in: view, record: record, followLink: true)
+        let isDirectory = found.location.isDirectory
+        found.close()
         guard isDirectory else {
             throw EngineError(.invalidArgument, "cannot extract into \(path) of container \(record.name): it is not a directory")
         }
+        // Docker's wording (daemon/archive.go), which its clients show as is.
+        if let mount = view.mount(for: RootfsPath.clean(found.path)) {
+            if !mount.rw { throw EngineError(.readOnly, "mounted volume is marked read-only") }
+        } else if view.readonlyRootfs {
+            throw EngineError(.readOnly, "container rootfs is marked read-only")
+        }
+        // A stopped container's mounts below the directory take the entries under them
+        // (a read-only one refuses them); a file mount is not redirected.
+        var redirects: [String: String?] = [:]
+        for (mount, relative) in view.mounts(below: RootfsPath.clean(found.path)) {
+            guard let directory = view.directorySource(of: mount) else { continue }
+            let key = [found.relative, relative].filter { !$0.isEmpty }.joined(separator: "/")
+            redirects.updateValue(mount.rw ? directory : nil, forKey: key)
+        }
         do {
-            try TarExtractor(root: rootfs, preserveOwnership: preserveOwnership).extract(from: source, into: directory, rename: rename)
+            try TarExtractor(root: found.root, preserveOwnership: preserveOwnership, redirects: redirects)
+                .extract(from: source, into: found.relative, rename: rename)
+        } catch let error as LayerError where error.code == .readOnly {
+            throw EngineError(.readOnly, "mounted volume is marked read-only", cause: error)
         } catch let error as LayerError {
             throw EngineError(.io, "cannot copy into \(path) of container \(record.name)", cause: error)
         } catch let error as ArchiveError {
@@ -157,9 +195,9 @@ extension Engine {
         return rootfs.target
     }
 
-    func locate(_ path: String, in rootfs: String, record: ContainerRecord, followLink: Bool) throws -> RootfsLocation {
-        let found: RootfsLocation?
-        do { found = try RootfsPath.locate(path, in: rootfs, followLast: followLink) } catch {
+    func locate(_ path: String, in view: ContainerFileView, record: ContainerRecord, followLink: Bool) throws -> ContainerFileLocation {
+        let found: ContainerFileLocation?
+        do { found = try view.locate(path, followLast: followLink) } catch {
             throw EngineError(.io, "cannot resolve \(path) in container \(record.name)", cause: error)
         }
         guard let found else {
@@ -168,15 +206,16 @@ extension Engine {
         return found
     }
 
-    func pathStat(_ location: RootfsLocation, rootfs: String, record: ContainerRecord) throws -> ContainerPathStat {
+    func pathStat(_ found: ContainerFileLocation, view: ContainerFileView) throws -> ContainerPathStat {
+        let location = found.location
         var linkTarget = ""
-        if location.isSymlink, let target = try? RootfsPath.locate(location.path, in: rootfs, followLast: true) {
+        if location.isSymlink, let target = try? view.locate(found.path, followLast: true) {
             linkTarget = target.path
             target.close()
         }
         let date = Date(timeIntervalSince1970: Double(location.mtimeSeconds))
         let formatter = ISO8601DateFormatter()
-        let name = location.path == "/" ? "/" : String(location.path.split(separator: "/").last ?? "/")
+        let name = found.path == "/" ? "/" : String(found.path.split(separator: "/").last ?? "/")
         return ContainerPathStat(name: name, size: location.size, mode: location.mode, mtime: formatter.string(from: date),
                                  linkTarget: linkTarget)
     }

@@ -349,19 +349,48 @@ extension Engine {
         try writeRuntimeFile("\(dir)/hostname", files.hostname)
     }
 
-    /// Rewrites a running container's /etc/hosts for its current attachments (after
-    /// `network connect` or `disconnect`). The file is bind-mounted into the container, so
-    /// it is rewritten in place — the same inode — rather than replaced.
-    func refreshHosts(_ record: ContainerRecord) throws {
-        let id = record.id
-        let manager = try networkManager()
-        let attachments = try networkAwait { try await manager.attachments(containerID: id) }
-        let bytes = Array(try networkFiles(record, attachments: attachments).hosts.utf8)
-        let path = "\(directory(id))/hosts"
-        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+    /// Edits a running container's /etc/hosts after `network connect` (`adding`) or
+    /// `disconnect` (`removing`) as Docker does (``ContainerFiles/updateHosts(_:hostname:domainname:adding:removing:)``):
+    /// lines the container's processes added stay. The file is bind-mounted into the
+    /// container, so it is rewritten in place — the same inode — rather than replaced: under
+    /// an exclusive `flock` of `hosts.lock` beside it (two engine processes editing it at once
+    /// do not interleave; the lock is not the file itself, which the container's processes
+    /// could hold locked forever), the new content is written over the old before the file
+    /// is cut to its length, so a reader never finds it empty.
+    func updateHosts(_ record: ContainerRecord, adding: [Attachment] = [], removing: [Attachment] = []) throws {
+        let path = "\(directory(record.id))/hosts"
+        let lock = open(path + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw EngineError.posix("cannot open \(path).lock to update container \(record.name)'s /etc/hosts", errno: errno) }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw EngineError.posix("cannot lock \(path).lock of container \(record.name)", errno: errno) }
+        }
+        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw EngineError.posix("cannot open \(path) to update container \(record.name)'s /etc/hosts", errno: errno) }
         defer { close(fd) }
-        try writeAll(fd, bytes, path: path)
+        var current: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(current.count)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw EngineError.posix("cannot read \(path) of container \(record.name)", errno: errno) }
+            if n == 0 { break }
+            current += buffer[..<n]
+        }
+        let text = ContainerFiles.updateHosts(String(decoding: current, as: UTF8.self), hostname: record.config.hostname,
+                                              adding: adding, removing: removing)
+        let bytes = Array(text.utf8)
+        guard bytes != current else { return }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(written)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw EngineError.posix("cannot write \(path) of container \(record.name)", errno: errno) }
+            written += n
+        }
+        guard ftruncate(fd, off_t(bytes.count)) == 0 else {
+            throw EngineError.posix("cannot truncate \(path) of container \(record.name)", errno: errno)
+        }
     }
 
     /// The container's /etc files for `attachments`.
@@ -373,17 +402,6 @@ extension Engine {
             hostname: record.config.hostname, attachments: attachments, extraHosts: extraHosts,
             dns: settings.dns.compactMap { IPAddress($0) }, dnsSearch: settings.dnsSearch, dnsOptions: settings.dnsOptions,
             hostResolvConf: .read(), systemdResolved: FileManager.default.fileExists(atPath: systemd) ? .read(systemd) : nil)
-    }
-
-    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR).
-    func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw EngineError.posix("cannot write \(path)", errno: errno) }
-            written += n
-        }
     }
 
     /// Replaces a file that is regenerated at every start (rename, no fsync: a crash loses
@@ -542,12 +560,14 @@ extension Engine {
         }
         let endpoint = ContainerNetworkEndpoint(network: network.name, aliases: aliases, ipv4: ipv4, ipv6: ipv6)
         let running = record.state.isActive && NetworkNamespace.exists(at: netnsPath(record.id))
+        var added: Attachment?
         if running {
             let options = AttachOptions(containerName: record.name, hostname: record.config.hostname,
                                         ipv4: ipv4.flatMap { IPAddress($0) }, ipv6: ipv6.flatMap { IPAddress($0) }, aliases: aliases)
             let id = record.id, path = netnsPath(record.id), name = network.name
             let attachment = try networkAwait { try await manager.attach(containerID: id, netnsPath: path, network: name, options: options) }
             emitNetworkEvent("connect", attachment)
+            added = attachment
         }
         do {
             try update(record.id) { record in
@@ -563,7 +583,7 @@ extension Engine {
             }
             throw error
         }
-        if running { try refreshHosts(record) }
+        if let added { try updateHosts(record, adding: [added]) }
     }
 
     /// `kujira network disconnect`: removes a network from a container (detaching a running
@@ -578,12 +598,13 @@ extension Engine {
             throw EngineError(.notFound, "container \(record.name) is not connected to network \(name)")
         }
         let id = record.id
-        let attached = try networkAwait { try await manager.attachments(containerID: id) }.contains { $0.networkName == name }
+        let detached = try networkAwait { try await manager.attachments(containerID: id) }.filter { $0.networkName == name }
+        let attached = !detached.isEmpty
         if attached {
             try networkAwait { try await manager.detach(containerID: id, network: name) }
             emit(type: .network, action: "disconnect", id: network.id, attributes: ["name": name, "type": network.driver, "container": id])
         }
-        defer { if attached { try? refreshHosts(record) } }
+        defer { if attached { try? updateHosts(record, removing: detached) } }
         try update(record.id) { record in
             record.network?.endpoints.removeAll { $0.network == name }
             if record.network?.endpoints.isEmpty == true && record.hostConfig.networkMode == name {

@@ -22,6 +22,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         public static let io = Code("io")
         /// The feature is not implemented yet.
         public static let unsupported = Code("unsupported")
+        /// The target is read-only (a read-only mount, or a `--read-only` rootfs).
+        public static let readOnly = Code("readOnly")
         /// The container's monitor failed to start the container.
         public static let startFailed = Code("startFailed")
     }

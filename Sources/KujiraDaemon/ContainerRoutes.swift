@@ -136,7 +136,13 @@ extension Daemon {
         let finished = Timestamps.seconds(record.state.finishedAt)
         switch record.state.status {
         case .created: return "Created"
-        case .running: return "Up \(Timestamps.human(now - (started ?? now)))"
+        case .running:
+            // With a health check, its state follows: " (healthy)", " (health: starting)".
+            var health = ""
+            if let state = record.state.health, record.config.healthcheck?.isEnabled == true {
+                health = state.status == ContainerHealth.starting ? " (health: starting)" : " (\(state.status))"
+            }
+            return "Up \(Timestamps.human(now - (started ?? now)))" + health
         case .paused: return "Up \(Timestamps.human(now - (started ?? now))) (Paused)"
         case .restarting: return "Restarting (\(record.state.exitCode)) \(Timestamps.human(now - (finished ?? now))) ago"
         case .exited:
@@ -177,49 +183,9 @@ extension Daemon {
     }
 
     func listContainers(_ request: RouteRequest) throws -> [[String: Any]] {
-        let filters = try request.filters(allowed: ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "network"])
+        let filters = try ContainerFilters.parse(try request.filters(allowed: ContainerFilters.keys))
         let limit = try request.int("limit") ?? -1
-        let all = request.bool("all") || limit > 0 || filters["status"] != nil || filters["exited"] != nil
-        var records = try engine.list()
-        if !all { records = records.filter(\.state.isActive) }
-        if let ids = filters["id"] { records = records.filter { record in ids.contains { record.id.hasPrefix($0) } } }
-        if let names = filters["name"] {
-            records = records.filter { record in
-                names.contains { pattern in
-                    let bare = pattern.hasPrefix("/") ? String(pattern.dropFirst()) : pattern
-                    return (try? NSRegularExpression(pattern: bare)).map {
-                        $0.firstMatch(in: record.name, range: NSRange(record.name.startIndex..., in: record.name)) != nil
-                    } ?? record.name.contains(bare)
-                }
-            }
-        }
-        if let labels = filters["label"] { records = records.filter { record in labels.allSatisfy { Self.labelMatches($0, record.config.labels) } } }
-        if let states = filters["status"] {
-            let known = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
-            if let bad = states.first(where: { !known.contains($0) }) { throw APIError(400, "invalid filter 'status=\(bad)'") }
-            records = records.filter { states.contains($0.state.status.rawValue) }
-        }
-        if let networks = filters["network"] {
-            // A network by name or ID (prefix), as dockerd matches it.
-            let ids = Dictionary((try? engine.listNetworks())?.map { ($0.name, $0.id) } ?? [], uniquingKeysWith: { first, _ in first })
-            records = records.filter { record in
-                let names = (record.network?.endpoints.map(\.network) ?? []) + [record.hostConfig.networkMode]
-                return names.contains { name in networks.contains { $0 == name || (ids[name]?.hasPrefix($0) == true && !$0.isEmpty) } }
-            }
-        }
-        if let codes = filters["exited"] {
-            records = records.filter { $0.state.status == .exited && codes.contains(String($0.state.exitCode)) }
-        }
-        if let ancestors = filters["ancestor"] {
-            let ids = Set(ancestors.compactMap { try? lookupImage($0).id.description })
-            records = records.filter { record in ids.contains(record.imageID) || ancestors.contains(record.image) }
-        }
-        for key in ["before", "since"] {
-            guard let other = filters[key]?.first else { continue }
-            let pivot = try lookupContainer(other).created
-            records = records.filter { key == "before" ? $0.created < pivot : $0.created > pivot }
-        }
-        if limit > 0 { records = Array(records.prefix(limit)) }
+        let records = try engine.list(filters: filters, all: request.bool("all"), limit: limit)
         return records.map { record in
             var summary = containerSummary(record)
             if request.bool("size") {

@@ -36,6 +36,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .notFound: return APIError(404, error.message)
             case .conflict, .invalidState: return APIError(409, error.message)
             case .invalidArgument: return APIError(400, error.message)
+            case .readOnly: return APIError(403, error.message)
             case .unsupported: return APIError(501, error.message)
             default: return APIError(500, error.description)
             }

@@ -40,6 +40,8 @@ public struct LayerError: Error, Sendable, CustomStringConvertible {
         public static let systemCallFailed = Code("systemCallFailed")
         /// The writer was used after ``RootfsWriter/finish()`` or after an earlier failure.
         public static let writerClosed = Code("writerClosed")
+        /// An entry lands on a read-only mount (``TarExtractor/redirects``).
+        public static let readOnly = Code("readOnly")
     }
 
     /// The stable error code.

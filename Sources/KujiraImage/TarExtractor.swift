@@ -19,10 +19,29 @@ public struct TarExtractor: Sendable {
     /// extracting user (root: 0:0, as Docker's copy into a container gives them).
     public var preserveOwnership: Bool
 
+    /// Subtrees of ``root`` whose entries go elsewhere: a path relative to the root (no
+    /// leading slash) → the directory that stands there (a mount's source, for a copy into a
+    /// container whose mounts are not mounted), or nil for a read-only mount, which refuses
+    /// every entry under it. Entries under such a path are confined to its directory; the
+    /// directory entry of the path itself leaves the mount's root as it is.
+    public var redirects: [String: String?] = [:]
+
     /// Creates an extractor.
-    public init(root: String, preserveOwnership: Bool) {
+    public init(root: String, preserveOwnership: Bool, redirects: [String: String?] = [:]) {
         self.root = root
         self.preserveOwnership = preserveOwnership
+        self.redirects = redirects
+    }
+
+    /// The redirect `path` (relative to the root) falls under, the deepest first, and the
+    /// path relative to it ("" for the redirected path itself).
+    func redirect(of path: String) -> (key: String, rest: String)? {
+        var best: (key: String, rest: String)?
+        for key in redirects.keys where path == key || path.hasPrefix(key + "/") {
+            if let found = best, found.key.count >= key.count { continue }
+            best = (key, path == key ? "" : String(path.dropFirst(key.count + 1)))
+        }
+        return best
     }
 
     /// Extracts every entry of `source` under `directory` (relative to ``root``; `/` or ""
@@ -33,6 +52,7 @@ public struct TarExtractor: Sendable {
     @discardableResult
     public func extract(from source: any ByteSource, into directory: String, rename: (from: String, to: String)? = nil) throws -> Int {
         let writer = try RootfsWriter(root: root, options: RootfsWriterOptions(preserveOwnership: preserveOwnership))
+        var redirected: [String: RootfsWriter] = [:]
         let reader = TarReader(source)
         var count = 0
         let base = directory.split(separator: "/").joined(separator: "/")
@@ -54,23 +74,50 @@ public struct TarExtractor: Sendable {
             }
             let layerEntry = try Self.layerEntry(entry)
             var adjusted = layerEntry
-            adjusted.path = Array(full.utf8)
-            if case .hardlink(let target) = layerEntry.kind {
-                var linkPath = String(decoding: target, as: UTF8.self)
+            let cleanFull = RootfsPath.clean(full)
+            let target = redirect(of: cleanFull)
+            adjusted.path = Array((target?.rest ?? full).utf8)
+            if case .hardlink(let linkTarget) = layerEntry.kind {
+                var linkPath = String(decoding: linkTarget, as: UTF8.self)
                 while linkPath.hasPrefix("/") { linkPath.removeFirst() }
                 if let rename, linkPath == rename.from || linkPath.hasPrefix(rename.from + "/") {
                     linkPath = rename.to + linkPath.dropFirst(rename.from.count)
                 }
-                adjusted.kind = .hardlink(target: Array((base.isEmpty ? linkPath : base + "/" + linkPath).utf8))
+                let fullLink = RootfsPath.clean(base.isEmpty ? linkPath : base + "/" + linkPath)
+                let linkRedirect = redirect(of: fullLink)
+                guard linkRedirect?.key == target?.key else {
+                    throw LayerError(.invalidPath, "archive entry \(entry.path) is a hard link to \(linkPath) on another mount; copy the file itself")
+                }
+                adjusted.kind = .hardlink(target: Array((linkRedirect?.rest ?? (base.isEmpty ? linkPath : base + "/" + linkPath)).utf8))
             }
             count += 1
+            var destination = writer
+            if let target {
+                guard let directory = redirects[target.key] ?? nil else {
+                    throw LayerError(.readOnly, "archive entry \(entry.path) lands on the read-only mount at \(target.key)")
+                }
+                // The mount point itself: its root keeps its own mode and owner.
+                if target.rest.isEmpty {
+                    guard case .directory = adjusted.kind else {
+                        throw LayerError(.invalidPath, "archive entry \(entry.path) would replace the mount point /\(target.key); copy into it instead")
+                    }
+                    continue
+                }
+                if let open = redirected[target.key] {
+                    destination = open
+                } else {
+                    destination = try RootfsWriter(root: directory, options: RootfsWriterOptions(preserveOwnership: preserveOwnership))
+                    redirected[target.key] = destination
+                }
+            }
             if case .regular = adjusted.kind {
-                try writer.apply(adjusted) { fd in try reader.copyContent(to: fd, name: entry.path) }
+                try destination.apply(adjusted) { fd in try reader.copyContent(to: fd, name: entry.path) }
             } else {
-                try writer.apply(adjusted)
+                try destination.apply(adjusted)
             }
         }
         try writer.finish()
+        for other in redirected.values { try other.finish() }
         return count
     }
 

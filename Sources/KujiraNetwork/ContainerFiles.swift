@@ -73,19 +73,8 @@ public struct ContainerFiles: Hashable, Sendable {
             ff02::2\tip6-allrouters
 
             """
-        let fqdn = domainname.map { "\(hostname).\($0) \(hostname)" } ?? hostname
         for attachment in attachments {
-            // On a user network the container's name and aliases follow its hostname (what
-            // the embedded DNS server answers for it too); the default network has names of
-            // neither kind.
-            var names = [fqdn]
-            if attachment.usesEmbeddedDNS {
-                for name in [attachment.containerName].compactMap({ $0 }) + attachment.aliases
-                where !name.isEmpty && name != hostname && !names.contains(name) {
-                    names.append(name)
-                }
-            }
-            for address in attachment.addresses { hosts += "\(address.address)\t\(names.joined(separator: " "))\n" }
+            for line in hostsLines(for: attachment, hostname: hostname, domainname: domainname) { hosts += line + "\n" }
         }
         let gateway = attachments.first?.gateways.first { $0.isV4 }
         for extra in extraHosts {
@@ -107,6 +96,44 @@ public struct ContainerFiles: Hashable, Sendable {
         if let dnsSearch { resolv.search = dnsSearch }
         if !dnsOptions.isEmpty { resolv.options = dnsOptions }
         return ContainerFiles(hosts: hosts, resolvConf: resolv.text, hostname: hostname + "\n")
+    }
+
+    /// The `/etc/hosts` lines of the container's own addresses on one network: each address
+    /// under its hostname — followed on a user network by its name and that network's
+    /// aliases (what the embedded DNS server answers for it too); the default network has
+    /// names of neither kind.
+    public static func hostsLines(for attachment: Attachment, hostname: String, domainname: String? = nil) -> [String] {
+        var names = [domainname.map { "\(hostname).\($0) \(hostname)" } ?? hostname]
+        if attachment.usesEmbeddedDNS {
+            for name in [attachment.containerName].compactMap({ $0 }) + attachment.aliases
+            where !name.isEmpty && name != hostname && !names.contains(name) {
+                names.append(name)
+            }
+        }
+        return attachment.addresses.map { "\($0.address)\t\(names.joined(separator: " "))" }
+    }
+
+    /// A running container's `/etc/hosts` after `network connect` (`adding`) or `disconnect`
+    /// (`removing`), as Docker edits it: the lines of a removed network's addresses under
+    /// the container's hostname go, the lines of an added network are appended, and every
+    /// other line — entries the container's processes wrote included — stays as it is.
+    public static func updateHosts(_ current: String, hostname: String, domainname: String? = nil,
+                                   adding: [Attachment] = [], removing: [Attachment] = []) -> String {
+        let firstName = domainname.map { "\(hostname).\($0)" } ?? hostname
+        let removed = Set(removing.flatMap { $0.addresses.map { "\($0.address)" } })
+        var lines = current.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        lines.removeAll { line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return fields.count > 1 && removed.contains(String(fields[0])) && fields[1] == firstName
+        }
+        let existing = Set(lines)
+        for attachment in adding {
+            for line in hostsLines(for: attachment, hostname: hostname, domainname: domainname) where !existing.contains(line) {
+                lines.append(line)
+            }
+        }
+        return lines.map { $0 + "\n" }.joined()
     }
 
     /// The servers the embedded DNS server forwards to for a container: `--dns` when

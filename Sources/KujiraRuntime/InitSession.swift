@@ -16,6 +16,8 @@ final class InitSession {
     private var socket: Int32
     /// Set once the intermediate has been waited for: its pid may be reused after that.
     private var intermediateReaped = false
+    /// An exec: a process killed by `abort` is reaped when the caller is its parent.
+    private var isExec = false
 
     /// What the parent-side conversation needs besides the plan.
     struct Environment {
@@ -88,6 +90,7 @@ final class InitSession {
             throw RuntimeError.posix("starting kujira-init (\(environment.initPath ?? "embedded"))", errno: rc)
         }
         let session = InitSession(intermediatePid: pid, socket: parentEnd)
+        session.isExec = plan.mode == .exec
         do {
             try afterSpawn(pid, &plan)
             plan.fifoFD = environment.fifoFD.map { _ in base + 1 }
@@ -202,7 +205,15 @@ final class InitSession {
     }
 
     private func killProcesses() {
-        if let containerPid { kill(containerPid, SIGKILL) }
+        if let containerPid {
+            kill(containerPid, SIGKILL)
+            // Once the intermediate is gone, an exec'd process belongs to the nearest child
+            // subreaper: a monitor that runs health checks. Nobody else will ever reap it, and
+            // while it is a zombie in the container's pid namespace the container's init cannot
+            // finish exiting — the monitor, waiting for that init, hung for good. (A caller that
+            // is not its parent gets ECHILD at once; a create's init is the caller's to wait for.)
+            if isExec { _ = kujira_wait_exit(containerPid) }
+        }
         if !intermediateReaped {
             kill(intermediatePid, SIGKILL)
             _ = kujira_wait_exit(intermediatePid)

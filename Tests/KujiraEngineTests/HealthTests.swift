@@ -27,6 +27,8 @@ struct HealthTests {
         #expect(entry["Output"] as? String == "ok\n")
         #expect((entry["Start"] as? String ?? "").hasPrefix("20") && (entry["End"] as? String ?? "").hasPrefix("20"))
         #expect(try box.mustRun(["ps"]).stdout.contains("(healthy)"))
+        #expect(try box.mustRun(["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]).stdout == "fine\n")
+        #expect(try box.mustRun(["ps", "--filter", "health=none", "--filter", "health=unhealthy", "-q"]).stdout.isEmpty)
         let config = (try box.inspect("fine")["Config"] as? [String: Any])?["Healthcheck"] as? [String: Any]
         #expect(config?["Test"] as? [String] == ["CMD-SHELL", "echo ok"])
         #expect(config?["Interval"] as? Int == 100_000_000)
@@ -37,6 +39,26 @@ struct HealthTests {
         try box.mustRun(["stop", "-t", "1", "fine"])
         #expect(Self.health(box, "fine")["Status"] as? String == "unhealthy")
         try box.mustRun(["rm", "-f", "fine"])
+    }
+
+    /// A check whose process fails after it was forked into the container (its working
+    /// directory is gone) is reaped by the monitor: before, each stayed a zombie in the
+    /// container's pid namespace, so the container's init could not finish exiting and
+    /// `rm -f` hung for good.
+    @Test func aCheckThatCannotStartLeavesTheContainerRemovable() throws {
+        let box = try Sandbox()
+        try box.mustRun(["run", "-d", "--name", "lost", "--network", "none", "-w", "/wd", "--health-cmd", "true",
+                         "--health-interval", "50ms", Sandbox.image, "sh", "-c", "cd /; rmdir /wd; sleep 100"])
+        #expect(box.eventually(60) { (Self.health(box, "lost")["FailingStreak"] as? Int ?? 0) >= 3 })
+        let output = Self.log(Self.health(box, "lost")).last?["Output"] as? String ?? ""
+        #expect(output.contains("chdir"), "\(output)")
+        let id = try #require(try box.inspect("lost")["Id"] as? String)
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(box.root)/containers/\(id)/config.v2.json")))
+        let monitor = (((record as? [String: Any])?["state"] as? [String: Any])?["monitorPid"] as? Int).map(Int32.init) ?? 0
+        // Bounded only so that the old hang fails the test instead of stalling the suite.
+        let removed = try Sandbox.exec("/usr/bin/timeout", ["120", EngineHost.kujira, "--root", box.root, "--state", box.state, "rm", "-f", "lost"])
+        #expect(removed.status == 0, "\(removed.stderr)")
+        if removed.status != 0 && monitor > 0 { kill(monitor, SIGKILL) }  // so that the sandbox can clean up
     }
 
     @Test func failingCheckMakesTheContainerUnhealthyAndKeepsFiveResults() throws {

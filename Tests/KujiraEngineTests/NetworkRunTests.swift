@@ -221,17 +221,21 @@ struct NetworkRunTests {
         // /etc/hosts: the container's own name and alias on a user network.
         let before = try box.mustRun(["exec", "conn", "sh", "-c", "stat -c %i /etc/hosts; cat /etc/hosts"]).stdout
         #expect(before.split(separator: "\n").contains { $0.hasSuffix(" conn first") }, "\(before)")
+        // A line written inside the container survives connect and disconnect, as in Docker.
+        try box.mustRun(["exec", "conn", "sh", "-c", "echo '192.0.2.99 mine' >> /etc/hosts"])
         try box.mustRun(["network", "connect", "--alias", "extra", "two", "conn"])
         #expect(try box.mustRun(["exec", "conn", "ip", "-o", "addr", "show", "dev", "eth1"]).stdout.contains("inet "))
         // connect rewrote the bind-mounted /etc/hosts in place (same inode) with the new network.
         let after = try box.mustRun(["exec", "conn", "sh", "-c", "stat -c %i /etc/hosts; cat /etc/hosts"]).stdout
         #expect(after.split(separator: "\n").first == before.split(separator: "\n").first, "\(before) vs \(after)")
         #expect(after.split(separator: "\n").contains { $0.hasSuffix(" conn extra") }, "\(after)")
+        #expect(after.contains("192.0.2.99 mine\n"), "\(after)")
         #expect(try box.mustRun(["run", "--rm", "--network", "two", Sandbox.image, "nslookup", "extra", "127.0.0.11"]).status == 0)
         try box.mustRun(["network", "disconnect", "two", "conn"])
         #expect(try box.kujira(["exec", "conn", "ip", "link", "show", "eth1"]).status != 0)
         let detached = try box.mustRun(["exec", "conn", "cat", "/etc/hosts"]).stdout
         #expect(!detached.contains("extra") && detached.contains(" conn first"), "\(detached)")
+        #expect(detached.contains("192.0.2.99 mine\n"), "\(detached)")
         #expect(try box.kujira(["network", "disconnect", "two", "conn"]).status != 0)
         try box.mustRun(["network", "disconnect", "-f", "two", "conn"])
     }

@@ -19,6 +19,13 @@ struct PsTests {
         #expect(try names(["--filter", "exited=3"]) == ["bad"])
         #expect(try names(["-a", "--filter", "label=tier"]) == ["bad", "ok"])
         #expect(try names(["-a", "--filter", "label=tier=web"]) == ["ok"])
+        // Every label given must match, as in Docker.
+        #expect(try names(["-a", "--filter", "label=tier", "--filter", "label=tier=db"]) == ["bad"])
+        #expect(try names(["-a", "--filter", "name=^/?(ok|up)$"]) == ["ok", "up"])
+        #expect(try box.mustRun(["ps", "-a", "-q", "--filter", "label=tier=web"]).stdout.split(separator: "\n").count == 1)
+        #expect(try box.mustRun(["ps", "-a", "--filter", "name=ok", "--format", "{{.Names}} {{.Label \"tier\"}}"]).stdout == "ok web\n")
+        let missing = try box.kujira(["ps", "--filter", "before=nosuchcontainer"])
+        #expect(missing.status != 0 && missing.stderr.contains("No such container: nosuchcontainer"))
         #expect(try names(["-a", "--filter", "name=u"]) == ["up"])
         #expect(try names(["-a", "--filter", "status=created", "--filter", "status=running"]) == ["fresh", "up"])
         #expect(try names(["-a", "--filter", "network=none"]) == ["fresh", "up"])
@@ -33,6 +40,7 @@ struct PsTests {
         let table = try box.mustRun(["ps", "--format", "table {{.Names}}\\t{{.State}}"]).stdout
         #expect(table.hasPrefix("NAMES\tSTATE\n") && table.contains("up\trunning"))
         #expect(try box.mustRun(["ps", "-s"]).stdout.contains("SIZE"))
+        #expect(try box.mustRun(["ps", "--filter", "name=up", "--format", "{{.Size}}"]).stdout.hasSuffix("B\n"))
         let bad = try box.kujira(["ps", "--filter", "colour=blue"])
         #expect(bad.status != 0 && bad.stderr.contains("invalid filter 'colour'"))
         try box.mustRun(["rm", "-f", "ok", "bad", "up", "fresh"])

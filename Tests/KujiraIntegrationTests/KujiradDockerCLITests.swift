@@ -308,6 +308,59 @@ struct KujiradDockerCLITests {
         }
     }
 
+    @Test("ps --filter health/label/status/volume and --format; cp into and out of a volume, a bind and a read-only mount",
+          .enabled(if: Host.has(["docker"], root: true)))
+    func dockerPsFiltersAndCopyThroughMounts() throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            let suffix = UUID().uuidString.prefix(8).lowercased()
+            let fine = "fine-\(suffix)", sick = "sick-\(suffix)", volume = "vol-\(suffix)"
+            try FileManager.default.createDirectory(atPath: "\(scratch)/bind", withIntermediateDirectories: true)
+            try daemon.mustDocker(["run", "-d", "--name", fine, "--label", "tier=web", "-v", "\(volume):/data", "--health-cmd", "true",
+                                   "--health-interval", "100ms", "busybox", "sleep", "600"])
+            try daemon.mustDocker(["run", "-d", "--name", sick, "-v", "\(scratch)/bind:/srv/ro:ro", "--health-cmd", "exit 1",
+                                   "--health-interval", "100ms", "--health-retries", "1", "busybox", "sleep", "600"])
+            func names(_ filters: [String]) throws -> [String] {
+                try daemon.mustDocker(["ps", "-a", "--format", "{{.Names}}"] + filters.flatMap { ["--filter", $0] }).stdout
+                    .split(separator: "\n").map(String.init).sorted()
+            }
+            // Waits (without a time limit on the result) for the checks to settle.
+            var polls = 0
+            while try names(["health=healthy"]) != [fine] || names(["health=unhealthy"]) != [sick], polls < 1200 {
+                polls += 1
+                usleep(50_000)
+            }
+            #expect(try names(["health=healthy"]) == [fine])
+            #expect(try names(["health=unhealthy"]) == [sick])
+            #expect(try names(["health=healthy", "health=unhealthy"]) == [fine, sick].sorted())
+            #expect(try names(["health=none"]) == [])
+            #expect(try names(["label=tier=web", "status=running"]) == [fine])
+            #expect(try names(["volume=\(volume)"]) == [fine])
+            #expect(try daemon.mustDocker(["ps", "--filter", "name=\(fine)", "--format", "{{.Status}}"]).stdout.contains("(healthy)"))
+            let badHealth = try daemon.docker(["ps", "--filter", "health=sickly"])
+            #expect(badHealth.status != 0 && badHealth.stderr.contains("health=sickly"), "\(badHealth.stderr)")
+
+            // docker cp into the volume of a running container, then out of it once stopped.
+            try "into the volume\n".write(toFile: "\(scratch)/in.txt", atomically: false, encoding: .utf8)
+            try daemon.mustDocker(["cp", "\(scratch)/in.txt", "\(fine):/data/in.txt"])
+            #expect(try daemon.mustDocker(["exec", fine, "cat", "/data/in.txt"]).stdout == "into the volume\n")
+            try daemon.mustDocker(["stop", "-t", "0", fine])
+            try daemon.mustDocker(["cp", "\(fine):/data/in.txt", "\(scratch)/back.txt"])
+            #expect(try String(contentsOfFile: "\(scratch)/back.txt", encoding: .utf8) == "into the volume\n")
+            #expect(try daemon.mustDocker(["run", "--rm", "-v", "\(volume):/v", "busybox", "cat", "/v/in.txt"]).stdout == "into the volume\n")
+            // A read-only bind refuses, with Docker's message.
+            let refused = try daemon.docker(["cp", "\(scratch)/in.txt", "\(sick):/srv/ro/in.txt"])
+            #expect(refused.status != 0 && refused.stderr.contains("mounted volume is marked read-only"), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(scratch)/bind/in.txt"))
+        }
+    }
+
     @Test("run -i, run -it, start -ai and attach carry stdin; stop -s sends the signal",
           .enabled(if: Host.has(["docker", "script"], root: true)))
     func dockerInteractive() throws {

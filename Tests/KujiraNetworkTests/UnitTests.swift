@@ -113,6 +113,24 @@ struct FilesAndDNSTests {
         #expect(fallback.resolvConf == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
     }
 
+    @Test func connectAndDisconnectEditHostsKeepingOtherLines() throws {
+        var second = Self.attachment(embedded: true)
+        second.networkName = "two"
+        second.aliases = ["extra"]
+        second.addresses = [InterfaceAddress(address: try #require(IPAddress("10.9.0.5")), prefixLength: 24)]
+        let start = ContainerFiles.generate(hostname: "h1", attachments: [Self.attachment(embedded: true)],
+                                            hostResolvConf: ResolvConf(parsing: "")).hosts
+        // A line the container's processes wrote, for the same address under other names.
+        let edited = start + "10.9.0.5\tmine\n"
+        let connected = ContainerFiles.updateHosts(edited, hostname: "h1", adding: [second])
+        #expect(connected == edited + "10.9.0.5\th1 api extra\n")
+        // Connecting again adds nothing twice.
+        #expect(ContainerFiles.updateHosts(connected, hostname: "h1", adding: [second]) == connected)
+        let disconnected = ContainerFiles.updateHosts(connected, hostname: "h1", removing: [second])
+        #expect(disconnected == edited)
+        #expect(disconnected.contains("10.0.0.2\th1 api svc\n") && disconnected.contains("10.9.0.5\tmine\n"))
+    }
+
     @Test func answersAndReverseNames() throws {
         // A query for "alpha" type A, id 0x1234, RD set.
         var query: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
