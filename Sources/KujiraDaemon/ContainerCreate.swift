@@ -242,17 +242,23 @@ enum ContainerCreateRequest {
                 throw unsupported("HostConfig.LogConfig.Type \(type)", "the log drivers are \(LogConfig.drivers.joined(separator: " and "))")
             }
             if !type.isEmpty { options.logDriver = type }
-            switch log["Config"] {
-            case nil, is NSNull: break
-            case let config as [String: Any]:
-                options.logOpts = try config.sorted { $0.key < $1.key }.map { key, value in
-                    guard let text = value as? String else { throw APIError(400, "HostConfig.LogConfig.Config values must be strings") }
-                    return "\(key)=\(text)"
-                }
-            default: throw APIError(400, "HostConfig.LogConfig.Config must be an object of strings")
-            }
+            if let pairs = try keyValues(log["Config"], field: "HostConfig.LogConfig.Config") { options.logOpts = pairs }
         }
         try applyRunSettings(host, to: &options)
+    }
+
+    /// An object of strings (`LogConfig.Config`, `Sysctls`) as `key=value` flags, sorted by
+    /// key; nil when absent.
+    static func keyValues(_ value: Any?, field: String) throws -> [String]? {
+        switch value {
+        case nil, is NSNull: return nil
+        case let object as [String: Any]:
+            return try object.sorted { $0.key < $1.key }.map { key, value in
+                guard let text = value as? String else { throw APIError(400, "\(field) values must be strings") }
+                return "\(key)=\(text)"
+            }
+        default: throw APIError(400, "\(field) must be an object of strings")
+        }
     }
 
     /// `ShmSize`, `Sysctls`, `GroupAdd`, the OOM, CPU, cpuset, block I/O and cgroup-parent
@@ -269,15 +275,7 @@ enum ContainerCreateRequest {
             guard size > 0 else { throw APIError(400, "HostConfig.ShmSize cannot be negative") }
             options.shmSize = "\(size)"
         }
-        switch host["Sysctls"] {
-        case nil, is NSNull: break
-        case let sysctls as [String: Any]:
-            options.sysctls = try sysctls.sorted { $0.key < $1.key }.map { key, value in
-                guard let text = value as? String else { throw APIError(400, "HostConfig.Sysctls values must be strings") }
-                return "\(key)=\(text)"
-            }
-        default: throw APIError(400, "HostConfig.Sysctls must be an object of strings")
-        }
+        if let sysctls = try keyValues(host["Sysctls"], field: "HostConfig.Sysctls") { options.sysctls = sysctls }
         options.groupAdd = try strings(host["GroupAdd"], field: "HostConfig.GroupAdd") ?? []
         if let adjust = try int64(host["OomScoreAdj"], field: "HostConfig.OomScoreAdj"), adjust != 0 { options.oomScoreAdj = Int(clamping: adjust) }
         options.oomKillDisable = bool(host["OomKillDisable"])

@@ -117,6 +117,21 @@ func removeContainers(_ daemon: KujiradProcess) {
 /// The real docker CLI (client only) against kujirad (Docs/kujirad.md).
 @Suite("kujirad with the docker CLI", .serialized)
 struct KujiradDockerCLITests {
+    /// Runs `body` with a kujirad that has busybox loaded (and the scratch directory); its
+    /// containers are removed and the daemon stopped afterwards.
+    func withBusyboxDaemon(_ body: (KujiradProcess, String) throws -> Void) throws {
+        try withTemporaryDirectory { scratch in
+            let archive = try busyboxArchive(scratch: scratch)
+            let daemon = try KujiradProcess(scratch: scratch)
+            defer {
+                removeContainers(daemon)
+                daemon.stop()
+            }
+            try daemon.mustDocker(["load", "-i", archive])
+            try body(daemon, scratch)
+        }
+    }
+
     @Test("version, info, load, images, run, ps, logs, stop, rm, build, system df, volumes, cp, exec -it, diff, top, rename, commit, events, errors, restart",
           .enabled(if: Host.has(["docker"], root: true)))
     func dockerCLI() throws {
@@ -245,14 +260,7 @@ struct KujiradDockerCLITests {
     @Test("networks: run -p answered from the host, network create/ls/inspect/connect/disconnect/rm, names resolved on a user network",
           .enabled(if: Host.has(["docker", "curl"], root: true)))
     func dockerNetworks() throws {
-        try withTemporaryDirectory { scratch in
-            let archive = try busyboxArchive(scratch: scratch)
-            let daemon = try KujiradProcess(scratch: scratch)
-            defer {
-                removeContainers(daemon)
-                daemon.stop()
-            }
-            try daemon.mustDocker(["load", "-i", archive])
+        try withBusyboxDaemon { daemon, _ in
             let listed = try daemon.mustDocker(["network", "ls", "--format", "{{.Name}} {{.Driver}}"]).stdout
             #expect(listed.contains("bridge bridge") && listed.contains("host host") && listed.contains("none null"), "\(listed)")
 
@@ -311,14 +319,7 @@ struct KujiradDockerCLITests {
     @Test("ps --filter health/label/status/volume and --format; cp into and out of a volume, a bind and a read-only mount",
           .enabled(if: Host.has(["docker"], root: true)))
     func dockerPsFiltersAndCopyThroughMounts() throws {
-        try withTemporaryDirectory { scratch in
-            let archive = try busyboxArchive(scratch: scratch)
-            let daemon = try KujiradProcess(scratch: scratch)
-            defer {
-                removeContainers(daemon)
-                daemon.stop()
-            }
-            try daemon.mustDocker(["load", "-i", archive])
+        try withBusyboxDaemon { daemon, scratch in
             let suffix = UUID().uuidString.prefix(8).lowercased()
             let fine = "fine-\(suffix)", sick = "sick-\(suffix)", volume = "vol-\(suffix)"
             try FileManager.default.createDirectory(atPath: "\(scratch)/bind", withIntermediateDirectories: true)
@@ -364,14 +365,7 @@ struct KujiradDockerCLITests {
     @Test("run -i, run -it, start -ai and attach carry stdin; stop -s sends the signal",
           .enabled(if: Host.has(["docker", "script"], root: true)))
     func dockerInteractive() throws {
-        try withTemporaryDirectory { scratch in
-            let archive = try busyboxArchive(scratch: scratch)
-            let daemon = try KujiradProcess(scratch: scratch)
-            defer {
-                removeContainers(daemon)
-                daemon.stop()
-            }
-            try daemon.mustDocker(["load", "-i", archive])
+        try withBusyboxDaemon { daemon, _ in
             let environment = ["DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config"]
             let piped = try run("sh", ["-c", "echo data | docker run -i --rm busybox cat"], environment: environment)
             #expect(piped.status == 0 && piped.stdout == "data\n", "\(piped.stdout)\(piped.stderr)")
@@ -409,14 +403,7 @@ struct KujiradDockerCLITests {
     @Test("run flags: --shm-size, --sysctl, --pid host, --health-cmd, --init, --log-opt and inspect of the kernel settings",
           .enabled(if: Host.has(["docker"], root: true)))
     func dockerRunFlags() throws {
-        try withTemporaryDirectory { scratch in
-            let archive = try busyboxArchive(scratch: scratch)
-            let daemon = try KujiradProcess(scratch: scratch)
-            defer {
-                removeContainers(daemon)
-                daemon.stop()
-            }
-            try daemon.mustDocker(["load", "-i", archive])
+        try withBusyboxDaemon { daemon, _ in
             let shm = try daemon.mustDocker(["run", "--rm", "--shm-size", "32m", "busybox", "sh", "-c", "busybox df -k /dev/shm | busybox tail -n 1"]).stdout
             #expect(shm.split(separator: " ").dropFirst().first == "32768", "df: \(shm)")
             let sysctl = try daemon.mustDocker(["run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "cat", "/proc/sys/net/ipv4/ip_forward"])
@@ -460,14 +447,7 @@ struct KujiradDockerCLITests {
     @Test("docker attach and exec -it detach with ctrl-p ctrl-q and --detach-keys; the container and the exec'd process run on",
           .enabled(if: Host.has(["docker"], root: true)))
     func dockerDetachKeys() throws {
-        try withTemporaryDirectory { scratch in
-            let archive = try busyboxArchive(scratch: scratch)
-            let daemon = try KujiradProcess(scratch: scratch)
-            defer {
-                removeContainers(daemon)
-                daemon.stop()
-            }
-            try daemon.mustDocker(["load", "-i", archive])
+        try withBusyboxDaemon { daemon, _ in
             let environment = ["DOCKER_HOST": "unix://\(daemon.socket)", "DOCKER_CONFIG": "\(daemon.root)-docker-config"]
             let name = "d-\(UUID().uuidString.prefix(8).lowercased())"
             try daemon.mustDocker(["run", "-dit", "--name", name, "busybox", "sh"])
@@ -568,14 +548,7 @@ struct KujiradDockerCLITests {
             try mustRun("python3", ["-m", "venv", venv])
             try mustRun("\(venv)/bin/pip", ["install", "--quiet", "docker"])
         }
-        try withTemporaryDirectory { scratch in
-            let archive = try busyboxArchive(scratch: scratch)
-            let daemon = try KujiradProcess(scratch: scratch)
-            defer {
-                removeContainers(daemon)
-                daemon.stop()
-            }
-            try daemon.mustDocker(["load", "-i", archive])
+        try withBusyboxDaemon { daemon, _ in
             let result = try run("\(venv)/bin/python", ["\(package)/Tests/kujirad/docker_py_test.py"],
                                  environment: ["DOCKER_HOST": "unix://\(daemon.socket)"])
             #expect(result.succeeded, "\(result.stdout)\(result.stderr)")
