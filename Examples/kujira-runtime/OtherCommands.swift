@@ -1,6 +1,7 @@
 import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials
+import Glibc
 #else
 import Foundation
 #endif
@@ -24,7 +25,11 @@ struct Ps: ParsableCommand {
             }
             print("PID   CMD")
             for pid in pids {
-                let data = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+                // Read to the end (Data(contentsOf:) reads one page of a proc file).
+                let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
+                var data: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 4096)
+                while fd >= 0, case let count = read(fd, &chunk, chunk.count), count > 0 { data += chunk[0..<count] }
+                if fd >= 0 { close(fd) }
                 let command = String(decoding: data, as: UTF8.self).split(separator: "\0").joined(separator: " ")
                 print(padded("\(pid)", to: 6) + command)
             }

@@ -59,7 +59,7 @@ extension Engine {
             let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
             let uid = uidLine?.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.map(String.init) ?? "?"
             let comm = stat[stat.index(after: stat.firstIndex(of: "(") ?? stat.startIndex)..<close]
-            var command = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map { data in
+            var command = SystemSupport.readWhole("/proc/\(pid)/cmdline").map { data in
                 data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
             } ?? ""
             if command.isEmpty { command = "[\(comm)]" }

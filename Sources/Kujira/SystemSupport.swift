@@ -55,6 +55,22 @@ enum SystemSupport {
         return UInt64(fields[19])
     }
 
+    /// The whole content of `path` (opened `O_CLOEXEC`), read to its end: Foundation's
+    /// `Data(contentsOf:)` makes one read(2), and a proc file gives one page per read.
+    static func readWhole(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+        }
+    }
+
     /// Whether process `pid` lives and started at `startTime` (0: any start time).
     static func isAlive(_ pid: Int32, startTime: UInt64) -> Bool {
         guard let actual = processStartTime(pid) else { return false }
